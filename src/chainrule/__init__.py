@@ -1,0 +1,35 @@
+"""chainrule: neural networks trained with backpropagation on NumPy, explained step by step.
+
+The public API, re-exported::
+
+    import chainrule as cr
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.Sigmoid(), cr.nn.Linear(3, 1))
+    loss = cr.nn.MSELoss()(model(X), y)
+    loss.backward()
+"""
+
+from chainrule import functional, init, nn, ops, optim
+from chainrule.autograd import enable_grad, is_grad_enabled, no_grad
+from chainrule.check import GradcheckError, gradcheck
+from chainrule.random import get_rng, manual_seed
+from chainrule.tensor import Tensor, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GradcheckError",
+    "Tensor",
+    "__version__",
+    "enable_grad",
+    "functional",
+    "get_rng",
+    "gradcheck",
+    "init",
+    "is_grad_enabled",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "ops",
+    "optim",
+    "tensor",
+]

@@ -1,0 +1,219 @@
+"""The engine: record ops on a tape, then walk it backwards.
+
+Every op result made while gradients are enabled remembers a :class:`Node`: the
+registered :class:`~chainrule.ops.registry.Op`, its input tensors and attributes.
+:func:`backward` sorts those nodes (iteratively, so graphs of any depth work) and
+applies each op's vector-Jacobian products from the registry in reverse order.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+
+from chainrule.ops.registry import Op
+
+if TYPE_CHECKING:
+    from chainrule.tensor import Tensor
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _GradMode:
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether new ops are being recorded for backpropagation."""
+    return _GradMode.enabled
+
+
+@contextmanager
+def _grad_mode(enabled: bool) -> Iterator[None]:
+    previous = _GradMode.enabled
+    _GradMode.enabled = enabled
+    try:
+        yield
+    finally:
+        _GradMode.enabled = previous
+
+
+class no_grad:  # noqa: N801  (PyTorch's name)
+    """Context manager and decorator that stops recording ops.
+
+    Use it for inference and for parameter updates::
+
+        with chainrule.no_grad():
+            prediction = model(X)
+    """
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        _GradMode.enabled = self._previous
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _grad_mode(False):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class enable_grad(no_grad):  # noqa: N801
+    """Context manager that turns recording back on inside :class:`no_grad`."""
+
+    def __enter__(self) -> None:
+        self._previous = _GradMode.enabled
+        _GradMode.enabled = True
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _grad_mode(True):
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class Node:
+    """How a tensor was made: the op, its inputs, attributes and saved values."""
+
+    __slots__ = ("op", "inputs", "attrs", "saved")
+
+    def __init__(
+        self, op: Op, inputs: tuple[Tensor, ...], attrs: dict[str, Any], saved: dict[str, Any]
+    ) -> None:
+        self.op = op
+        self.inputs = inputs
+        self.attrs = attrs
+        self.saved = saved
+
+    def __repr__(self) -> str:
+        return f"Node({self.op.name})"
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes broadcasting added, so it has ``shape``.
+
+    Broadcasting copies a value to many places in the forward pass; each copy
+    receives its own gradient, and the value's gradient is their sum.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)
+
+
+def topological_order(root: Tensor) -> list[Tensor]:
+    """Tensors that ``root`` depends on (and that need gradients), inputs first.
+
+    Iterative depth-first search: a chain of 100,000 ops needs no recursion.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        node = tensor._node
+        if node is not None:
+            for parent in node.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+    if tensor.grad is None:
+        tensor.grad = np.array(grad, dtype=tensor.data.dtype, copy=True)
+    else:
+        tensor.grad += grad
+
+
+def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
+    """Backpropagate from ``root``: fill ``.grad`` of every leaf that needs one.
+
+    Leaves (tensors made by the user, such as parameters) accumulate into
+    ``.grad`` until zeroed, as in PyTorch; intermediate results keep their
+    gradient only after :meth:`Tensor.retain_grad`.
+    """
+    if not root.requires_grad:
+        raise ValueError(
+            "backward() called on a tensor that does not require grad: no input of the "
+            "computation had requires_grad=True (or it ran under no_grad())"
+        )
+    if grad_out is None:
+        if root.data.size != 1:
+            raise ValueError(
+                f"backward() without a gradient needs a single-element output, got shape "
+                f"{root.shape}; pass grad_out with that shape or reduce the output first"
+            )
+        grad_out = np.ones_like(root.data)
+    else:
+        grad_out = np.asarray(grad_out, dtype=root.data.dtype)
+        if grad_out.shape != root.shape:
+            raise ValueError(
+                f"backward(): grad_out has shape {grad_out.shape}, expected {root.shape}"
+            )
+
+    grads: dict[int, np.ndarray] = {id(root): grad_out}
+    for tensor in reversed(topological_order(root)):
+        grad = grads.pop(id(tensor), None)
+        if grad is None:
+            continue
+        node = tensor._node
+        if node is None or tensor._retains_grad:
+            _accumulate(tensor, grad)
+        if node is None:
+            continue
+        arrays = [t.data for t in node.inputs]
+        for i, parent in enumerate(node.inputs):
+            vjp = node.op.vjps[i]
+            if vjp is None or not parent.requires_grad:
+                continue
+            grad_in = unbroadcast(
+                vjp(grad, tensor.data, *arrays, **node.attrs, **node.saved), parent.shape
+            )
+            key = id(parent)
+            if key in grads:
+                grads[key] = grads[key] + grad_in
+            else:
+                grads[key] = grad_in
+
+
+def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
+    """Run ``op`` forward on tensors and record it when gradients are needed."""
+    from chainrule.tensor import Tensor
+
+    result = op.forward(*[t.data for t in inputs], **attrs)
+    saved: dict[str, Any] = {}
+    if op.saves:
+        result, saved = result
+    if type(result) is not np.ndarray:  # NumPy reductions return scalars
+        result = np.asarray(result)
+    needs_grad = _GradMode.enabled and any(
+        t.requires_grad for t, d in zip(inputs, op.differentiable) if d
+    )
+    out = Tensor._from_op(result, needs_grad)
+    if needs_grad:
+        out._node = Node(op, inputs, attrs, saved)
+    return out

@@ -1,0 +1,276 @@
+"""Read a CSV file of numbers into a :class:`Dataset`, with errors that say what to fix.
+
+Every cell is read as text first and converted here rather than inside pandas, so a
+bad cell can be reported by its column, its data row and its line in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._csv_cells import numeric_column, target_column
+from .dataset import Dataset
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["read_csv"]
+
+#: Delimiters tried, in this order of preference, when none is given.
+_CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
+_QUOTED = re.compile(r'"[^"]*"')
+_RAGGED_ROW = re.compile(
+    r"Expected (?P<expected>\d+) fields in line (?P<line>\d+), saw (?P<saw>\d+)"
+)
+
+
+def read_csv(
+    path: str | os.PathLike[str],
+    target: str | None = None,
+    *,
+    delimiter: str | None = None,
+    feature_names: Sequence[str] | None = None,
+) -> Dataset:
+    """Read a CSV file whose first line names the columns.
+
+    Every column except ``target`` is a feature and must hold numbers. The target may
+    hold numbers (returned as float64) or text class labels (returned as a string
+    array, exactly as written). Blank lines are skipped; spaces around cells are
+    ignored.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The CSV file, UTF-8 encoded (a byte-order mark is allowed).
+    target : str, optional
+        Name of the target column. ``None`` reads every column as a feature, as when
+        predicting.
+    delimiter : str, optional
+        Cell separator. By default the most frequent of ``,`` ``;`` tab and ``|`` in
+        the header line is used. ``r"\\s+"`` reads space-aligned columns.
+    feature_names : sequence of str, optional
+        The feature columns a model was trained on. When given, the file's feature
+        columns must be exactly these (in any order); ``X`` follows this order.
+
+    Returns
+    -------
+    Dataset
+        ``X`` of shape (n_samples, n_features) as float64, ``y`` of shape
+        (n_samples,) or ``None``, and the column names.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file cannot be read as a table of numbers: not UTF-8, empty, no data
+        rows, duplicated or empty column names, a missing, non-numeric or infinite
+        cell, an unknown target column, a likely wrong delimiter, or feature columns
+        that differ from ``feature_names``. The message names the cell or column.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "houses.csv"
+    >>> _ = path.write_text("size,rooms,price\\n1.2,3,0.4\\n0.8,2,0.3\\n")
+    >>> data = read_csv(path, target="price")
+    >>> data.X
+    array([[1.2, 3. ],
+           [0.8, 2. ]])
+    >>> data.y, data.feature_names
+    (array([0.4, 0.3]), ['size', 'rooms'])
+    """
+    source = Path(path)
+    text, skipped = _strip_leading_blank_lines(_read_text(source))
+    if not text:
+        raise ValueError(
+            f"{source}: the file is empty; expected a header line naming the columns, "
+            "then one line per sample"
+        )
+    header_line = text.splitlines()[0]
+    sep = _sniff_delimiter(header_line) if delimiter is None else delimiter
+    if not sep:
+        raise ValueError('delimiter must be a non-empty string such as "," or ";", got ""')
+
+    table = _parse(text, sep, skipped, source)
+    header = list(table.iloc[0])
+    cells = table.iloc[1:]
+    # Row i of the table is line i + 1 of the text, after the skipped blank lines.
+    lines = np.arange(2, len(table) + 1) + skipped
+    nonblank = (cells != "").any(axis=1).to_numpy()
+    cells, lines = cells[nonblank], lines[nonblank]
+
+    _check_header(header, header_line, sep, delimiter is None, source)
+    if len(cells) == 0:
+        raise ValueError(
+            f"{source}: the file has a header ({', '.join(header)}) but no data rows; "
+            "add one line per sample below the header"
+        )
+
+    if target is not None and target not in header:
+        raise ValueError(f"{source}: {_unknown_column_message(target, header)}")
+    features = [name for name in header if name != target]
+    if not features:
+        raise ValueError(
+            f"{source}: no feature columns left after taking {target!r} as the target; "
+            "the file needs at least one more column"
+        )
+    if feature_names is not None:
+        features = _match_expected(features, list(feature_names), target, source)
+
+    columns = {name: cells.iloc[:, header.index(name)] for name in header}
+    X = np.empty((len(cells), len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        X[:, j] = numeric_column(columns[name], name, lines, source, target)
+    y = None if target is None else target_column(columns[target], target, lines, source)
+    return Dataset(X=X, y=y, feature_names=features, target_name=target)
+
+
+def _read_text(source: Path) -> str:
+    if not source.exists():
+        raise FileNotFoundError(
+            f"no such file: {str(source)!r} (looked in {source.resolve().parent}); "
+            "check the path and the current directory"
+        )
+    if source.is_dir():
+        raise ValueError(f"{source} is a directory; pass the path of a CSV file inside it")
+    raw = source.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        byte = raw[error.start : error.start + 1].hex()
+        raise ValueError(
+            f"{source}: not valid UTF-8 (byte 0x{byte} on line {line}); "
+            "save the file with UTF-8 encoding (e.g. 'CSV UTF-8' in a spreadsheet program)"
+        ) from None
+
+
+def _strip_leading_blank_lines(text: str) -> tuple[str, int]:
+    """Return the text from its first non-blank line on, and how many lines were cut."""
+    lines = text.splitlines(keepends=True)
+    for index, line in enumerate(lines):
+        if line.strip():
+            return "".join(lines[index:]), index
+    return "", len(lines)
+
+
+def _sniff_delimiter(header_line: str) -> str:
+    unquoted = _QUOTED.sub("", header_line)
+    counts = {sep: unquoted.count(sep) for sep in _CANDIDATE_DELIMITERS}
+    best = max(_CANDIDATE_DELIMITERS, key=lambda sep: counts[sep])
+    return best if counts[best] > 0 else ","
+
+
+def _parse(text: str, sep: str, skipped: int, source: Path) -> pd.DataFrame:
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("read_csv needs pandas; install it with: pip install pandas") from None
+    import io
+
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="python" if len(sep) > 1 and sep != r"\s+" else "c",
+        )
+    except pd.errors.ParserError as error:
+        found = _RAGGED_ROW.search(str(error))
+        detail = (
+            f"line {int(found['line']) + skipped} has {found['saw']} cells "
+            f"but the header has {found['expected']}"
+            if found
+            else str(error).strip()
+        )
+        raise ValueError(
+            f"{source}: rows have different numbers of cells ({detail}); every line needs "
+            f"one cell per column, separated by {sep!r}"
+        ) from None
+    return table.fillna("").apply(lambda column: column.str.strip())
+
+
+def _check_header(
+    header: list[str], header_line: str, sep: str, sniffed: bool, source: Path
+) -> None:
+    if len(header) == 1:
+        others = [s for s in _CANDIDATE_DELIMITERS if s != sep and s in header_line]
+        if others:
+            raise ValueError(
+                f"{source}: the header {header_line.strip()!r} was read as a single column "
+                f"using delimiter {sep!r}, but it contains {others[0]!r}; the delimiter is "
+                f"likely wrong: pass delimiter={others[0]!r}"
+            )
+        if len(header_line.split()) > 1:
+            how = "no , ; tab or | was found" if sniffed else f"using delimiter {sep!r}"
+            raise ValueError(
+                f"{source}: the header {header_line.strip()!r} was read as a single column "
+                f"({how}); the delimiter is likely wrong: for space-separated columns "
+                'pass delimiter=r"\\s+"'
+            )
+    for position, name in enumerate(header, start=1):
+        if not name:
+            raise ValueError(
+                f"{source}: column {position} has no name in the header line; "
+                "give every column a name"
+            )
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    if duplicated:
+        raise ValueError(
+            f"{source}: duplicated column name(s) {', '.join(map(repr, duplicated))} "
+            "in the header; rename the columns so that each name appears once"
+        )
+
+
+def _unknown_column_message(name: str, available: list[str]) -> str:
+    close = difflib.get_close_matches(name, available, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    if not close and all(_is_number(column) for column in available):
+        hint = " (the first line holds numbers: is the header line missing?)"
+    return (
+        f"target column {name!r} not found{hint}; "
+        f"available columns: {', '.join(map(repr, available))}"
+    )
+
+
+def _match_expected(
+    found: list[str], expected: list[str], target: str | None, source: Path
+) -> list[str]:
+    """Return ``expected`` if the file's feature columns are the same names, else raise."""
+    if len(set(expected)) != len(expected):
+        raise ValueError(f"feature_names must not repeat a name, got {expected}")
+    missing = [name for name in expected if name not in found]
+    extra = [name for name in found if name not in expected]
+    if not missing and not extra:
+        return expected
+    details = []
+    if missing:
+        details.append(f"missing {', '.join(map(repr, missing))}")
+    if extra:
+        details.append(f"unexpected {', '.join(map(repr, extra))}")
+    hint = ""
+    if extra and target is None:
+        hint = "; if an unexpected column is the target, pass target=<its name>"
+    raise ValueError(
+        f"{source}: expected {len(expected)} feature columns {expected}, "
+        f"found {len(found)}: {found} ({'; '.join(details)}){hint}"
+    )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

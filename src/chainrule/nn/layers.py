@@ -1,0 +1,205 @@
+"""Layers: Linear and the activation functions."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from chainrule import functional as F
+from chainrule import init as initializers
+from chainrule.nn.module import Module, Parameter
+from chainrule.random import RandomState
+from chainrule.tensor import ArrayLike, Tensor, _as_float_array
+
+BiasKind = bool | Literal["shared"]
+
+
+def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
+    """Turn a layer's input into a tensor, refusing what is not real numbers."""
+    if isinstance(x, Tensor):
+        return x
+    try:
+        return Tensor(_as_float_array(x, dtype))
+    except TypeError as err:
+        raise TypeError(f"{layer!r}: {err}") from None
+
+
+class Linear(Module):
+    """Fully connected layer: ``Z = X @ W + b``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        Sizes of each input row and each output row.
+    bias : True, False or "shared", default True
+        True: one bias per output neuron, shape ``(out_features,)``.
+        "shared": one scalar, shape ``(1,)``, added to every neuron (the textbook
+        layout). False: no bias.
+    init : str or callable, optional
+        Weight initializer (see :mod:`chainrule.init`). Default: PyTorch's
+        U(-1/sqrt(in_features), 1/sqrt(in_features)) for weights and bias.
+    bias_init : str or callable, optional
+        Bias initializer. Default: PyTorch's rule when ``init`` is None, zeros
+        otherwise (Keras's rule).
+    dtype : float dtype, default float32
+    rng : int or numpy.random.Generator, optional
+        Source of the initial values (default: the global one, see
+        :func:`chainrule.manual_seed`).
+
+    Shape
+    -----
+    - Input: ``(N, in_features)``, rows are samples.
+    - Output: ``(N, out_features)``.
+
+    Attributes
+    ----------
+    weight : Parameter of shape ``(in_features, out_features)``
+    bias : Parameter of shape ``(out_features,)`` or ``(1,)``, or None
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: BiasKind = True,
+        init: str | initializers.Initializer | None = None,
+        bias_init: str | initializers.Initializer | None = None,
+        dtype: Any = np.float32,
+        rng: RandomState = None,
+    ) -> None:
+        super().__init__()
+        for label, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Linear: {label} must be a positive integer, got {value!r}")
+        if bias not in (True, False, "shared"):
+            raise ValueError(f'Linear: bias must be True, False or "shared", got {bias!r}')
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.bias_kind: BiasKind = bias
+        self.init = initializers.get(init) if init is not None else None
+        self.bias_init = initializers.get(bias_init) if bias_init is not None else None
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"Linear: dtype must be a float dtype, got {dtype}")
+        self.weight = Parameter(np.zeros((self.in_features, self.out_features), dtype))
+        self.bias: Parameter | None = None
+        if bias:
+            shape = (1,) if bias == "shared" else (self.out_features,)
+            self.bias = Parameter(np.zeros(shape, dtype))
+        self.reset_parameters(rng)
+
+    def reset_parameters(self, rng: RandomState = None) -> None:
+        """Draw fresh initial values."""
+        dtype = self.weight.dtype
+        default = initializers.fan_in_uniform(self.in_features)
+        weight_init = self.init or default
+        self.weight.data = weight_init(self.weight.shape, rng=rng, dtype=dtype)
+        if self.bias is not None:
+            bias_init = self.bias_init or (default if self.init is None else initializers.zeros())
+            self.bias.data = bias_init(self.bias.shape, rng=rng, dtype=dtype)
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        x_t = as_tensor(x, self, self.weight.dtype)
+        if x_t.ndim != 2 or x_t.shape[1] != self.in_features:
+            hint = " (for one sample use x.reshape(1, -1))" if x_t.ndim == 1 else ""
+            raise ValueError(
+                f"{self!r} expects {self.in_features} input features in a 2-D array "
+                f"(samples, {self.in_features}), got an array of shape {x_t.shape}{hint}"
+            )
+        if x_t.dtype != self.weight.dtype:
+            raise TypeError(
+                f"{self!r} has {self.weight.dtype} weights but got {x_t.dtype} input; convert the "
+                f"input (x.astype(np.{self.weight.dtype})) or the model (model.to(np.{x_t.dtype}))"
+            )
+        if x_t.is_leaf and not np.isfinite(x_t.data).all():
+            bad = np.argwhere(~np.isfinite(x_t.data))[0]
+            raise ValueError(
+                f"{self!r} got a non-finite input ({x_t.data[tuple(bad)]} at row {bad[0]}, "
+                f"column {bad[1]}); remove or impute NaN/inf values before training"
+            )
+        return F.linear(x_t, self.weight, self.bias)
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.in_features,
+            "out_features": self.out_features,
+            "bias": self.bias_kind,
+            "dtype": str(self.weight.dtype),
+        }
+
+    def extra_repr(self) -> str:
+        text = f"{self.in_features}, {self.out_features}"
+        if self.bias_kind != True:  # noqa: E712  (bias may be "shared")
+            text += f", bias={self.bias_kind!r}"
+        return text
+
+
+class _Activation(Module):
+    op_name = ""
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        return getattr(F, self.op_name)(as_tensor(x, self))
+
+
+class Sigmoid(_Activation):
+    """sigma(z) = 1 / (1 + e^-z), elementwise; its derivative is at most 0.25."""
+
+    op_name = "sigmoid"
+
+
+class Tanh(_Activation):
+    """tanh(z), elementwise."""
+
+    op_name = "tanh"
+
+
+class ReLU(_Activation):
+    """max(z, 0), elementwise."""
+
+    op_name = "relu"
+
+
+class LeakyReLU(Module):
+    """z if z > 0 else negative_slope * z, elementwise."""
+
+    def __init__(self, negative_slope: float = 0.01) -> None:
+        super().__init__()
+        if not np.isfinite(negative_slope) or negative_slope < 0:
+            raise ValueError(
+                f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}"
+            )
+        self.negative_slope = float(negative_slope)
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        return F.leaky_relu(as_tensor(x, self), self.negative_slope)
+
+    def _config(self) -> dict[str, Any]:
+        return {"negative_slope": self.negative_slope}
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope:g}"
+
+
+class Softmax(Module):
+    """exp(z) / sum(exp(z)) along ``axis``; rows of the output sum to 1."""
+
+    def __init__(self, axis: int = -1) -> None:
+        super().__init__()
+        self.axis = int(axis)
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        return F.softmax(as_tensor(x, self), self.axis)
+
+    def _config(self) -> dict[str, Any]:
+        return {"axis": self.axis}
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class Identity(Module):
+    """Returns its input unchanged."""
+
+    def forward(self, x: ArrayLike) -> Tensor:
+        return as_tensor(x, self)

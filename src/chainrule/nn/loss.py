@@ -1,0 +1,175 @@
+"""Loss functions: MSELoss, CrossEntropyLoss, BCEWithLogitsLoss, BCELoss.
+
+Call a loss as ``loss(prediction, target)``. Each checks its target and names
+the problem (shape, label range, values) before computing anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule import functional as F
+from chainrule.nn.layers import as_tensor
+from chainrule.nn.module import Module
+from chainrule.tensor import ArrayLike, Tensor, _as_float_array
+
+REDUCTIONS = ("mean", "sum")
+
+
+def _check_reduction(owner: str, reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'{owner}: reduction must be "mean" or "sum", got {reduction!r}')
+    return reduction
+
+
+def _target_array(owner: str, target: ArrayLike, dtype: Any) -> np.ndarray:
+    try:
+        array = _as_float_array(target, dtype)
+    except TypeError as err:
+        raise TypeError(f"{owner}: target: {err}") from None
+    if not np.isfinite(array).all():
+        raise ValueError(f"{owner}: the target contains NaN or infinite values")
+    return array
+
+
+
+def _matching_target(owner: str, prediction: Tensor, target: np.ndarray) -> np.ndarray:
+    """Targets of the prediction's shape; (N,) is accepted for an (N, 1) prediction."""
+    if target.shape == prediction.shape:
+        return target
+    if prediction.ndim == 2 and prediction.shape[1] == 1 and target.shape == prediction.shape[:1]:
+        return target.reshape(prediction.shape)
+    raise ValueError(
+        f"{owner}: prediction has shape {prediction.shape} but target has shape {target.shape}; "
+        "they must match (reshape the target)"
+    )
+
+
+
+class MSELoss(Module):
+    """Mean (or summed) squared error.
+
+    ``E = c * sum((O - Y)^2)`` with ``c = 1/N`` for ``reduction="mean"`` (N the
+    number of elements) or 1 for ``"sum"``, halved when ``half=True``:
+    ``MSELoss(reduction="sum", half=True)`` is the textbook ``E = 1/2 sum (Y - O)^2``,
+    whose derivative is simply ``O - Y``.
+    """
+
+    def __init__(self, reduction: str = "mean", half: bool = False) -> None:
+        super().__init__()
+        self.reduction = _check_reduction("MSELoss", reduction)
+        self.half = bool(half)
+
+    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+        pred = as_tensor(prediction, self)
+        y = _matching_target("MSELoss", pred, _target_array("MSELoss", target, pred.dtype))
+        return F.mse(pred, y, reduction=self.reduction, half=self.half)
+
+    def extra_repr(self) -> str:
+        return f"reduction={self.reduction!r}" + (", half=True" if self.half else "")
+
+
+class CrossEntropyLoss(Module):
+    """Cross-entropy for classification.
+
+    Takes logits (scores before softmax) by default, like PyTorch, and computes
+    softmax and the log together so no probability is rounded to 0. With
+    ``from_probs=True`` it takes probabilities, for a network that ends in an
+    explicit :class:`~chainrule.nn.Softmax` layer (the textbook layout); when
+    those probabilities come straight from a softmax, the loss is still computed
+    from its logits, so it is just as stable.
+
+    Targets are class indices of shape ``(N,)`` (integers in ``[0, C)``) or rows
+    of shape ``(N, C)``: one-hot or probabilities.
+    """
+
+    def __init__(self, from_probs: bool = False, reduction: str = "mean") -> None:
+        super().__init__()
+        self.from_probs = bool(from_probs)
+        self.reduction = _check_reduction("CrossEntropyLoss", reduction)
+
+    def _targets(self, scores: Tensor, target: ArrayLike) -> np.ndarray:
+        owner = "CrossEntropyLoss"
+        if scores.ndim != 2:
+            raise ValueError(
+                f"{owner}: expects scores of shape (samples, classes), got shape {scores.shape}"
+            )
+        y = _target_array(owner, target, scores.dtype)
+        n, classes = scores.shape
+        if y.shape == (n,):
+            bad = (y != np.round(y)) | (y < 0) | (y >= classes)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(
+                    f"{owner}: class labels must be integers in [0, {classes - 1}] for {classes} "
+                    f"classes; sample {i} has label {y[i]:g}"
+                )
+            return y
+        if y.shape == scores.shape:
+            if (y < 0).any() or not np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
+                raise ValueError(
+                    f"{owner}: target rows of shape {y.shape} must be one-hot or probabilities "
+                    "(non-negative, each row summing to 1)"
+                )
+            return y
+        raise ValueError(
+            f"{owner}: scores have shape {scores.shape}, so targets must be class labels of "
+            f"shape ({n},) or rows of shape {scores.shape}; got shape {y.shape}"
+        )
+
+    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+        scores = as_tensor(prediction, self)
+        y = self._targets(scores, target)
+        if not self.from_probs:
+            return F.softmax_cross_entropy(scores, y, reduction=self.reduction)
+        node = scores.node
+        if node is not None and node.op.name == "softmax" and node.attrs.get("axis", -1) in (-1, 1):
+            return F.softmax_cross_entropy(node.inputs[0], y, reduction=self.reduction)
+        return F.cross_entropy_probs(scores, y, reduction=self.reduction)
+
+    def extra_repr(self) -> str:
+        return "from_probs=True" if self.from_probs else ""
+
+
+def _binary_targets(owner: str, prediction: Tensor, target: ArrayLike) -> np.ndarray:
+    y = _matching_target(owner, prediction, _target_array(owner, target, prediction.dtype))
+    if (y < 0).any() or (y > 1).any():
+        raise ValueError(f"{owner}: targets must lie in [0, 1], got values from {y.min():g} to {y.max():g}")
+    return y
+
+
+class BCEWithLogitsLoss(Module):
+    """Binary cross-entropy on logits: sigmoid and log computed together, stably."""
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction("BCEWithLogitsLoss", reduction)
+
+    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+        logits = as_tensor(prediction, self)
+        y = _binary_targets("BCEWithLogitsLoss", logits, target)
+        return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
+
+
+class BCELoss(Module):
+    """Binary cross-entropy on probabilities (after a Sigmoid layer).
+
+    When the probabilities come straight from a sigmoid, the loss is computed
+    from its logits, as stably as :class:`BCEWithLogitsLoss`.
+    """
+
+    def __init__(self, reduction: str = "mean") -> None:
+        super().__init__()
+        self.reduction = _check_reduction("BCELoss", reduction)
+
+    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+        probs = as_tensor(prediction, self)
+        y = _binary_targets("BCELoss", probs, target)
+        node = probs.node
+        if node is not None and node.op.name == "sigmoid":
+            return F.sigmoid_cross_entropy(node.inputs[0], y, reduction=self.reduction)
+        if (probs.data < 0).any() or (probs.data > 1).any():
+            raise ValueError("BCELoss: predictions must be probabilities in [0, 1]; use BCEWithLogitsLoss for logits")
+        return F.binary_cross_entropy(probs, y, reduction=self.reduction)

@@ -1,0 +1,278 @@
+"""Module, Parameter and Sequential: PyTorch's container contract on NumPy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, overload
+
+import numpy as np
+
+from chainrule.tensor import ArrayLike, Tensor
+
+
+class Parameter(Tensor):
+    """A tensor a module learns: ``requires_grad`` is True unless frozen."""
+
+    __slots__ = ()
+
+    def __init__(self, data: ArrayLike, requires_grad: bool = True, name: str | None = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, name=name)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses set their sizes and parameters in ``__init__``, draw initial
+    values in ``reset_parameters()``, compute in ``forward()`` and describe
+    themselves in ``extra_repr()``. Assigning a :class:`Parameter` or a
+    :class:`Module` to an attribute registers it.
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        modules = self.__dict__.get("_modules")
+        if params is None or modules is None:
+            raise AttributeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before "
+                f"assigning attributes (while setting {name!r})"
+            )
+        params.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Module):
+            modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    # -- computing --------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -- parameters -------------------------------------------------------------------
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) for this module and every submodule, each once."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if id(param) in seen:
+                    continue
+                seen.add(id(param))
+                yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, param in self.named_parameters():
+            yield param
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """(dotted name, module) for this module (name ``prefix``) and all below it."""
+        stack: list[tuple[str, Module]] = [(prefix, self)]
+        while stack:
+            name, module = stack.pop(0)
+            yield name, module
+            children = [
+                (f"{name}.{child_name}" if name else child_name, child)
+                for child_name, child in module._modules.items()
+            ]
+            stack[0:0] = children
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's accumulated gradient."""
+        for param in self.parameters():
+            param.grad = None
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.size for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    # -- state ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter's values, by dotted name."""
+        return {name: param.data.copy() for name, param in self.named_parameters()}
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy values from ``state`` into the parameters, checking names and shapes.
+
+        Raises
+        ------
+        ValueError
+            When a name is missing or unexpected (``strict``) or a shape differs;
+            in that case nothing is changed.
+        """
+        own = dict(self.named_parameters())
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        if strict and (missing or unexpected):
+            raise ValueError(
+                f"state_dict does not match {type(self).__name__}: missing {missing}, "
+                f"unexpected {unexpected}; pass strict=False to load the common entries"
+            )
+        updates: list[tuple[Parameter, np.ndarray]] = []
+        for name, param in own.items():
+            if name not in state:
+                continue
+            value = np.asarray(state[name].data if isinstance(state[name], Tensor) else state[name])
+            if value.shape != param.shape:
+                raise ValueError(
+                    f"state_dict entry {name!r} has shape {value.shape}, but the parameter has "
+                    f"shape {param.shape}"
+                )
+            updates.append((param, value))
+        for param, value in updates:
+            param.data[...] = value
+
+    # -- modes and dtype --------------------------------------------------------------
+    def train(self, mode: bool = True) -> Module:
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter to ``dtype`` (e.g. ``np.float64``), in place."""
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(f"parameters must have a float dtype, got {target}")
+        for param in self.parameters():
+            param.data = param.data.astype(target)
+            param.grad = None
+        return self
+
+    def double(self) -> Module:
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    @property
+    def dtype(self) -> np.dtype[Any] | None:
+        """The dtype of the first parameter (None for a module without parameters)."""
+        for param in self.parameters():
+            return param.dtype
+        return None
+
+    # -- architecture as data ---------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-ready data: ``{"type": "Linear", ...}``.
+
+        :func:`from_config` rebuilds the module (with fresh parameters) from it;
+        model files store it beside the weights.
+        """
+        return {"type": type(self).__name__, **self._config()}
+
+    def _config(self) -> dict[str, Any]:
+        if self._parameters or self._modules:
+            raise TypeError(
+                f"{type(self).__name__} does not describe its architecture; define _config() "
+                "returning its constructor arguments to save it"
+            )
+        return {}
+
+    # -- printing ---------------------------------------------------------------------
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Layers applied one after another: ``Sequential(Linear(2, 3), Sigmoid(), ...)``.
+
+    Indexable (``model[0]``, ``model[1:]``), iterable and has a length.
+    """
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(
+                    f"Sequential takes Module instances; argument {i} is {type(layer).__name__}"
+                )
+            setattr(self, str(i), layer)
+
+    def forward(self, x: Any) -> Any:
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
+
+    def _config(self) -> dict[str, Any]:
+        return {"layers": [layer.get_config() for layer in self]}
+
+    def append(self, layer: Module) -> Sequential:
+        setattr(self, str(len(self)), layer)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    @overload
+    def __getitem__(self, index: int) -> Module: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequential: ...
+
+    def __getitem__(self, index: int | slice) -> Module:
+        layers = list(self._modules.values())
+        if isinstance(index, slice):
+            return Sequential(*layers[index])
+        try:
+            return layers[index]
+        except IndexError:
+            raise IndexError(
+                f"index {index} is out of range for a Sequential of {len(layers)} layers"
+            ) from None
+
+
+def from_config(config: dict[str, Any]) -> Module:
+    """Build a module from :meth:`Module.get_config` data (parameters freshly drawn)."""
+    from chainrule import nn
+
+    if not isinstance(config, dict) or not isinstance(config.get("type"), str):
+        raise ValueError(f"a module config is a dict with a 'type' name, got {config!r}")
+    kind = config["type"]
+    cls = getattr(nn, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, Module)) or kind in ("Module", "Parameter"):
+        raise ValueError(f"unknown module type {kind!r} in config")
+    args = {k: v for k, v in config.items() if k != "type"}
+    if cls is Sequential:
+        layers = args.pop("layers", None)
+        if not isinstance(layers, list) or args:
+            raise ValueError("a Sequential config needs exactly one entry, 'layers': a list")
+        return Sequential(*(from_config(layer) for layer in layers))
+    try:
+        return cls(**args)
+    except TypeError as err:
+        raise ValueError(f"invalid arguments for {kind} in config: {err}") from None

@@ -1,0 +1,234 @@
+"""Loss primitives, fused for speed and numerical stability.
+
+``softmax_cross_entropy`` and ``sigmoid_cross_entropy`` take logits, so their
+gradients are the famous ``probabilities - targets`` and no log of a rounded
+probability is ever taken. ``cross_entropy_probs`` and ``binary_cross_entropy``
+take probabilities for when the network ends in an explicit Softmax/Sigmoid.
+Targets are class indices (one fewer dimension than the scores) or arrays of the
+scores' shape (one-hot rows or probabilities).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.ops.activations import log_softmax, log_tiny, safe_exp_neg, sigmoid
+from chainrule.ops.registry import Formula, Op, Sample, register
+
+Array = np.ndarray
+
+
+def _targets_as_rows(target: Array, scores: Array) -> Array:
+    """Class indices become one-hot rows; other targets are returned as they are."""
+    if target.ndim == scores.ndim:
+        return target
+    rows = np.zeros_like(scores)
+    np.put_along_axis(rows, target.astype(np.intp)[..., None], 1.0, axis=-1)
+    return rows
+
+
+def _reduce(per_sample: Array, reduction: str) -> Array:
+    return np.asarray(per_sample.mean() if reduction == "mean" else per_sample.sum())
+
+
+def _per(reduction: str, count: int) -> Array | float:
+    return 1.0 / count if reduction == "mean" else 1.0
+
+
+def _ce_names(reduction: str = "mean") -> dict[str, str]:
+    return {"per_n": " / N" if reduction == "mean" else "", "per_n_tex": "\\frac{1}{N}" if reduction == "mean" else ""}
+
+
+def _softmax_ce_forward(logits: Array, target: Array, reduction: str = "mean") -> tuple[Array, dict[str, Array]]:
+    logp, saved = log_softmax(logits, axis=-1)
+    if target.ndim == logits.ndim:
+        per_sample = -(target * logp).sum(axis=-1)
+    else:
+        labels = target.astype(np.intp)[..., None]
+        per_sample = -np.take_along_axis(logp, labels, axis=-1)[..., 0]
+    return _reduce(per_sample, reduction), saved
+
+
+def _softmax_ce_vjp(grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean", probs: Array | None = None) -> Array:
+    assert probs is not None
+    delta = probs - _targets_as_rows(target, logits)
+    delta *= grad * _per(reduction, int(np.prod(logits.shape[:-1])))
+    return delta
+
+
+def _class_sample(rng: np.random.Generator, hint: tuple[int, int], logits_scale: float = 2.0) -> tuple[Array, Array]:
+    batch, classes = hint[0], max(hint[1], 2)
+    scores = rng.normal(scale=logits_scale, size=(batch, classes))
+    if rng.integers(2):
+        target = rng.integers(0, classes, size=batch).astype(np.float64)
+    else:
+        target = rng.dirichlet(np.ones(classes), size=batch)
+    return scores, target
+
+
+register(
+    Op(
+        name="softmax_cross_entropy",
+        arg_names=("Z", "Y"),
+        forward=_softmax_ce_forward,
+        vjps=(_softmax_ce_vjp, None),
+        formulas=(Formula("(softmax({Z}) - {Y}){per_n}", "{per_n_tex}(\\operatorname{{softmax}}({Z}) - {Y})"), None),
+        sample=lambda rng, hint: Sample(_class_sample(rng, hint), {"reduction": str(rng.choice(["mean", "sum"]))}),
+        saves=True,
+        description="cross-entropy of softmax(Z) against targets Y, from logits",
+        formula_names=_ce_names,
+    )
+)
+
+
+def _probs_ce_forward(probs: Array, target: Array, reduction: str = "mean") -> Array:
+    logp = np.log(np.maximum(probs, np.finfo(probs.dtype).tiny))
+    if target.ndim == probs.ndim:
+        per_sample = -(target * logp).sum(axis=-1)
+    else:
+        per_sample = -np.take_along_axis(logp, target.astype(np.intp)[..., None], axis=-1)[..., 0]
+    return _reduce(per_sample, reduction)
+
+
+def _probs_ce_vjp(grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean") -> Array:
+    rows = _targets_as_rows(target, probs)
+    scale = grad * _per(reduction, int(np.prod(probs.shape[:-1])))
+    return -rows / np.maximum(probs, np.finfo(probs.dtype).tiny) * scale
+
+
+def _probs_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
+    scores, target = _class_sample(rng, hint)
+    return Sample((rng.dirichlet(np.ones(scores.shape[-1]) * 3, size=scores.shape[0]), target), {"reduction": "mean"})
+
+
+register(
+    Op(
+        name="cross_entropy_probs",
+        arg_names=("O", "Y"),
+        forward=_probs_ce_forward,
+        vjps=(_probs_ce_vjp, None),
+        formulas=(Formula("-{Y} / {O}{per_n}", "-{per_n_tex}\\frac{{{Y}}}{{{O}}}"), None),
+        sample=_probs_sample,
+        description="cross-entropy -sum(Y log O) of probabilities O",
+        formula_names=_ce_names,
+    )
+)
+
+
+def _sigmoid_ce_forward(logits: Array, target: Array, reduction: str = "mean") -> Array:
+    # max(z, 0) - z y + log(1 + e^-|z|): never exponentiates a positive number.
+    per_element = np.maximum(logits, 0) - logits * target + np.log1p(safe_exp_neg(-np.abs(logits)))
+    return _reduce(per_element, reduction)
+
+
+def _sigmoid_ce_vjp_logits(grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean") -> Array:
+    return (sigmoid(logits) - target) * (grad * _per(reduction, logits.size))
+
+
+def _sigmoid_ce_vjp_target(grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean") -> Array:
+    return -logits * (grad * _per(reduction, logits.size))
+
+
+def _binary_sample(rng: np.random.Generator, hint: tuple[int, int], probs: bool = False) -> Sample:
+    if probs:
+        first = rng.uniform(0.05, 0.95, size=hint)
+    else:
+        first = rng.normal(scale=2.0, size=hint)
+    return Sample((first, rng.uniform(0.0, 1.0, size=hint)), {"reduction": str(rng.choice(["mean", "sum"]))})
+
+
+register(
+    Op(
+        name="sigmoid_cross_entropy",
+        arg_names=("Z", "Y"),
+        forward=_sigmoid_ce_forward,
+        vjps=(_sigmoid_ce_vjp_logits, _sigmoid_ce_vjp_target),
+        formulas=(
+            Formula("(sigmoid({Z}) - {Y}){per_n}", "{per_n_tex}(\\sigma({Z}) - {Y})"),
+            Formula("-{Z}{per_n}", "-{per_n_tex}{Z}"),
+        ),
+        sample=_binary_sample,
+        description="binary cross-entropy of sigmoid(Z) against Y, from logits",
+        formula_names=_ce_names,
+    )
+)
+
+
+def _bce_forward(probs: Array, target: Array, reduction: str = "mean") -> Array:
+    floor = log_tiny(probs.dtype)
+    log_p = np.maximum(np.log(np.maximum(probs, np.finfo(probs.dtype).tiny)), floor)
+    log_q = np.maximum(np.log(np.maximum(1.0 - probs, np.finfo(probs.dtype).tiny)), floor)
+    return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction)
+
+
+def _bce_vjp_probs(grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean") -> Array:
+    tiny = np.finfo(probs.dtype).tiny
+    local = (1.0 - target) / np.maximum(1.0 - probs, tiny) - target / np.maximum(probs, tiny)
+    return local * (grad * _per(reduction, probs.size))
+
+
+def _bce_vjp_target(grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean") -> Array:
+    tiny = np.finfo(probs.dtype).tiny
+    local = np.log(np.maximum(1.0 - probs, tiny)) - np.log(np.maximum(probs, tiny))
+    return local * (grad * _per(reduction, probs.size))
+
+
+register(
+    Op(
+        name="binary_cross_entropy",
+        arg_names=("O", "Y"),
+        forward=_bce_forward,
+        vjps=(_bce_vjp_probs, _bce_vjp_target),
+        formulas=(
+            Formula("((1 - {Y}) / (1 - {O}) - {Y} / {O}){per_n}", "{per_n_tex}\\left(\\frac{{1 - {Y}}}{{1 - {O}}} - \\frac{{{Y}}}{{{O}}}\\right)"),
+            Formula("log((1 - {O}) / {O}){per_n}", "{per_n_tex}\\log\\frac{{1 - {O}}}{{{O}}}"),
+        ),
+        sample=lambda rng, hint: _binary_sample(rng, hint, probs=True),
+        description="binary cross-entropy -(Y log O + (1 - Y) log(1 - O)) of probabilities O",
+        formula_names=_ce_names,
+    )
+)
+
+
+def mse_scale(size: int, reduction: str, half: bool) -> float:
+    """The constant c in E = c * sum((O - Y)^2)."""
+    return (0.5 if half else 1.0) / (size if reduction == "mean" else 1)
+
+
+def _mse_forward(pred: Array, target: Array, reduction: str = "mean", half: bool = False) -> Array:
+    diff = pred - target
+    return np.asarray(np.vdot(diff, diff) * mse_scale(diff.size, reduction, half), dtype=pred.dtype)
+
+
+def _mse_vjp_pred(grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False) -> Array:
+    return (pred - target) * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
+
+
+def _mse_vjp_target(grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False) -> Array:
+    return (target - pred) * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
+
+
+def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:
+    coef = {("sum", True): "", ("sum", False): "2", ("mean", True): "1/N", ("mean", False): "2/N"}[(reduction, half)]
+    tex = {"": "", "2": "2", "1/N": "\\frac{1}{N}", "2/N": "\\frac{2}{N}"}[coef]
+    return {"coef": f"{coef} * " if coef else "", "coef_tex": tex}
+
+
+register(
+    Op(
+        name="mse",
+        arg_names=("O", "Y"),
+        forward=_mse_forward,
+        vjps=(_mse_vjp_pred, _mse_vjp_target),
+        formulas=(
+            Formula("{coef}({O} - {Y})", "{coef_tex}({O} - {Y})"),
+            Formula("{coef}({Y} - {O})", "{coef_tex}({Y} - {O})"),
+        ),
+        sample=lambda rng, hint: Sample(
+            (rng.normal(size=hint), rng.normal(size=hint)),
+            {"reduction": str(rng.choice(["mean", "sum"])), "half": bool(rng.integers(2))},
+        ),
+        description="squared error c * sum((O - Y)^2), c = 1/N for the mean, 1/2 for the textbook half",
+        formula_names=_mse_names,
+    )
+)

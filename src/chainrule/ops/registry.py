@@ -1,0 +1,134 @@
+"""The op registry: every differentiable primitive, declared once.
+
+Each :class:`Op` holds the forward function, one vector-Jacobian product (VJP)
+per input, a human-readable local derivative per input and a sampler of valid
+inputs. The backward pass (:mod:`chainrule.autograd`), the gradient check
+(:mod:`chainrule.check`) and the explanations all read this one table, so what a
+learner reads is what the code computes.
+
+VJP signature::
+
+    vjp(grad_out, out, *inputs, **attrs) -> grad_in
+
+``inputs`` are the NumPy arrays the op was called with, ``out`` its result and
+``attrs`` its keyword attributes (e.g. ``axis``), plus whatever the forward
+function saved (see ``Op.saves``). The engine sums the returned gradient back to
+the input's shape, so a VJP may return a broadcast-shaped array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Array = np.ndarray
+VJP = Callable[..., Array]
+Sampler = Callable[[np.random.Generator, tuple[int, int]], "Sample"]
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A local derivative ``d out / d input`` written for people.
+
+    ``text`` and ``latex`` are templates: ``{out}`` and the input names (e.g.
+    ``{x}``) are replaced by the names a caller gives those values, so the same
+    formula reads ``O * (1 - O)`` for an output layer and ``h1 * (1 - h1)`` for a
+    hidden one.
+    """
+
+    text: str
+    latex: str
+
+    def render(self, names: dict[str, str], *, latex: bool = False) -> str:
+        """Substitute ``names`` into the template."""
+        template = self.latex if latex else self.text
+        return template.format(**names)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Valid inputs for an op: arrays (one per input) and keyword attributes."""
+
+    inputs: tuple[Array, ...]
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Op:
+    """One differentiable primitive.
+
+    Attributes
+    ----------
+    name : str
+        Registry key, e.g. ``"sigmoid"``.
+    arg_names : tuple of str
+        Name of each input as it appears in ``formulas`` (``"x"``, ``"W"``...).
+    forward : callable
+        ``forward(*inputs, **attrs) -> out``, or ``(out, saved)`` when ``saves``.
+    vjps : tuple
+        One VJP per input; ``None`` for an input that has no gradient (labels).
+    formulas : tuple of Formula
+        One local derivative per input (``None`` where ``vjps`` is ``None``).
+    sample : callable
+        ``sample(rng, (batch, width)) -> Sample`` drawing valid float64 inputs
+        whose sizes follow the hint, for the generic tests.
+    elementwise : bool
+        True when the output has the input's shape and each output element
+        depends only on the matching input element; the local derivative is
+        then an array of the input's shape, ``vjp(ones, ...)``.
+    saves : bool
+        True when ``forward`` returns ``(out, saved)``; the dict ``saved`` is
+        passed to every VJP as extra keyword arguments.
+    description : str
+        One line for people: what the op computes.
+    formula_names : callable, optional
+        ``formula_names(**attrs) -> dict`` of extra template names that depend
+        on the op's attributes (the slope of a leaky ReLU, a loss's constant).
+    """
+
+    name: str
+    arg_names: tuple[str, ...]
+    forward: Callable[..., Any]
+    vjps: tuple[VJP | None, ...]
+    formulas: tuple[Formula | None, ...]
+    sample: Sampler
+    elementwise: bool = False
+    saves: bool = False
+    description: str = ""
+    formula_names: Callable[..., dict[str, str]] | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.arg_names)
+        if len(self.vjps) != n or len(self.formulas) != n:
+            raise ValueError(
+                f"op {self.name!r}: {n} inputs need {n} vjps and {n} formulas, "
+                f"got {len(self.vjps)} and {len(self.formulas)}"
+            )
+
+    @property
+    def differentiable(self) -> tuple[bool, ...]:
+        """Which inputs carry a gradient."""
+        return tuple(v is not None for v in self.vjps)
+
+
+REGISTRY: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Add ``op`` to the registry; a name can be registered only once."""
+    if op.name in REGISTRY:
+        raise ValueError(f"op {op.name!r} is already registered")
+    REGISTRY[op.name] = op
+    return op
+
+
+def get_op(name: str) -> Op:
+    """Look an op up by name."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise ValueError(f"unknown op {name!r}; registered ops: {known}") from None

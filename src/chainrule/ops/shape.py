@@ -1,0 +1,197 @@
+"""Matrix products, reductions and shape changes: matmul, linear, transpose,
+reshape, sum, mean, max."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainrule.ops.registry import Formula, Op, Sample, register
+
+Array = np.ndarray
+Axis = Any  # int, tuple of ints or None
+
+
+def _swap(a: Array) -> Array:
+    return np.swapaxes(a, -1, -2)
+
+
+def _matmul_vjp_a(grad: Array, out: Array, a: Array, b: Array) -> Array:
+    if b.ndim == 1:  # out[..., i] = sum_k a[..., i, k] b[k]
+        return grad[..., None] * b
+    if a.ndim == 1:  # out[..., j] = sum_k a[k] b[..., k, j]
+        return (b @ grad[..., None])[..., 0]
+    return grad @ _swap(b)
+
+
+def _matmul_vjp_b(grad: Array, out: Array, a: Array, b: Array) -> Array:
+    if a.ndim == 1:
+        if b.ndim == 1:
+            return grad * a
+        return a[:, None] * grad[..., None, :]
+    if b.ndim == 1:
+        return (_swap(a) @ grad[..., None])[..., 0]
+    return _swap(a) @ grad
+
+
+def _matmul_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
+    batch, width = hint
+    inner = int(rng.integers(1, 5))
+    return Sample((rng.normal(size=(batch, inner)), rng.normal(size=(inner, width))))
+
+
+register(
+    Op(
+        name="matmul",
+        arg_names=("A", "B"),
+        forward=np.matmul,
+        vjps=(_matmul_vjp_a, _matmul_vjp_b),
+        formulas=(Formula("{B}^T", "{B}^\\top"), Formula("{A}^T", "{A}^\\top")),
+        sample=_matmul_sample,
+        description="matrix product A @ B",
+    )
+)
+
+
+def _linear_forward(x: Array, W: Array, b: Array) -> Array:  # noqa: N803
+    out = x @ W
+    out += b
+    return out
+
+
+def _linear_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
+    batch, width = hint
+    inner = int(rng.integers(1, 5))
+    bias_shape = [(width,), (1,), ()][rng.integers(3)]
+    return Sample(
+        (
+            rng.normal(size=(batch, inner)),
+            rng.normal(size=(inner, width)),
+            rng.normal(size=bias_shape),
+        )
+    )
+
+
+register(
+    Op(
+        name="linear",
+        arg_names=("X", "W", "b"),
+        forward=_linear_forward,
+        vjps=(
+            lambda grad, out, x, W, b: grad @ W.T,
+            lambda grad, out, x, W, b: x.T @ grad,
+            lambda grad, out, x, W, b: grad.sum(axis=0),
+        ),
+        formulas=(
+            Formula("{W}^T", "{W}^\\top"),
+            Formula("{X}^T", "{X}^\\top"),
+            Formula("1", "1"),
+        ),
+        sample=_linear_sample,
+        description="X @ W + b (b a vector per neuron or one shared scalar)",
+    )
+)
+
+
+def _transpose_vjp(grad: Array, out: Array, x: Array, axes: tuple[int, ...] | None) -> Array:
+    if axes is None:
+        return grad.transpose()
+    return grad.transpose(np.argsort(axes))
+
+
+register(
+    Op(
+        name="transpose",
+        arg_names=("x",),
+        forward=lambda x, axes: np.transpose(x, axes),
+        vjps=(_transpose_vjp,),
+        formulas=(Formula("transpose back", "(\\cdot)^\\top"),),
+        sample=lambda rng, hint: Sample((rng.normal(size=hint),), {"axes": None}),
+        description="swap axes",
+    )
+)
+
+register(
+    Op(
+        name="reshape",
+        arg_names=("x",),
+        forward=lambda x, shape: np.reshape(x, shape),
+        vjps=(lambda grad, out, x, shape: grad.reshape(x.shape),),
+        formulas=(Formula("reshape back", "\\text{{reshape back}}"),),
+        sample=lambda rng, hint: Sample((rng.normal(size=hint),), {"shape": (-1,)}),
+        description="same values, new shape",
+    )
+)
+
+
+def _expand(grad: Array, x: Array, axis: Axis, keepdims: bool) -> Array:
+    """Put reduced axes back into ``grad`` so it broadcasts against ``x``."""
+    if axis is not None and not keepdims:
+        grad = np.expand_dims(grad, axis)
+    return grad
+
+
+def _count(x: Array, axis: Axis) -> int:
+    if axis is None:
+        return x.size
+    axes = (axis,) if isinstance(axis, int) else axis
+    return int(np.prod([x.shape[a] for a in axes]))
+
+
+def _reduce_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
+    axis = [None, 0, 1, -1][rng.integers(4)]
+    return Sample((rng.normal(size=hint),), {"axis": axis, "keepdims": bool(rng.integers(2))})
+
+
+register(
+    Op(
+        name="sum",
+        arg_names=("x",),
+        forward=lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+        vjps=(
+            lambda grad, out, x, axis=None, keepdims=False: np.broadcast_to(
+                _expand(grad, x, axis, keepdims), x.shape
+            ),
+        ),
+        formulas=(Formula("1", "1"),),
+        sample=_reduce_sample,
+        description="sum of elements",
+    )
+)
+
+register(
+    Op(
+        name="mean",
+        arg_names=("x",),
+        forward=lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+        vjps=(
+            lambda grad, out, x, axis=None, keepdims=False: np.broadcast_to(
+                _expand(grad, x, axis, keepdims) / _count(x, axis), x.shape
+            ),
+        ),
+        formulas=(Formula("1 / N", r"\frac{{1}}{{N}}"),),
+        sample=_reduce_sample,
+        description="mean of elements",
+    )
+)
+
+
+def _max_vjp(grad: Array, out: Array, x: Array, axis: Axis = None, keepdims: bool = False) -> Array:
+    # Ties share the gradient equally, so the rule is symmetric in the tied inputs.
+    winners = x == _expand(out, x, axis, keepdims)
+    share = winners / winners.sum(axis=axis, keepdims=True)
+    return share * _expand(grad, x, axis, keepdims)
+
+
+register(
+    Op(
+        name="max",
+        arg_names=("x",),
+        forward=lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
+        vjps=(_max_vjp,),
+        formulas=(Formula("1 where {x} is the maximum, else 0", r"\mathbb{{1}}[{x} = \max]"),),
+        sample=_reduce_sample,
+        description="largest element",
+    )
+)

@@ -1,0 +1,73 @@
+"""Stochastic gradient descent, with optional momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from chainrule.autograd import no_grad
+from chainrule.optim.optimizer import Optimizer, check_range
+
+
+class SGD(Optimizer):
+    """``W_new = W - lr * dE/dW``, PyTorch's ``torch.optim.SGD``.
+
+    With momentum ``m`` the step follows a running sum of gradients,
+    ``v = m * v + g``; Nesterov momentum steps along ``g + m * v``. Weight decay
+    adds ``weight_decay * W`` to each gradient (L2 regularisation).
+
+    Parameters
+    ----------
+    params : iterable of Parameter (e.g. ``model.parameters()``) or of groups
+    lr : float
+        Learning rate, >= 0.
+    momentum : float, default 0
+        In [0, 1).
+    nesterov : bool, default False
+        Needs momentum > 0.
+    weight_decay : float, default 0
+        >= 0.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params, {"lr": lr, "momentum": momentum, "nesterov": nesterov, "weight_decay": weight_decay}
+        )
+
+    def _validate(self, group: dict[str, Any]) -> None:
+        group["lr"] = check_range("SGD", "lr", group["lr"], 0.0)
+        group["momentum"] = check_range("SGD", "momentum", group["momentum"], 0.0, 1.0)
+        group["weight_decay"] = check_range("SGD", "weight_decay", group["weight_decay"], 0.0)
+        if group["nesterov"] and group["momentum"] == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0")
+
+    @no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient, in place."""
+        for group in self.param_groups:
+            lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None or not p.requires_grad:
+                    continue
+                grad = p.grad
+                if decay:
+                    grad = grad + decay * p.data
+                if momentum:
+                    state = self.state.setdefault(id(p), {})
+                    buf = state.get("momentum_buffer")
+                    if buf is None:
+                        buf = state["momentum_buffer"] = np.array(grad, copy=True)
+                    else:
+                        buf *= momentum
+                        buf += grad
+                    grad = grad + momentum * buf if group["nesterov"] else buf
+                p.data -= lr * grad

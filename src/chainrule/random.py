@@ -1,0 +1,38 @@
+"""One seedable source of randomness for the whole library.
+
+``chainrule.manual_seed(n)`` makes every later initialisation and shuffle
+reproducible; functions that draw random numbers also take an ``rng`` argument
+(a seed or a ``numpy.random.Generator``) for local control.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import numpy as np
+
+RandomState = Union[int, np.random.Generator, None]
+
+_global_rng = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Seed the global generator (PyTorch's ``torch.manual_seed``) and return it."""
+    global _global_rng
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"manual_seed expects a non-negative integer, got {seed!r}")
+    _global_rng = np.random.default_rng(int(seed))
+    return _global_rng
+
+
+def get_rng(rng: RandomState = None) -> np.random.Generator:
+    """The generator to use: ``rng`` itself, a new one seeded with it, or the global one."""
+    if rng is None:
+        return _global_rng
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise TypeError(
+        f"rng must be None, a non-negative integer seed or a numpy.random.Generator, got {rng!r}"
+    )

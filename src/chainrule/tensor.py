@@ -1,0 +1,281 @@
+"""Tensor: a NumPy array that remembers how it was made.
+
+``Tensor.data`` is the NumPy array itself (assign to it, or change it in place);
+``Tensor.grad`` is filled by :meth:`Tensor.backward`. Operators on tensors call
+the registered ops in :mod:`chainrule.ops`, so each one is recorded for the
+backward pass.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Union
+
+import numpy as np
+
+from chainrule import autograd
+
+if TYPE_CHECKING:
+    from chainrule.autograd import Node
+
+DEFAULT_DTYPE = np.dtype(np.float32)
+ArrayLike = Union["Tensor", np.ndarray, float, int, list[Any], tuple[Any, ...]]
+
+
+def _as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """Convert ``data`` to a floating-point array without surprises.
+
+    Float arrays keep their dtype unless ``dtype`` asks for another; Python
+    numbers, lists, integer and boolean arrays become float32 (the training
+    default). Anything that is not a real number is refused.
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    array = np.asarray(data)
+    if array.dtype.kind not in "fiub":
+        kind = {"c": "complex", "U": "string", "S": "bytes", "O": "object"}.get(
+            array.dtype.kind, str(array.dtype)
+        )
+        raise TypeError(
+            f"chainrule tensors hold real numbers; got an array of {kind} dtype "
+            f"({array.dtype}). Convert the data to float first, e.g. np.asarray(x, dtype=float)"
+        )
+    if dtype is not None:
+        target = np.dtype(dtype)
+        if target.kind != "f":
+            raise TypeError(f"tensor dtype must be a float dtype such as float32, got {target}")
+    elif array.dtype.kind == "f":
+        target = array.dtype
+    else:
+        target = DEFAULT_DTYPE
+    if array.dtype != target:
+        array = array.astype(target)
+    return array
+
+
+class Tensor:
+    """An array with an optional gradient.
+
+    Parameters
+    ----------
+    data : array_like
+        The values. Float arrays keep their dtype; other numbers become float32.
+    requires_grad : bool, default False
+        Whether backward() should compute a gradient for this tensor.
+    name : str, optional
+        A label shown in explanations and graph pictures.
+    dtype : numpy dtype, optional
+        Convert the data to this float dtype.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retains_grad", "__weakref__")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    def __init__(
+        self,
+        data: ArrayLike,
+        requires_grad: bool = False,
+        name: str | None = None,
+        dtype: Any = None,
+    ) -> None:
+        self.data: np.ndarray = _as_float_array(data, dtype)
+        self.grad: np.ndarray | None = None
+        self.requires_grad = bool(requires_grad)
+        self.name = name
+        self._node: Node | None = None
+        self._retains_grad = False
+
+    @classmethod
+    def _from_op(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.requires_grad = requires_grad
+        out.name = None
+        out._node = None
+        out._retains_grad = False
+        return out
+
+    # -- properties -------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors the user made (not the result of a recorded op)."""
+        return self._node is None
+
+    @property
+    def node(self) -> Node | None:
+        """The recorded op that made this tensor, or None for a leaf."""
+        return self._node
+
+    @property
+    def T(self) -> Tensor:  # noqa: N802
+        return self.transpose()
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", precision=4, prefix="tensor(")
+        extras = ""
+        if self.dtype != DEFAULT_DTYPE:
+            extras += f", dtype={self.dtype}"
+        if self.requires_grad:
+            extras += ", requires_grad=True"
+        if self.name:
+            extras += f", name={self.name!r}"
+        return f"tensor({body}{extras})"
+
+    # -- autograd ---------------------------------------------------------------------
+    def backward(self, grad_out: np.ndarray | None = None) -> None:
+        """Compute gradients of this tensor with respect to every leaf it depends on."""
+        autograd.backward(self, grad_out)
+
+    def retain_grad(self) -> Tensor:
+        """Keep this intermediate result's gradient in ``.grad`` after backward()."""
+        self._retains_grad = True
+        return self
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient."""
+        self.grad = None
+
+    def detach(self) -> Tensor:
+        """The same data, cut off from the graph."""
+        return Tensor(self.data, requires_grad=False)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (not a copy)."""
+        return self.data
+
+    def item(self) -> float:
+        """The single value of a one-element tensor, as a Python float."""
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a one-element tensor, got shape {self.shape}")
+        return float(self.data.reshape(()))
+
+    def astype(self, dtype: Any) -> Tensor:
+        """A detached copy converted to ``dtype``."""
+        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad)
+
+    # -- ops --------------------------------------------------------------------------
+    def _lift(self, other: ArrayLike) -> Tensor:
+        if isinstance(other, Tensor):
+            if other.dtype != self.dtype:
+                raise TypeError(
+                    f"cannot combine a {self.dtype} tensor with a {other.dtype} tensor; "
+                    f"convert one of them, e.g. tensor.astype(np.{self.dtype})"
+                )
+            return other
+        return Tensor(_as_float_array(other, self.dtype))
+
+    def _binary(self, name: str, other: ArrayLike, reverse: bool = False) -> Tensor:
+        from chainrule.ops import get_op
+
+        other_t = self._lift(other)
+        a, b = (other_t, self) if reverse else (self, other_t)
+        return autograd.apply(get_op(name), a, b)
+
+    def _unary(self, name: str, **attrs: Any) -> Tensor:
+        from chainrule.ops import get_op
+
+        return autograd.apply(get_op(name), self, **attrs)
+
+    def __add__(self, other: ArrayLike) -> Tensor:
+        return self._binary("add", other)
+
+    def __radd__(self, other: ArrayLike) -> Tensor:
+        return self._binary("add", other, reverse=True)
+
+    def __sub__(self, other: ArrayLike) -> Tensor:
+        return self._binary("sub", other)
+
+    def __rsub__(self, other: ArrayLike) -> Tensor:
+        return self._binary("sub", other, reverse=True)
+
+    def __mul__(self, other: ArrayLike) -> Tensor:
+        return self._binary("mul", other)
+
+    def __rmul__(self, other: ArrayLike) -> Tensor:
+        return self._binary("mul", other, reverse=True)
+
+    def __truediv__(self, other: ArrayLike) -> Tensor:
+        return self._binary("div", other)
+
+    def __rtruediv__(self, other: ArrayLike) -> Tensor:
+        return self._binary("div", other, reverse=True)
+
+    def __matmul__(self, other: ArrayLike) -> Tensor:
+        return self._binary("matmul", other)
+
+    def __rmatmul__(self, other: ArrayLike) -> Tensor:
+        return self._binary("matmul", other, reverse=True)
+
+    def __neg__(self) -> Tensor:
+        return self._unary("neg")
+
+    def __pow__(self, exponent: float) -> Tensor:
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:
+            raise TypeError("Tensor ** exponent needs a Python number as the exponent")
+        return self._unary("pow", exponent=float(exponent))
+
+    def exp(self) -> Tensor:
+        return self._unary("exp")
+
+    def log(self) -> Tensor:
+        return self._unary("log")
+
+    def sigmoid(self) -> Tensor:
+        return self._unary("sigmoid")
+
+    def tanh(self) -> Tensor:
+        return self._unary("tanh")
+
+    def relu(self) -> Tensor:
+        return self._unary("relu")
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return self._unary("sum", axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return self._unary("mean", axis=axis, keepdims=keepdims)
+
+    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+        return self._unary("max", axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
+        target = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+        return self._unary("reshape", shape=tuple(target))  # type: ignore[arg-type]
+
+    def transpose(self, axes: tuple[int, ...] | None = None) -> Tensor:
+        return self._unary("transpose", axes=axes)
+
+
+def tensor(
+    data: ArrayLike, requires_grad: bool = False, name: str | None = None, dtype: Any = None
+) -> Tensor:
+    """Make a :class:`Tensor` (PyTorch's ``torch.tensor``).
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([2., 4.], dtype=float32)
+    """
+    return Tensor(data, requires_grad=requires_grad, name=name, dtype=dtype)
