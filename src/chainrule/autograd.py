@@ -200,6 +200,12 @@ def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
                 grads[key] = grad_in
 
 
+# Losses that take probabilities (CrossEntropyLoss(from_probs=True), BCELoss) look
+# through a softmax/sigmoid output to its logits for stability, so these ops keep
+# their node even when no gradient is needed (outside no_grad()).
+_ALWAYS_RECORDED = frozenset({"softmax", "sigmoid"})
+
+
 def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
     """Run ``op`` forward on tensors and record it when gradients are needed."""
     from chainrule.tensor import Tensor
@@ -214,6 +220,6 @@ def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
         t.requires_grad for t, d in zip(inputs, op.differentiable) if d
     )
     out = Tensor._from_op(result, needs_grad)
-    if needs_grad:
+    if needs_grad or (_GradMode.enabled and op.name in _ALWAYS_RECORDED):
         out._node = Node(op, inputs, attrs, saved)
     return out

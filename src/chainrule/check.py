@@ -86,9 +86,10 @@ def gradcheck(
                 numeric = (plus - minus) / (2 * eps)
                 got = float(analytic[i].reshape(-1)[j])
                 error = abs(got - numeric)
-                if error > atol + rtol * abs(numeric):
-                    name = t.name or f"input {inputs.index(t) if t in inputs else i}"
-                    where = f"{name}[{np.unravel_index(j, t.shape) if t.ndim else ()}] (output direction {k})"
+                if not error <= atol + rtol * abs(numeric):  # NaN fails too
+                    name = t.name or f"input {i}"
+                    index = ", ".join(str(int(n)) for n in np.unravel_index(j, t.shape))
+                    where = f"{name}[{index}] (output direction {k})"
                     rows.append((error, where, got, numeric))
     for t in checked:
         t.grad = None
@@ -99,7 +100,8 @@ def gradcheck(
             for err, where, got, num in rows[:max_rows]
         )
         raise GradcheckError(
-            f"gradcheck failed: {len(rows)} entries differ (atol={atol}, rtol={rtol}); worst:\n{table}"
+            f"gradcheck failed: {len(rows)} entries differ (atol={atol}, rtol={rtol}); "
+            f"worst:\n{table}"
         )
     return True
 

@@ -7,11 +7,11 @@ reproducible; functions that draw random numbers also take an ``rng`` argument
 
 from __future__ import annotations
 
-from typing import Union
+from typing import TypeAlias
 
 import numpy as np
 
-RandomState = Union[int, np.random.Generator, None]
+RandomState: TypeAlias = int | np.random.Generator | None
 
 _global_rng = np.random.default_rng()
 

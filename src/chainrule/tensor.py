@@ -30,6 +30,7 @@ def _as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     """
     if isinstance(data, Tensor):
         data = data.data
+    from_numpy = isinstance(data, (np.ndarray, np.generic))
     array = np.asarray(data)
     if array.dtype.kind not in "fiub":
         kind = {"c": "complex", "U": "string", "S": "bytes", "O": "object"}.get(
@@ -43,7 +44,7 @@ def _as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
         target = np.dtype(dtype)
         if target.kind != "f":
             raise TypeError(f"tensor dtype must be a float dtype such as float32, got {target}")
-    elif array.dtype.kind == "f":
+    elif array.dtype.kind == "f" and from_numpy:
         target = array.dtype
     else:
         target = DEFAULT_DTYPE
@@ -259,7 +260,7 @@ class Tensor:
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         target = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
-        return self._unary("reshape", shape=tuple(target))  # type: ignore[arg-type]
+        return self._unary("reshape", shape=tuple(target))
 
     def transpose(self, axes: tuple[int, ...] | None = None) -> Tensor:
         return self._unary("transpose", axes=axes)

@@ -16,10 +16,21 @@ from numpy.typing import ArrayLike
 RandomLike = int | np.random.Generator | None
 
 
+def plain(value: object) -> object:
+    """Turn a NumPy scalar into the Python value it holds, for readable messages."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def as_generator(rng: RandomLike) -> np.random.Generator:
-    """Turn ``None``, an integer seed or a Generator into a Generator."""
+    """Turn ``None``, an integer seed or a Generator into a Generator.
+
+    ``None`` means the library's global generator, so ``chainrule.manual_seed``
+    makes shuffles and splits reproducible too.
+    """
     if rng is None:
-        return np.random.default_rng()
+        from chainrule.random import get_rng
+
+        return get_rng()
     if isinstance(rng, np.random.Generator):
         return rng
     if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
@@ -72,7 +83,7 @@ def check_same_length(X: np.ndarray, y: np.ndarray, x_name: str = "X", y_name: s
 def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
     """Return ``value`` as an int, raising unless it is an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {plain(value)!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
     return int(value)
@@ -81,7 +92,7 @@ def check_positive_int(value: object, name: str, minimum: int = 1) -> int:
 def check_non_negative_float(value: object, name: str) -> float:
     """Return ``value`` as a float, raising unless it is a finite number >= 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number >= 0, got {value!r}")
+        raise TypeError(f"{name} must be a number >= 0, got {plain(value)!r}")
     if not math.isfinite(float(value)) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {value}")
     return float(value)

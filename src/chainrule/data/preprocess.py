@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import as_1d, as_2d_float, check_positive_int
+from ._checks import as_1d, as_2d_float, check_positive_int, plain
 
 __all__ = ["Standardizer", "encode_labels", "one_hot"]
 
@@ -39,9 +39,9 @@ class Standardizer:
            [2., 1.]])
     """
 
-    def __init__(self) -> None:
-        self.mean_: np.ndarray | None = None
-        self.scale_: np.ndarray | None = None
+    # Set by fit(); like scikit-learn, the attributes do not exist before that.
+    mean_: np.ndarray
+    scale_: np.ndarray
 
     @property
     def n_features_in_(self) -> int:
@@ -147,12 +147,15 @@ class Standardizer:
         return scaler
 
     def __repr__(self) -> str:
-        if self.mean_ is None:
+        if not self._is_fitted():
             return "Standardizer()"
         return f"Standardizer(n_features_in_={len(self.mean_)})"
 
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "mean_") and hasattr(self, "scale_")
+
     def _fitted_state(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.mean_ is None or self.scale_ is None:
+        if not self._is_fitted():
             raise ValueError("this Standardizer is not fitted yet; call fit(X_train) first")
         return self.mean_, self.scale_
 
@@ -209,7 +212,7 @@ def encode_labels(y: ArrayLike, classes: ArrayLike | None = None) -> tuple[np.nd
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise ValueError(
-            f"label {labels[first]!r} at y[{first}] is not one of the known classes "
+            f"label {plain(labels[first])!r} at y[{first}] is not one of the known classes "
             f"{known.tolist()}"
         )
     return codes.astype(np.int64), known
@@ -253,7 +256,7 @@ def one_hot(
                 f"labels of dtype {values.dtype}; leave num_classes=None to encode them"
             )
         if len(values) and (values.min() < 0 or values.max() >= count):
-            bad = values[(values < 0) | (values >= count)][0]
+            bad = plain(values[(values < 0) | (values >= count)][0])
             raise ValueError(
                 f"label {bad} is out of range for num_classes={count}: "
                 f"labels must be in [0, {count - 1}]"

@@ -15,6 +15,7 @@ from ._checks import (
     as_generator,
     check_positive_int,
     check_same_length,
+    plain,
 )
 
 __all__ = ["iter_batches", "train_test_split"]
@@ -78,11 +79,11 @@ def _test_count(test_size: float, n_samples: int) -> int:
     else:
         raise ValueError(
             f"test_size must be a float in (0, 1) or an int in [1, {n_samples - 1}], "
-            f"got {test_size!r}"
+            f"got {plain(test_size)!r}"
         )
     if not 1 <= count <= n_samples - 1:
         raise ValueError(
-            f"test_size={test_size!r} gives {count} test samples out of {n_samples}; "
+            f"test_size={plain(test_size)!r} gives {count} test samples out of {n_samples}; "
             f"both parts need at least one sample: use a float in (0, 1) or an int in "
             f"[1, {n_samples - 1}]"
         )
@@ -96,7 +97,7 @@ def _stratified_test_indices(
     if counts.min() < 2:
         lonely = classes[np.argmin(counts)]
         raise ValueError(
-            f"class {lonely!r} has only 1 sample; a stratified split needs at least 2 "
+            f"class {plain(lonely)!r} has only 1 sample; a stratified split needs at least 2 "
             "per class: drop that class or split without stratify"
         )
     # Largest-remainder rounding: every class gets floor(its share), and the samples

@@ -100,7 +100,10 @@ class Linear(Module):
             self.bias.data = bias_init(self.bias.shape, rng=rng, dtype=dtype)
 
     def forward(self, x: ArrayLike) -> Tensor:
-        x_t = as_tensor(x, self, self.weight.dtype)
+        # Float arrays keep their dtype (a mismatch is an error below, never a silent
+        # cast); lists and integer arrays take the weights' dtype.
+        keeps_dtype = isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind == "f")
+        x_t = as_tensor(x, self, None if keeps_dtype else self.weight.dtype)
         if x_t.ndim != 2 or x_t.shape[1] != self.in_features:
             hint = " (for one sample use x.reshape(1, -1))" if x_t.ndim == 1 else ""
             raise ValueError(

@@ -34,7 +34,6 @@ def _target_array(owner: str, target: ArrayLike, dtype: Any) -> np.ndarray:
     return array
 
 
-
 def _matching_target(owner: str, prediction: Tensor, target: np.ndarray) -> np.ndarray:
     """Targets of the prediction's shape; (N,) is accepted for an (N, 1) prediction."""
     if target.shape == prediction.shape:
@@ -45,7 +44,6 @@ def _matching_target(owner: str, prediction: Tensor, target: np.ndarray) -> np.n
         f"{owner}: prediction has shape {prediction.shape} but target has shape {target.shape}; "
         "they must match (reshape the target)"
     )
-
 
 
 class MSELoss(Module):
@@ -136,7 +134,9 @@ class CrossEntropyLoss(Module):
 def _binary_targets(owner: str, prediction: Tensor, target: ArrayLike) -> np.ndarray:
     y = _matching_target(owner, prediction, _target_array(owner, target, prediction.dtype))
     if (y < 0).any() or (y > 1).any():
-        raise ValueError(f"{owner}: targets must lie in [0, 1], got values from {y.min():g} to {y.max():g}")
+        raise ValueError(
+            f"{owner}: targets must lie in [0, 1], got values from {y.min():g} to {y.max():g}"
+        )
     return y
 
 
@@ -171,5 +171,8 @@ class BCELoss(Module):
         if node is not None and node.op.name == "sigmoid":
             return F.sigmoid_cross_entropy(node.inputs[0], y, reduction=self.reduction)
         if (probs.data < 0).any() or (probs.data > 1).any():
-            raise ValueError("BCELoss: predictions must be probabilities in [0, 1]; use BCEWithLogitsLoss for logits")
+            raise ValueError(
+                "BCELoss: predictions must be probabilities in [0, 1]; "
+                "use BCEWithLogitsLoss for logits"
+            )
         return F.binary_cross_entropy(probs, y, reduction=self.reduction)

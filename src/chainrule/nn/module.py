@@ -15,7 +15,9 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data: ArrayLike, requires_grad: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self, data: ArrayLike, requires_grad: bool = True, name: str | None = None
+    ) -> None:
         super().__init__(data, requires_grad=requires_grad, name=name)
 
     def __repr__(self) -> str:
@@ -32,6 +34,8 @@ class Module:
     """
 
     training: bool
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})
@@ -198,7 +202,10 @@ class Module:
         return ""
 
     def __repr__(self) -> str:
-        lines = [f"({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._modules.items()]
+        lines = [
+            f"({name}): " + repr(child).replace("\n", "\n  ")
+            for name, child in self._modules.items()
+        ]
         head = f"{type(self).__name__}({self.extra_repr()}"
         if not lines:
             return head + ")"

@@ -49,9 +49,7 @@ register(
         arg_names=("x",),
         forward=sigmoid,
         vjps=(lambda grad, out, x: grad * out * (1.0 - out),),
-        formulas=(
-            Formula("{out} * (1 - {out})", "{out}\\,(1 - {out})"),
-        ),
+        formulas=(Formula("{out} * (1 - {out})", "{out}\\,(1 - {out})"),),
         sample=_unary_sample,
         elementwise=True,
         description="sigma(x) = 1 / (1 + e^-x)",
@@ -100,7 +98,9 @@ register(
         forward=_leaky_forward,
         vjps=(_leaky_vjp,),
         formulas=(
-            Formula("1 if {x} > 0 else {slope}", "1 \\text{{ if }} {x} > 0 \\text{{ else }} {slope}"),
+            Formula(
+                "1 if {x} > 0 else {slope}", "1 \\text{{ if }} {x} > 0 \\text{{ else }} {slope}"
+            ),
         ),
         sample=lambda rng, hint: Sample(
             _away_from_zero(rng, hint).inputs, {"negative_slope": float(rng.choice([0.01, 0.2]))}
@@ -161,11 +161,14 @@ register(
         arg_names=("x",),
         forward=log_softmax,
         vjps=(
-            lambda grad, out, x, axis=-1, probs=None: grad
-            - probs * grad.sum(axis=axis, keepdims=True),
+            lambda grad, out, x, axis=-1, probs=None: (
+                grad - probs * grad.sum(axis=axis, keepdims=True)
+            ),
         ),
         formulas=(
-            Formula("I - softmax({x}) 1^T", "I - \\operatorname{{softmax}}({x})\\,\\mathbf{{1}}^\\top"),
+            Formula(
+                "I - softmax({x}) 1^T", "I - \\operatorname{{softmax}}({x})\\,\\mathbf{{1}}^\\top"
+            ),
         ),
         sample=_axis_sample,
         saves=True,

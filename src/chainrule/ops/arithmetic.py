@@ -109,7 +109,8 @@ register(
         vjps=(_pow_vjp,),
         formulas=(Formula("{p} * {x}^({p} - 1)", "{p}\\,{x}^{{{p} - 1}}"),),
         sample=lambda rng, hint: Sample(
-            (rng.uniform(0.5, 2.0, size=hint),), {"exponent": float(rng.choice([2.0, 3.0, 0.5, -1.5]))}
+            (rng.uniform(0.5, 2.0, size=hint),),
+            {"exponent": float(rng.choice([2.0, 3.0, 0.5, -1.5]))},
         ),
         elementwise=True,
         description="x ** p for a constant p",

@@ -36,10 +36,15 @@ def _per(reduction: str, count: int) -> Array | float:
 
 
 def _ce_names(reduction: str = "mean") -> dict[str, str]:
-    return {"per_n": " / N" if reduction == "mean" else "", "per_n_tex": "\\frac{1}{N}" if reduction == "mean" else ""}
+    return {
+        "per_n": " / N" if reduction == "mean" else "",
+        "per_n_tex": "\\frac{1}{N}" if reduction == "mean" else "",
+    }
 
 
-def _softmax_ce_forward(logits: Array, target: Array, reduction: str = "mean") -> tuple[Array, dict[str, Array]]:
+def _softmax_ce_forward(
+    logits: Array, target: Array, reduction: str = "mean"
+) -> tuple[Array, dict[str, Array]]:
     logp, saved = log_softmax(logits, axis=-1)
     if target.ndim == logits.ndim:
         per_sample = -(target * logp).sum(axis=-1)
@@ -49,14 +54,23 @@ def _softmax_ce_forward(logits: Array, target: Array, reduction: str = "mean") -
     return _reduce(per_sample, reduction), saved
 
 
-def _softmax_ce_vjp(grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean", probs: Array | None = None) -> Array:
+def _softmax_ce_vjp(
+    grad: Array,
+    out: Array,
+    logits: Array,
+    target: Array,
+    reduction: str = "mean",
+    probs: Array | None = None,
+) -> Array:
     assert probs is not None
     delta = probs - _targets_as_rows(target, logits)
     delta *= grad * _per(reduction, int(np.prod(logits.shape[:-1])))
     return delta
 
 
-def _class_sample(rng: np.random.Generator, hint: tuple[int, int], logits_scale: float = 2.0) -> tuple[Array, Array]:
+def _class_sample(
+    rng: np.random.Generator, hint: tuple[int, int], logits_scale: float = 2.0
+) -> tuple[Array, Array]:
     batch, classes = hint[0], max(hint[1], 2)
     scores = rng.normal(scale=logits_scale, size=(batch, classes))
     if rng.integers(2):
@@ -72,8 +86,15 @@ register(
         arg_names=("Z", "Y"),
         forward=_softmax_ce_forward,
         vjps=(_softmax_ce_vjp, None),
-        formulas=(Formula("(softmax({Z}) - {Y}){per_n}", "{per_n_tex}(\\operatorname{{softmax}}({Z}) - {Y})"), None),
-        sample=lambda rng, hint: Sample(_class_sample(rng, hint), {"reduction": str(rng.choice(["mean", "sum"]))}),
+        formulas=(
+            Formula(
+                "(softmax({Z}) - {Y}){per_n}", "{per_n_tex}(\\operatorname{{softmax}}({Z}) - {Y})"
+            ),
+            None,
+        ),
+        sample=lambda rng, hint: Sample(
+            _class_sample(rng, hint), {"reduction": str(rng.choice(["mean", "sum"]))}
+        ),
         saves=True,
         description="cross-entropy of softmax(Z) against targets Y, from logits",
         formula_names=_ce_names,
@@ -90,7 +111,9 @@ def _probs_ce_forward(probs: Array, target: Array, reduction: str = "mean") -> A
     return _reduce(per_sample, reduction)
 
 
-def _probs_ce_vjp(grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean") -> Array:
+def _probs_ce_vjp(
+    grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
+) -> Array:
     rows = _targets_as_rows(target, probs)
     scale = grad * _per(reduction, int(np.prod(probs.shape[:-1])))
     return -rows / np.maximum(probs, np.finfo(probs.dtype).tiny) * scale
@@ -98,7 +121,10 @@ def _probs_ce_vjp(grad: Array, out: Array, probs: Array, target: Array, reductio
 
 def _probs_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
     scores, target = _class_sample(rng, hint)
-    return Sample((rng.dirichlet(np.ones(scores.shape[-1]) * 3, size=scores.shape[0]), target), {"reduction": "mean"})
+    return Sample(
+        (rng.dirichlet(np.ones(scores.shape[-1]) * 3, size=scores.shape[0]), target),
+        {"reduction": "mean"},
+    )
 
 
 register(
@@ -121,20 +147,23 @@ def _sigmoid_ce_forward(logits: Array, target: Array, reduction: str = "mean") -
     return _reduce(per_element, reduction)
 
 
-def _sigmoid_ce_vjp_logits(grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean") -> Array:
+def _sigmoid_ce_vjp_logits(
+    grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean"
+) -> Array:
     return (sigmoid(logits) - target) * (grad * _per(reduction, logits.size))
 
 
-def _sigmoid_ce_vjp_target(grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean") -> Array:
+def _sigmoid_ce_vjp_target(
+    grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean"
+) -> Array:
     return -logits * (grad * _per(reduction, logits.size))
 
 
 def _binary_sample(rng: np.random.Generator, hint: tuple[int, int], probs: bool = False) -> Sample:
-    if probs:
-        first = rng.uniform(0.05, 0.95, size=hint)
-    else:
-        first = rng.normal(scale=2.0, size=hint)
-    return Sample((first, rng.uniform(0.0, 1.0, size=hint)), {"reduction": str(rng.choice(["mean", "sum"]))})
+    first = rng.uniform(0.05, 0.95, size=hint) if probs else rng.normal(scale=2.0, size=hint)
+    return Sample(
+        (first, rng.uniform(0.0, 1.0, size=hint)), {"reduction": str(rng.choice(["mean", "sum"]))}
+    )
 
 
 register(
@@ -161,13 +190,17 @@ def _bce_forward(probs: Array, target: Array, reduction: str = "mean") -> Array:
     return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction)
 
 
-def _bce_vjp_probs(grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean") -> Array:
+def _bce_vjp_probs(
+    grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
+) -> Array:
     tiny = np.finfo(probs.dtype).tiny
     local = (1.0 - target) / np.maximum(1.0 - probs, tiny) - target / np.maximum(probs, tiny)
     return local * (grad * _per(reduction, probs.size))
 
 
-def _bce_vjp_target(grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean") -> Array:
+def _bce_vjp_target(
+    grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
+) -> Array:
     tiny = np.finfo(probs.dtype).tiny
     local = np.log(np.maximum(1.0 - probs, tiny)) - np.log(np.maximum(probs, tiny))
     return local * (grad * _per(reduction, probs.size))
@@ -180,7 +213,10 @@ register(
         forward=_bce_forward,
         vjps=(_bce_vjp_probs, _bce_vjp_target),
         formulas=(
-            Formula("((1 - {Y}) / (1 - {O}) - {Y} / {O}){per_n}", "{per_n_tex}\\left(\\frac{{1 - {Y}}}{{1 - {O}}} - \\frac{{{Y}}}{{{O}}}\\right)"),
+            Formula(
+                "((1 - {Y}) / (1 - {O}) - {Y} / {O}){per_n}",
+                "{per_n_tex}\\left(\\frac{{1 - {Y}}}{{1 - {O}}} - \\frac{{{Y}}}{{{O}}}\\right)",
+            ),
             Formula("log((1 - {O}) / {O}){per_n}", "{per_n_tex}\\log\\frac{{1 - {O}}}{{{O}}}"),
         ),
         sample=lambda rng, hint: _binary_sample(rng, hint, probs=True),
@@ -200,16 +236,22 @@ def _mse_forward(pred: Array, target: Array, reduction: str = "mean", half: bool
     return np.asarray(np.vdot(diff, diff) * mse_scale(diff.size, reduction, half), dtype=pred.dtype)
 
 
-def _mse_vjp_pred(grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False) -> Array:
+def _mse_vjp_pred(
+    grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False
+) -> Array:
     return (pred - target) * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
 
 
-def _mse_vjp_target(grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False) -> Array:
+def _mse_vjp_target(
+    grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False
+) -> Array:
     return (target - pred) * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
 
 
 def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:
-    coef = {("sum", True): "", ("sum", False): "2", ("mean", True): "1/N", ("mean", False): "2/N"}[(reduction, half)]
+    coef = {("sum", True): "", ("sum", False): "2", ("mean", True): "1/N", ("mean", False): "2/N"}[
+        (reduction, half)
+    ]
     tex = {"": "", "2": "2", "1/N": "\\frac{1}{N}", "2/N": "\\frac{2}{N}"}[coef]
     return {"coef": f"{coef} * " if coef else "", "coef_tex": tex}
 
@@ -228,7 +270,7 @@ register(
             (rng.normal(size=hint), rng.normal(size=hint)),
             {"reduction": str(rng.choice(["mean", "sum"])), "half": bool(rng.integers(2))},
         ),
-        description="squared error c * sum((O - Y)^2), c = 1/N for the mean, 1/2 for the textbook half",
+        description="squared error c * sum((O - Y)^2): c = 1/N for the mean, 1/2 for half",
         formula_names=_mse_names,
     )
 )

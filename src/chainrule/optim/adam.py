@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,7 +27,9 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
 
     def _validate(self, group: dict[str, Any]) -> None:
         group["lr"] = check_range("Adam", "lr", group["lr"], 0.0)
@@ -46,7 +47,12 @@ class Adam(Optimizer):
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            lr, (beta1, beta2), eps, decay = (
+                group["lr"],
+                group["betas"],
+                group["eps"],
+                group["weight_decay"],
+            )
             for p in group["params"]:
                 if p.grad is None or not p.requires_grad:
                     continue

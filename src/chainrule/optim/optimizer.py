@@ -12,8 +12,14 @@ from chainrule.nn.module import Parameter
 
 
 def check_range(
-    owner: str, name: str, value: Any, low: float, high: float = math.inf,
-    *, low_open: bool = False, high_open: bool = True,
+    owner: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = True,
 ) -> float:
     """``value`` as a float, or a ValueError naming it and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -24,7 +30,9 @@ def check_range(
     if not (above and below) or math.isnan(value):
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
-        raise ValueError(f"{owner}: {name} must be in {left}{low:g}, {high:g}{right}, got {value!r}")
+        raise ValueError(
+            f"{owner}: {name} must be in {left}{low:g}, {high:g}{right}, got {value!r}"
+        )
     return value
 
 
@@ -79,7 +87,10 @@ class Optimizer:
         """Hyperparameters and per-parameter buffers (copies), keyed by parameter index."""
         index = {id(p): i for i, p in enumerate(self._params())}
         groups = [
-            {**{k: v for k, v in g.items() if k != "params"}, "params": [index[id(p)] for p in g["params"]]}
+            {
+                **{k: v for k, v in g.items() if k != "params"},
+                "params": [index[id(p)] for p in g["params"]],
+            }
             for g in self.param_groups
         ]
         state = {
@@ -95,7 +106,9 @@ class Optimizer:
         if len(groups) != len(self.param_groups) or any(
             len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)
         ):
-            raise ValueError("optimizer state_dict does not match this optimizer's parameter groups")
+            raise ValueError(
+                "optimizer state_dict does not match this optimizer's parameter groups"
+            )
         for own, saved in zip(self.param_groups, groups):
             for key, value in saved.items():
                 if key != "params":
@@ -104,7 +117,9 @@ class Optimizer:
         for i, entry in state_dict["state"].items():
             param = params[int(i)]
             self.state[id(param)] = {
-                name: np.array(buf, dtype=param.dtype if np.asarray(buf).dtype.kind == "f" else None)
+                name: np.array(
+                    buf, dtype=param.dtype if np.asarray(buf).dtype.kind == "f" else None
+                )
                 for name, buf in entry.items()
             }
 
