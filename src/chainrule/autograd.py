@@ -9,6 +9,7 @@ applies each op's vector-Jacobian products from the registry in reverse order.
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -84,20 +85,37 @@ class enable_grad(no_grad):  # noqa: N801
 
 
 class Node:
-    """How a tensor was made: the op, its inputs, attributes and saved values."""
+    """How a tensor was made: the op, its input tensors, the input arrays as they
+    were in the forward pass, and the keyword arguments its VJPs receive (the op's
+    attributes plus what its forward function saved).
 
-    __slots__ = ("op", "inputs", "attrs", "saved")
+    ``seq`` numbers nodes in creation order; since an op runs after its inputs
+    exist, that order is a topological order of the graph.
+    """
+
+    __slots__ = ("op", "inputs", "arrays", "attrs", "saved", "kwargs", "seq")
 
     def __init__(
-        self, op: Op, inputs: tuple[Tensor, ...], attrs: dict[str, Any], saved: dict[str, Any]
+        self,
+        op: Op,
+        inputs: tuple[Tensor, ...],
+        arrays: tuple[np.ndarray, ...],
+        attrs: dict[str, Any],
+        saved: dict[str, Any],
     ) -> None:
         self.op = op
         self.inputs = inputs
+        self.arrays = arrays
         self.attrs = attrs
         self.saved = saved
+        self.kwargs = {**attrs, **saved} if saved else attrs
+        self.seq = next(_counter)
 
     def __repr__(self) -> str:
         return f"Node({self.op.name})"
+
+
+_counter = itertools.count()
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -118,33 +136,39 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def topological_order(root: Tensor) -> list[Tensor]:
-    """Tensors that ``root`` depends on (and that need gradients), inputs first.
+    """The op results ``root`` depends on through tensors that need gradients,
+    in the order they were computed (``root`` last).
 
-    Iterative depth-first search: a chain of 100,000 ops needs no recursion.
+    An iterative walk plus a sort by creation number: graphs of any depth work.
+    Leaves are not listed; backward() hands them their gradient as it arrives.
     """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    if root._node is None:
+        return []
+    found = [root]
+    seen = {id(root)}
+    stack = [root]
     while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        node = tensor._node
-        if node is not None:
-            for parent in node.inputs:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
-    return order
+        node = stack.pop()._node
+        assert node is not None
+        for parent in node.inputs:
+            if parent._node is not None and parent.requires_grad and id(parent) not in seen:
+                seen.add(id(parent))
+                found.append(parent)
+                stack.append(parent)
+    found.sort(key=_creation_number)
+    return found
 
 
-def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+def _creation_number(tensor: Tensor) -> int:
+    return tensor._node.seq  # type: ignore[union-attr]
+
+
+def _accumulate(tensor: Tensor, grad: np.ndarray, owned: bool) -> None:
+    """Add ``grad`` into ``tensor.grad``; keep ``grad`` itself when nothing else holds it."""
     if tensor.grad is None:
-        tensor.grad = np.array(grad, dtype=tensor.data.dtype, copy=True)
+        if not owned or grad.dtype != tensor.data.dtype:
+            grad = np.array(grad, dtype=tensor.data.dtype)
+        tensor.grad = grad
     else:
         tensor.grad += grad
 
@@ -174,30 +198,49 @@ def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
             raise ValueError(
                 f"backward(): grad_out has shape {grad_out.shape}, expected {root.shape}"
             )
+    if root._node is None:
+        _accumulate(root, grad_out, owned=False)
+        return
 
     grads: dict[int, np.ndarray] = {id(root): grad_out}
     for tensor in reversed(topological_order(root)):
         grad = grads.pop(id(tensor), None)
         if grad is None:
             continue
+        if tensor._retains_grad:
+            _accumulate(tensor, grad, owned=False)
         node = tensor._node
-        if node is None or tensor._retains_grad:
-            _accumulate(tensor, grad)
-        if node is None:
-            continue
-        arrays = [t.data for t in node.inputs]
-        for i, parent in enumerate(node.inputs):
-            vjp = node.op.vjps[i]
+        assert node is not None
+        arrays = node.arrays
+        for parent, vjp in zip(node.inputs, node.op.vjps):
             if vjp is None or not parent.requires_grad:
                 continue
-            grad_in = unbroadcast(
-                vjp(grad, tensor.data, *arrays, **node.attrs, **node.saved), parent.shape
-            )
+            grad_in = vjp(grad, tensor.data, *arrays, **node.kwargs)
+            shape = parent.data.shape
+            if grad_in.shape != shape:
+                grad_in = unbroadcast(grad_in, shape)
+            if parent._node is None:
+                # A leaf keeps the array as its .grad (and later adds into it) only if
+                # the VJP made it: not the upstream gradient, an input, or a view.
+                owned = (
+                    grad_in is not grad
+                    and grad_in.base is None
+                    and not any(grad_in is array for array in arrays)
+                )
+                _accumulate(parent, grad_in, owned)
+                continue
             key = id(parent)
-            if key in grads:
-                grads[key] = grads[key] + grad_in
-            else:
-                grads[key] = grad_in
+            previous = grads.get(key)
+            grads[key] = grad_in if previous is None else previous + grad_in
+
+
+_tensor_type: type[Tensor]
+
+
+def _set_tensor_type(cls: type[Tensor]) -> None:
+    """Called once by chainrule.tensor (which imports this module) with its class."""
+    global _tensor_type
+    _tensor_type = cls
 
 
 # Losses that take probabilities (CrossEntropyLoss(from_probs=True), BCELoss) look
@@ -208,18 +251,20 @@ _ALWAYS_RECORDED = frozenset({"softmax", "sigmoid"})
 
 def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
     """Run ``op`` forward on tensors and record it when gradients are needed."""
-    from chainrule.tensor import Tensor
-
-    result = op.forward(*[t.data for t in inputs], **attrs)
+    arrays = tuple([t.data for t in inputs])
+    result = op.forward(*arrays, **attrs)
     saved: dict[str, Any] = {}
     if op.saves:
         result, saved = result
     if type(result) is not np.ndarray:  # NumPy reductions return scalars
         result = np.asarray(result)
-    needs_grad = _GradMode.enabled and any(
-        t.requires_grad for t, d in zip(inputs, op.differentiable) if d
-    )
-    out = Tensor._from_op(result, needs_grad)
+    needs_grad = False
+    if _GradMode.enabled:
+        for tensor, differentiable in zip(inputs, op.differentiable):
+            if differentiable and tensor.requires_grad:
+                needs_grad = True
+                break
+    out = _tensor_type._from_op(result, needs_grad)
     if needs_grad or (_GradMode.enabled and op.name in _ALWAYS_RECORDED):
-        out._node = Node(op, inputs, attrs, saved)
+        out._node = Node(op, inputs, arrays, attrs, saved)
     return out

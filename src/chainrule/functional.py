@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from chainrule.autograd import apply
 from chainrule.ops import get_op
 from chainrule.tensor import ArrayLike, Tensor
 
 
 def _t(x: ArrayLike, like: Tensor | None = None) -> Tensor:
+    """``x`` as a tensor; with ``like``, converted to ``like``'s dtype (targets, constants)."""
     if isinstance(x, Tensor):
         return x
+    if like is not None and type(x) is np.ndarray and x.dtype == like.data.dtype:
+        return Tensor._from_op(x)
     return Tensor(x, dtype=None if like is None else like.dtype)
+
+
+def _labels(target: ArrayLike, like: Tensor) -> Tensor:
+    """Targets of a classification loss: integer class labels are kept as integers."""
+    if type(target) is np.ndarray and target.dtype.kind in "iu":
+        return Tensor._from_op(target)
+    return _t(target, like)
 
 
 def _call(name: str, *inputs: Tensor, **attrs: Any) -> Tensor:
@@ -108,11 +120,11 @@ def linear(x: ArrayLike, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def softmax_cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    return _call("softmax_cross_entropy", logits, _t(target, logits), reduction=reduction)
+    return _call("softmax_cross_entropy", logits, _labels(target, logits), reduction=reduction)
 
 
 def cross_entropy_probs(probs: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    return _call("cross_entropy_probs", probs, _t(target, probs), reduction=reduction)
+    return _call("cross_entropy_probs", probs, _labels(target, probs), reduction=reduction)
 
 
 def sigmoid_cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:

@@ -86,7 +86,7 @@ class Tensor:
         self._retains_grad = False
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
+    def _from_op(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
         out = cls.__new__(cls)
         out.data = data
         out.grad = None
@@ -264,6 +264,9 @@ class Tensor:
 
     def transpose(self, axes: tuple[int, ...] | None = None) -> Tensor:
         return self._unary("transpose", axes=axes)
+
+
+autograd._set_tensor_type(Tensor)
 
 
 def tensor(

@@ -8,11 +8,15 @@ import numpy as np
 
 from chainrule import functional as F
 from chainrule import init as initializers
+from chainrule.autograd import apply
+from chainrule.ops import get_op
 from chainrule.nn.module import Module, Parameter
 from chainrule.random import RandomState
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array
 
 BiasKind = bool | Literal["shared"]
+_LINEAR = get_op("linear")
+_MATMUL = get_op("matmul")
 
 
 def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
@@ -100,28 +104,37 @@ class Linear(Module):
             self.bias.data = bias_init(self.bias.shape, rng=rng, dtype=dtype)
 
     def forward(self, x: ArrayLike) -> Tensor:
-        # Float arrays keep their dtype (a mismatch is an error below, never a silent
-        # cast); lists and integer arrays take the weights' dtype.
-        keeps_dtype = isinstance(x, Tensor) or (isinstance(x, np.ndarray) and x.dtype.kind == "f")
-        x_t = as_tensor(x, self, None if keeps_dtype else self.weight.dtype)
-        if x_t.ndim != 2 or x_t.shape[1] != self.in_features:
-            hint = " (for one sample use x.reshape(1, -1))" if x_t.ndim == 1 else ""
+        if isinstance(x, Tensor):
+            x_t = x
+        else:
+            # Float arrays keep their dtype (a mismatch is an error below, never a silent
+            # cast); lists and integer arrays take the weights' dtype.
+            keeps = isinstance(x, np.ndarray) and x.dtype.kind == "f"
+            x_t = as_tensor(x, self, None if keeps else self.weight.dtype)
+        data = x_t.data
+        weight = self.weight
+        if data.ndim != 2 or data.shape[1] != self.in_features:
+            hint = " (for one sample use x.reshape(1, -1))" if data.ndim == 1 else ""
             raise ValueError(
                 f"{self!r} expects {self.in_features} input features in a 2-D array "
-                f"(samples, {self.in_features}), got an array of shape {x_t.shape}{hint}"
+                f"(samples, {self.in_features}), got an array of shape {data.shape}{hint}"
             )
-        if x_t.dtype != self.weight.dtype:
+        if data.dtype != weight.data.dtype:
             raise TypeError(
-                f"{self!r} has {self.weight.dtype} weights but got {x_t.dtype} input; convert the "
-                f"input (x.astype(np.{self.weight.dtype})) or the model (model.to(np.{x_t.dtype}))"
+                f"{self!r} has {weight.dtype} weights but got {data.dtype} input; convert the "
+                f"input (x.astype(np.{weight.dtype})) or the model (model.to(np.{data.dtype}))"
             )
-        if x_t.is_leaf and not np.isfinite(x_t.data).all():
-            bad = np.argwhere(~np.isfinite(x_t.data))[0]
+        # Check the network's entry (data the user passed in) for NaN/inf; values made
+        # inside the network are the training guard's concern.
+        if x_t._node is None and not np.isfinite(data).all():
+            bad = np.argwhere(~np.isfinite(data))[0]
             raise ValueError(
-                f"{self!r} got a non-finite input ({x_t.data[tuple(bad)]} at row {bad[0]}, "
+                f"{self!r} got a non-finite input ({data[tuple(bad)]} at row {bad[0]}, "
                 f"column {bad[1]}); remove or impute NaN/inf values before training"
             )
-        return F.linear(x_t, self.weight, self.bias)
+        if self.bias is None:
+            return apply(_MATMUL, x_t, weight)
+        return apply(_LINEAR, x_t, weight, self.bias)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -142,7 +155,7 @@ class _Activation(Module):
     op_name = ""
 
     def forward(self, x: ArrayLike) -> Tensor:
-        return getattr(F, self.op_name)(as_tensor(x, self))
+        return apply(get_op(self.op_name), as_tensor(x, self))
 
 
 class Sigmoid(_Activation):

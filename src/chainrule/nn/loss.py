@@ -18,6 +18,17 @@ from chainrule.tensor import ArrayLike, Tensor, _as_float_array
 REDUCTIONS = ("mean", "sum")
 
 
+def _prediction(prediction: ArrayLike, loss: Module) -> Tensor:
+    """The prediction as a tensor; a loss over no samples is refused (its mean is undefined)."""
+    pred = as_tensor(prediction, loss)
+    if pred.size == 0:
+        raise ValueError(
+            f"{type(loss).__name__}: got no samples (prediction of shape {pred.shape}); "
+            "a loss needs at least one sample"
+        )
+    return pred
+
+
 def _check_reduction(owner: str, reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f'{owner}: reduction must be "mean" or "sum", got {reduction!r}')
@@ -61,7 +72,7 @@ class MSELoss(Module):
         self.half = bool(half)
 
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
-        pred = as_tensor(prediction, self)
+        pred = _prediction(prediction, self)
         y = _matching_target("MSELoss", pred, _target_array("MSELoss", target, pred.dtype))
         return F.mse(pred, y, reduction=self.reduction, half=self.half)
 
@@ -94,8 +105,18 @@ class CrossEntropyLoss(Module):
             raise ValueError(
                 f"{owner}: expects scores of shape (samples, classes), got shape {scores.shape}"
             )
-        y = _target_array(owner, target, scores.dtype)
         n, classes = scores.shape
+        if isinstance(target, np.ndarray) and target.dtype.kind in "iu" and target.shape == (n,):
+            # Integer labels (the usual case) are passed on as they are: two reductions
+            # check their range.
+            if n and (target.min() < 0 or target.max() >= classes):
+                i = int(np.argmax((target < 0) | (target >= classes)))
+                raise ValueError(
+                    f"{owner}: class labels must be integers in [0, {classes - 1}] for {classes} "
+                    f"classes; sample {i} has label {target[i]}"
+                )
+            return target
+        y = _target_array(owner, target, scores.dtype)
         if y.shape == (n,):
             bad = (y != np.round(y)) | (y < 0) | (y >= classes)
             if bad.any():
@@ -118,7 +139,7 @@ class CrossEntropyLoss(Module):
         )
 
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
-        scores = as_tensor(prediction, self)
+        scores = _prediction(prediction, self)
         y = self._targets(scores, target)
         if not self.from_probs:
             return F.softmax_cross_entropy(scores, y, reduction=self.reduction)
@@ -148,7 +169,7 @@ class BCEWithLogitsLoss(Module):
         self.reduction = _check_reduction("BCEWithLogitsLoss", reduction)
 
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
-        logits = as_tensor(prediction, self)
+        logits = _prediction(prediction, self)
         y = _binary_targets("BCEWithLogitsLoss", logits, target)
         return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
 
@@ -165,7 +186,7 @@ class BCELoss(Module):
         self.reduction = _check_reduction("BCELoss", reduction)
 
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
-        probs = as_tensor(prediction, self)
+        probs = _prediction(prediction, self)
         y = _binary_targets("BCELoss", probs, target)
         node = probs.node
         if node is not None and node.op.name == "sigmoid":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.ops.activations import log_softmax, log_tiny, safe_exp_neg, sigmoid
+from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
 from chainrule.ops.registry import Formula, Op, Sample, register
 
 Array = np.ndarray
@@ -25,6 +25,12 @@ def _targets_as_rows(target: Array, scores: Array) -> Array:
     rows = np.zeros_like(scores)
     np.put_along_axis(rows, target.astype(np.intp)[..., None], 1.0, axis=-1)
     return rows
+
+
+def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
+    """Index of each row's labelled entry, and those entries (scores of shape (..., C))."""
+    index = (*np.indices(labels.shape, sparse=True), labels.astype(np.intp, copy=False))
+    return index, scores[index]
 
 
 def _reduce(per_sample: Array, reduction: str) -> Array:
@@ -45,13 +51,17 @@ def _ce_names(reduction: str = "mean") -> dict[str, str]:
 def _softmax_ce_forward(
     logits: Array, target: Array, reduction: str = "mean"
 ) -> tuple[Array, dict[str, Array]]:
-    logp, saved = log_softmax(logits, axis=-1)
+    # -log softmax(z)[y] = log(sum(exp(z - m))) - (z[y] - m), with m the row maximum
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    probs = safe_exp_neg(shifted, logits.shape[-1])
+    total = probs.sum(axis=-1, keepdims=True)
+    probs /= total
+    log_total = np.log(total[..., 0])
     if target.ndim == logits.ndim:
-        per_sample = -(target * logp).sum(axis=-1)
+        per_sample = log_total * target.sum(axis=-1) - (target * shifted).sum(axis=-1)
     else:
-        labels = target.astype(np.intp)[..., None]
-        per_sample = -np.take_along_axis(logp, labels, axis=-1)[..., 0]
-    return _reduce(per_sample, reduction), saved
+        per_sample = log_total - _pick(shifted, target)[1]
+    return _reduce(per_sample, reduction), {"probs": probs}
 
 
 def _softmax_ce_vjp(
@@ -63,7 +73,11 @@ def _softmax_ce_vjp(
     probs: Array | None = None,
 ) -> Array:
     assert probs is not None
-    delta = probs - _targets_as_rows(target, logits)
+    if target.ndim == logits.ndim:
+        delta = probs - target
+    else:  # probabilities minus one-hot rows
+        delta = probs.copy()
+        delta[_pick(delta, target)[0]] -= 1.0
     delta *= grad * _per(reduction, int(np.prod(logits.shape[:-1])))
     return delta
 

@@ -18,6 +18,7 @@ the input's shape, so a VJP may return a broadcast-shaped array.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,7 +109,7 @@ class Op:
                 f"got {len(self.vjps)} and {len(self.formulas)}"
             )
 
-    @property
+    @functools.cached_property
     def differentiable(self) -> tuple[bool, ...]:
         """Which inputs carry a gradient."""
         return tuple(v is not None for v in self.vjps)

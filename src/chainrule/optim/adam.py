@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import no_grad
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -43,7 +42,6 @@ class Adam(Optimizer):
         group["eps"] = check_range("Adam", "eps", group["eps"], 0.0)
         group["weight_decay"] = check_range("Adam", "weight_decay", group["weight_decay"], 0.0)
 
-    @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import no_grad
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -51,7 +50,6 @@ class SGD(Optimizer):
         if group["nesterov"] and group["momentum"] == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0")
 
-    @no_grad()
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:

@@ -1,0 +1,215 @@
+"""The contestants of the benchmarks: one training epoch (or N steps) each.
+
+Every contestant exposes ``setup(...)`` returning a callable that runs the
+measured work once, so the driver can alternate contestants in one process.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+
+import chainrule as cr
+
+Runner = Callable[[], None]
+
+
+# -- 1. the large MLP: 784-256-256-10, ReLU, softmax cross-entropy, SGD -----------------
+def mlp_sizes(width: int) -> list[int]:
+    return [784, width, width, 10]
+
+
+def chainrule_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner:
+    cr.manual_seed(0)
+    sizes = mlp_sizes(width)
+    layers: list[cr.nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(cr.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(cr.nn.ReLU())
+    model = cr.nn.Sequential(*layers)
+    loss_fn = cr.nn.CrossEntropyLoss()
+    optimizer = cr.optim.SGD(model.parameters(), lr=lr)
+
+    def epoch() -> None:
+        for start in range(0, len(X), batch):
+            xb, yb = X[start : start + batch], y[start : start + batch]
+            optimizer.zero_grad()
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+def numpy_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner:
+    """The same maths written directly with @: the floor a framework can reach."""
+    rng = np.random.default_rng(0)
+    sizes = mlp_sizes(width)
+    Ws = [(rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+
+    def epoch() -> None:
+        for start in range(0, len(X), batch):
+            xb, yb = X[start : start + batch], y[start : start + batch]
+            n = len(xb)
+            z1 = xb @ Ws[0] + bs[0]
+            h1 = np.maximum(z1, 0)
+            z2 = h1 @ Ws[1] + bs[1]
+            h2 = np.maximum(z2, 0)
+            z3 = h2 @ Ws[2] + bs[2]
+            e = np.exp(z3 - z3.max(axis=1, keepdims=True))
+            p = e / e.sum(axis=1, keepdims=True)
+            p[np.arange(n), yb] -= 1  # dE/dZ3 = (P - Y) / N
+            d3 = p / n
+            g2 = d3 @ Ws[2].T
+            d2 = g2 * (z2 > 0)
+            g1 = d2 @ Ws[1].T
+            d1 = g1 * (z1 > 0)
+            for W, b, h, d in ((Ws[2], bs[2], h2, d3), (Ws[1], bs[1], h1, d2), (Ws[0], bs[0], xb, d1)):
+                W -= lr * (h.T @ d)
+                b -= lr * d.sum(axis=0)
+
+    return epoch
+
+
+def torch_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    sizes = mlp_sizes(width)
+    layers: list[torch.nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.ReLU())
+    model = torch.nn.Sequential(*layers)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+
+    def epoch() -> None:
+        for start in range(0, len(Xt), batch):
+            optimizer.zero_grad()
+            loss = loss_fn(model(Xt[start : start + batch]), yt[start : start + batch])
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+def sklearn_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner | None:
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        return None
+
+    def epoch() -> None:
+        clf = MLPClassifier(
+            hidden_layer_sizes=(width, width), solver="sgd", momentum=0.0, nesterovs_momentum=False,
+            batch_size=batch, learning_rate_init=lr, max_iter=1, alpha=0.0, shuffle=False,
+            random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X, y)
+
+    return epoch
+
+
+# -- 2. the tiny textbook network: [4, 5, 1], sigmoid, E = 1/2 sum (Y - O)^2 ------------
+TINY_LR = 0.5
+
+
+def tiny_data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 1, (6, 4)), rng.uniform(0.1, 0.9, (6, 1))
+
+
+def chainrule_tiny(steps: int) -> Runner:
+    X, y = tiny_data()
+    init = cr.init.uniform(0, 1)
+    model = cr.nn.Sequential(
+        cr.nn.Linear(4, 5, bias="shared", init=init, dtype=np.float64, rng=0), cr.nn.Sigmoid(),
+        cr.nn.Linear(5, 1, bias="shared", init=init, dtype=np.float64, rng=1), cr.nn.Sigmoid(),
+    )
+    loss_fn = cr.nn.MSELoss(reduction="sum", half=True)
+    optimizer = cr.optim.SGD(model.parameters(), lr=TINY_LR)
+
+    def run() -> None:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X), y)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def numpy_tiny(steps: int) -> Runner:
+    X, y = tiny_data()
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (5, 1))
+    b = np.zeros(2)
+
+    def run() -> None:
+        for _ in range(steps):
+            h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
+            o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
+            d2 = (o - y) * o * (1.0 - o)
+            d1 = (d2 @ W2.T) * h * (1.0 - h)
+            W2 -= TINY_LR * (h.T @ d2)
+            W1 -= TINY_LR * (X.T @ d1)
+            b[1] -= TINY_LR * d2.sum()
+            b[0] -= TINY_LR * d1.sum()
+
+    return run
+
+
+def torch_tiny(steps: int) -> Runner | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    X, y = (torch.from_numpy(a) for a in tiny_data())
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()
+    ).double()
+    optimizer = torch.optim.SGD(model.parameters(), lr=TINY_LR)
+
+    def run() -> None:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = 0.5 * ((model(X) - y) ** 2).sum()
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def sklearn_tiny(steps: int) -> Runner | None:
+    """scikit-learn has no sigmoid output for regression: identity output, logistic hidden."""
+    try:
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+    except ImportError:
+        return None
+    X, y = tiny_data()
+
+    def run() -> None:
+        reg = MLPRegressor(
+            hidden_layer_sizes=(5,), activation="logistic", solver="sgd", momentum=0.0,
+            nesterovs_momentum=False, batch_size=6, learning_rate_init=TINY_LR, max_iter=steps,
+            alpha=0.0, shuffle=False, tol=0.0, n_iter_no_change=steps + 1, random_state=0,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            reg.fit(X, y.ravel())
+
+    return run

@@ -1,0 +1,270 @@
+"""chainrule benchmarks (`make bench`): ratios against references in the same run.
+
+Contestants alternate within each repetition, so drifts in the machine's speed hit
+all of them alike; each figure is a median over the repetitions. Results go to
+bench/results.json and bench/results.md.
+
+    python bench/run.py            # everything (a few minutes on 2 cores)
+    python bench/run.py --quick    # fewer repetitions and sizes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import contestants as c  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+Runner = Callable[[], None]
+
+
+def timed(run: Runner) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def race(runners: dict[str, Runner | None], repeats: int, warmup: int = 1) -> dict[str, float]:
+    """Median seconds per run of each contestant, the contestants taking turns."""
+    present = {name: run for name, run in runners.items() if run is not None}
+    for run in present.values():
+        for _ in range(warmup):
+            run()
+    times: dict[str, list[float]] = {name: [] for name in present}
+    for _ in range(repeats):
+        for name, run in present.items():
+            times[name].append(timed(run))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048)) -> float:
+    """Best float32 GEMM throughput in GFLOP/s over a few square sizes."""
+    best = 0.0
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        a, b = (rng.random((n, n), dtype=np.float32) for _ in range(2))
+        a @ b
+        reps = max(3, int(2e10 / (2 * n**3)))
+        seconds = min(timed(lambda: a @ b) for _ in range(reps))
+        best = max(best, 2 * n**3 / seconds / 1e9)
+    return best
+
+
+def mlp_flops(sizes: list[int], samples: int) -> float:
+    """Training FLOPs: forward matmul + two backward matmuls per layer (the first layer
+    needs no input gradient)."""
+    total = 0
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        total += 2 * a * b * samples * (2 if i == 0 else 3)
+    return float(total)
+
+
+def synthetic(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(samples, 784)).astype(np.float32), rng.integers(0, 10, samples)
+
+
+def bench_large(repeats: int, samples: int) -> dict[str, object]:
+    X, y = synthetic(samples)
+    args = (X, y, 128, 0.01)
+    medians = race(
+        {
+            "chainrule": c.chainrule_mlp(*args),
+            "numpy": c.numpy_mlp(*args),
+            "pytorch": c.torch_mlp(*args),
+            "scikit-learn": c.sklearn_mlp(*args),
+        },
+        repeats,
+    )
+    return {"samples": samples, "seconds": medians}
+
+
+def bench_tiny(repeats: int, steps: int) -> dict[str, object]:
+    medians = race(
+        {
+            "chainrule": c.chainrule_tiny(steps),
+            "numpy": c.numpy_tiny(steps),
+            "pytorch": c.torch_tiny(steps),
+            "scikit-learn": c.sklearn_tiny(steps),
+        },
+        repeats,
+    )
+    return {"steps": steps, "us_per_step": {k: v / steps * 1e6 for k, v in medians.items()}}
+
+
+def bench_scaling(repeats: int, widths: list[int], batches: list[int], peak: float) -> dict[str, object]:
+    rows = []
+    X, y = synthetic(8192, seed=1)
+    for width in widths:
+        medians = race({"chainrule": c.chainrule_mlp(X, y, 128, 0.01, width), "numpy": c.numpy_mlp(X, y, 128, 0.01, width)}, repeats)
+        flops = mlp_flops(c.mlp_sizes(width), len(X))
+        rows.append({"kind": "width", "width": width, "batch": 128, **_scaling_row(medians, flops, peak)})
+    X, y = synthetic(4096, seed=2)
+    for batch in batches:
+        medians = race({"chainrule": c.chainrule_mlp(X, y, batch, 0.01), "numpy": c.numpy_mlp(X, y, batch, 0.01)}, repeats)
+        flops = mlp_flops(c.mlp_sizes(256), len(X))
+        rows.append({"kind": "batch", "width": 256, "batch": batch, **_scaling_row(medians, flops, peak)})
+    return {"rows": rows}
+
+
+def _scaling_row(medians: dict[str, float], flops: float, peak: float) -> dict[str, float]:
+    return {
+        "chainrule_s": medians["chainrule"],
+        "numpy_s": medians["numpy"],
+        "ratio": medians["chainrule"] / medians["numpy"],
+        "chainrule_gflops": flops / medians["chainrule"] / 1e9,
+        "fraction_of_peak": flops / medians["chainrule"] / 1e9 / peak,
+    }
+
+
+def bench_memory(steps_samples: int = 128 * 40) -> dict[str, object]:
+    """Peak bytes NumPy allocates during training steps (data excluded)."""
+    X, y = synthetic(steps_samples, seed=3)
+    peaks = {}
+    for name, make in (("chainrule", c.chainrule_mlp), ("numpy", c.numpy_mlp)):
+        run = make(X, y, 128, 0.01)
+        run()  # reach steady state: gradients and buffers exist
+        tracemalloc.start()
+        run()
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return {"peak_bytes": peaks, "ratio": peaks["chainrule"] / peaks["numpy"]}
+
+
+def bench_explain(repeats: int) -> dict[str, object] | None:
+    try:
+        from chainrule.explain import examples
+    except ImportError:
+        return None
+
+    def build() -> None:
+        examples.explain_example("house-prices").to_html()
+
+    build()
+    return {"seconds": statistics.median(timed(build) for _ in range(repeats))}
+
+
+def ratio(a: float, b: float | None) -> float | None:
+    return None if b is None else a / b
+
+
+def summarise(results: dict) -> dict[str, object]:
+    large = results["large"]["seconds"]
+    tiny = results["tiny"]["us_per_step"]
+    return {
+        "large_vs_numpy": ratio(large["chainrule"], large.get("numpy")),
+        "large_vs_pytorch": ratio(large["chainrule"], large.get("pytorch")),
+        "large_vs_sklearn": ratio(large["chainrule"], large.get("scikit-learn")),
+        "tiny_vs_numpy": ratio(tiny["chainrule"], tiny.get("numpy")),
+        "tiny_vs_pytorch": ratio(tiny["chainrule"], tiny.get("pytorch")),
+        "memory_vs_numpy": results["memory"]["ratio"],
+        "explain_seconds": (results.get("explain") or {}).get("seconds"),
+    }
+
+
+TARGETS = {
+    "large_vs_numpy": 1.10, "large_vs_pytorch": 0.75, "tiny_vs_numpy": 2.0,
+    "tiny_vs_pytorch": 0.25, "memory_vs_numpy": 1.2, "explain_seconds": 0.5,
+}
+
+
+def markdown(results: dict) -> str:
+    s = results["summary"]
+    fmt = lambda v, unit="x": "n/a" if v is None else f"{v:.3f}{unit}"  # noqa: E731
+    lines = [
+        f"Machine: {results['machine']['cpus']} CPUs, {results['machine']['blas']}, float32 matmul "
+        f"peak {results['machine']['matmul_gflops']:.0f} GFLOP/s; numpy {results['machine']['numpy']}, "
+        f"pytorch {results['machine']['torch'] or 'absent'}.",
+        "",
+        "| benchmark | chainrule | numpy reference | PyTorch | scikit-learn | ratio vs numpy (target) | ratio vs PyTorch (target) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    large = results["large"]["seconds"]
+    lines.append(
+        f"| 1. MLP 784-256-256-10, epoch of {results['large']['samples']:,} (s) | {large['chainrule']:.3f} | "
+        f"{large['numpy']:.3f} | {large.get('pytorch', float('nan')):.3f} | {large.get('scikit-learn', float('nan')):.3f} | "
+        f"{fmt(s['large_vs_numpy'])} (<= 1.10) | {fmt(s['large_vs_pytorch'])} (<= 0.75) |"
+    )
+    tiny = results["tiny"]["us_per_step"]
+    lines.append(
+        f"| 2. tiny [4, 5, 1] network, one step (us) | {tiny['chainrule']:.1f} | {tiny['numpy']:.1f} | "
+        f"{tiny.get('pytorch', float('nan')):.1f} | {tiny.get('scikit-learn', float('nan')):.1f} | "
+        f"{fmt(s['tiny_vs_numpy'])} (<= 2.0) | {fmt(s['tiny_vs_pytorch'])} (<= 0.25) |"
+    )
+    mem = results["memory"]["peak_bytes"]
+    lines.append(
+        f"| 4. peak memory of training steps (MB) | {mem['chainrule'] / 1e6:.2f} | {mem['numpy'] / 1e6:.2f} | | | "
+        f"{fmt(s['memory_vs_numpy'])} (<= 1.2) | |"
+    )
+    lines.append(f"| 5. house-prices explanation report (s) | {fmt(s['explain_seconds'], ' s')} | | | | (< 0.5 s) | |")
+    lines += ["", "Scaling (3): epoch time against width (8,192 samples, batch 128) and batch size (4,096 samples, width 256).", "",
+              "| width | batch | chainrule (s) | numpy (s) | ratio | chainrule GFLOP/s | share of matmul peak |", "|---|---|---|---|---|---|---|"]
+    for row in results["scaling"]["rows"]:
+        lines.append(
+            f"| {row['width']} | {row['batch']} | {row['chainrule_s']:.3f} | {row['numpy_s']:.3f} | {row['ratio']:.2f} | "
+            f"{row['chainrule_gflops']:.1f} | {row['fraction_of_peak']:.0%} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def machine_info(peak: float) -> dict[str, object]:
+    try:
+        from threadpoolctl import threadpool_info
+
+        blas = ", ".join(f"{i.get('internal_api')} {i.get('architecture')} x{i.get('num_threads')}" for i in threadpool_info())
+    except ImportError:
+        blas = "unknown BLAS"
+    try:
+        import torch
+
+        torch_version: str | None = torch.__version__
+    except ImportError:
+        torch_version = None
+    import os
+
+    return {"cpus": os.cpu_count(), "blas": blas, "matmul_gflops": peak, "numpy": np.__version__,
+            "torch": torch_version, "python": platform.python_version()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions and sizes")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 5
+    print("measuring matmul peak ...", flush=True)
+    peak = matmul_peak()
+    results: dict = {"machine": machine_info(peak)}
+    print("1. large MLP ...", flush=True)
+    results["large"] = bench_large(repeats, 60_000)
+    print("2. tiny network ...", flush=True)
+    results["tiny"] = bench_tiny(repeats, 5_000)
+    print("3. scaling ...", flush=True)
+    widths = [64, 256, 1024] if args.quick else [64, 128, 256, 512, 1024, 2048]
+    batches = [1, 32, 1024] if args.quick else [1, 4, 16, 64, 256, 1024]
+    results["scaling"] = bench_scaling(max(2, repeats - 2), widths, batches, peak)
+    print("4. memory ...", flush=True)
+    results["memory"] = bench_memory()
+    print("5. explanation report ...", flush=True)
+    results["explain"] = bench_explain(repeats * 4)
+    results["summary"] = summarise(results)
+    results["targets"] = TARGETS
+    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results)
+    (HERE / "results.md").write_text(table)
+    print()
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
