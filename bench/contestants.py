@@ -48,7 +48,10 @@ def numpy_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 
     """The same maths written directly with @: the floor a framework can reach."""
     rng = np.random.default_rng(0)
     sizes = mlp_sizes(width)
-    Ws = [(rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32) for a, b in zip(sizes, sizes[1:])]
+    Ws = [
+        (rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32)
+        for a, b in zip(sizes, sizes[1:])
+    ]
     bs = [np.zeros(b, np.float32) for b in sizes[1:]]
 
     def epoch() -> None:
@@ -68,14 +71,20 @@ def numpy_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 
             d2 = g2 * (z2 > 0)
             g1 = d2 @ Ws[1].T
             d1 = g1 * (z1 > 0)
-            for W, b, h, d in ((Ws[2], bs[2], h2, d3), (Ws[1], bs[1], h1, d2), (Ws[0], bs[0], xb, d1)):
+            for W, b, h, d in (
+                (Ws[2], bs[2], h2, d3),
+                (Ws[1], bs[1], h1, d2),
+                (Ws[0], bs[0], xb, d1),
+            ):
                 W -= lr * (h.T @ d)
                 b -= lr * d.sum(axis=0)
 
     return epoch
 
 
-def torch_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner | None:
+def torch_mlp(
+    X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256
+) -> Runner | None:
     try:
         import torch
     except ImportError:
@@ -102,7 +111,9 @@ def torch_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 
     return epoch
 
 
-def sklearn_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner | None:
+def sklearn_mlp(
+    X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256
+) -> Runner | None:
     try:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
@@ -111,8 +122,15 @@ def sklearn_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int 
 
     def epoch() -> None:
         clf = MLPClassifier(
-            hidden_layer_sizes=(width, width), solver="sgd", momentum=0.0, nesterovs_momentum=False,
-            batch_size=batch, learning_rate_init=lr, max_iter=1, alpha=0.0, shuffle=False,
+            hidden_layer_sizes=(width, width),
+            solver="sgd",
+            momentum=0.0,
+            nesterovs_momentum=False,
+            batch_size=batch,
+            learning_rate_init=lr,
+            max_iter=1,
+            alpha=0.0,
+            shuffle=False,
             random_state=0,
         )
         with warnings.catch_warnings():
@@ -135,8 +153,10 @@ def chainrule_tiny(steps: int) -> Runner:
     X, y = tiny_data()
     init = cr.init.uniform(0, 1)
     model = cr.nn.Sequential(
-        cr.nn.Linear(4, 5, bias="shared", init=init, dtype=np.float64, rng=0), cr.nn.Sigmoid(),
-        cr.nn.Linear(5, 1, bias="shared", init=init, dtype=np.float64, rng=1), cr.nn.Sigmoid(),
+        cr.nn.Linear(4, 5, bias="shared", init=init, dtype=np.float64, rng=0),
+        cr.nn.Sigmoid(),
+        cr.nn.Linear(5, 1, bias="shared", init=init, dtype=np.float64, rng=1),
+        cr.nn.Sigmoid(),
     )
     loss_fn = cr.nn.MSELoss(reduction="sum", half=True)
     optimizer = cr.optim.SGD(model.parameters(), lr=TINY_LR)
@@ -158,6 +178,7 @@ def numpy_tiny(steps: int) -> Runner:
     b = np.zeros(2)
 
     def run() -> None:
+        nonlocal W1, W2
         for _ in range(steps):
             h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
             o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
@@ -204,9 +225,19 @@ def sklearn_tiny(steps: int) -> Runner | None:
 
     def run() -> None:
         reg = MLPRegressor(
-            hidden_layer_sizes=(5,), activation="logistic", solver="sgd", momentum=0.0,
-            nesterovs_momentum=False, batch_size=6, learning_rate_init=TINY_LR, max_iter=steps,
-            alpha=0.0, shuffle=False, tol=0.0, n_iter_no_change=steps + 1, random_state=0,
+            hidden_layer_sizes=(5,),
+            activation="logistic",
+            solver="sgd",
+            momentum=0.0,
+            nesterovs_momentum=False,
+            batch_size=6,
+            learning_rate_init=TINY_LR,
+            max_iter=steps,
+            alpha=0.0,
+            shuffle=False,
+            tol=0.0,
+            n_iter_no_change=steps + 1,
+            random_state=0,
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)

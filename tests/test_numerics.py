@@ -17,8 +17,13 @@ SHAPES = [(1, 1), (2, 3), (5, 1), (1, 6)]
 # The inputs each op is defined on (finite, representable result); None: no restriction.
 # Extreme values are put into the inputs that take arbitrary reals.
 PROBABILITY_INPUTS = {"cross_entropy_probs": (0,), "binary_cross_entropy": (0,)}
-TARGET_INPUTS = {"softmax_cross_entropy": 1, "sigmoid_cross_entropy": 1, "cross_entropy_probs": 1,
-                 "binary_cross_entropy": 1, "mse": None}
+TARGET_INPUTS = {
+    "softmax_cross_entropy": 1,
+    "sigmoid_cross_entropy": 1,
+    "cross_entropy_probs": 1,
+    "binary_cross_entropy": 1,
+    "mse": None,
+}
 
 
 def _defined(name: str, value: float) -> bool:
@@ -26,9 +31,7 @@ def _defined(name: str, value: float) -> bool:
         return value < 700  # exp(701) is not a float64
     if name in ("log", "pow"):
         return value > 0  # log of a negative; a fractional power of a negative
-    if name in PROBABILITY_INPUTS:
-        return False
-    return True
+    return name not in PROBABILITY_INPUTS
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
@@ -37,7 +40,9 @@ def test_gradcheck_twenty_seeds_several_shapes(name, seed):
     op = get_op(name)
     shape = SHAPES[seed % len(SHAPES)]
     sample = op.sample(np.random.default_rng(1000 + seed), shape)
-    tensors = [cr.tensor(a.copy(), requires_grad=d) for a, d in zip(sample.inputs, op.differentiable)]
+    tensors = [
+        cr.tensor(a.copy(), requires_grad=d) for a, d in zip(sample.inputs, op.differentiable)
+    ]
     assert cr.gradcheck(lambda *ts: apply(op, *ts, **sample.attrs), tensors)
 
 
@@ -81,7 +86,9 @@ def test_cross_entropy_on_logits_scaled_by_1e8_is_exact_to_1e7(seed):
         z = logits * scale
         with np.errstate(all="raise"):
             got = nn.CrossEntropyLoss(reduction="sum")(z, labels).item()
-            via_softmax = nn.CrossEntropyLoss(from_probs=True, reduction="sum")(nn.Softmax()(z), labels).item()
+            via_softmax = nn.CrossEntropyLoss(from_probs=True, reduction="sum")(
+                nn.Softmax()(z), labels
+            ).item()
             via_log_softmax = -cr.functional.log_softmax(z).data[np.arange(6), labels].sum()
         exact = float(_exact_cross_entropy(z, labels).sum())
         for value in (got, via_softmax, via_log_softmax):
@@ -96,16 +103,23 @@ def test_shifting_logits_by_1e8_keeps_the_loss(seed):
     loss = nn.CrossEntropyLoss()
     assert loss(logits + 1e8, labels).item() == pytest.approx(loss(logits, labels).item(), rel=1e-7)
     np.testing.assert_allclose(
-        cr.functional.softmax(logits + 1e8).data, cr.functional.softmax(logits).data, rtol=1e-7, atol=1e-12
+        cr.functional.softmax(logits + 1e8).data,
+        cr.functional.softmax(logits).data,
+        rtol=1e-7,
+        atol=1e-12,
     )
 
 
-@pytest.mark.parametrize("logits", [
-    np.zeros((3, 4)),  # all equal
-    np.full((3, 4), -1e20),  # very negative
-    np.full((3, 4), 1e20),  # very positive
-    np.array([[1e20, -1e20, 0.0, 5.0]] * 3),
-], ids=["equal", "negative", "positive", "mixed"])
+@pytest.mark.parametrize(
+    "logits",
+    [
+        np.zeros((3, 4)),  # all equal
+        np.full((3, 4), -1e20),  # very negative
+        np.full((3, 4), 1e20),  # very positive
+        np.array([[1e20, -1e20, 0.0, 5.0]] * 3),
+    ],
+    ids=["equal", "negative", "positive", "mixed"],
+)
 def test_degenerate_logits_give_finite_losses_and_gradients(logits):
     labels = np.array([0, 1, 3])
     for loss in (nn.CrossEntropyLoss(), nn.CrossEntropyLoss(from_probs=True)):

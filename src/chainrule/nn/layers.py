@@ -9,8 +9,8 @@ import numpy as np
 from chainrule import functional as F
 from chainrule import init as initializers
 from chainrule.autograd import apply
-from chainrule.ops import get_op
 from chainrule.nn.module import Module, Parameter
+from chainrule.ops import get_op
 from chainrule.random import RandomState
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array
 
