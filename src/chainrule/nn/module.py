@@ -198,6 +198,51 @@ class Module:
         return {}
 
     # -- printing ---------------------------------------------------------------------
+    def summary(self, input_features: int | None = None) -> str:
+        """A table of the layers: name and type, output shape, number of parameters.
+
+        Parameters
+        ----------
+        input_features : int, optional
+            Features per input sample; by default ``in_features`` of the first
+            layer that has one (such as :class:`~chainrule.nn.Linear`). Output
+            shapes come from a forward pass of one zero sample and read ``(N, k)``.
+
+        Returns
+        -------
+        str
+            The table; ``print(model.summary())`` shows it.
+        """
+        from chainrule.autograd import no_grad
+
+        if input_features is None:
+            first = next((m for m in self.modules() if hasattr(m, "in_features")), None)
+            input_features = getattr(first, "in_features", None)
+        layers = [(n, m) for n, m in self.named_modules() if n and "." not in n] or [("", self)]
+        x: Any = None
+        if input_features is not None:
+            x = np.zeros((1, input_features), dtype=self.dtype or np.float32)
+        rows = [("Layer (type)", "Output shape", "Param #")]
+        for name, layer in layers:
+            shape = "?"
+            if x is not None:
+                try:
+                    with no_grad():
+                        x = layer(x)
+                    shape = str(("N", *x.shape[1:])).replace("'", "")
+                except (ValueError, TypeError):
+                    x = None
+            label = f"{name} ({type(layer).__name__})" if name else type(layer).__name__
+            rows.append((label, shape, f"{layer.num_parameters():,}"))
+        widths = [max(len(row[i]) for row in rows) + 3 for i in range(2)]
+        lines = [f"{a:<{widths[0]}}{b:<{widths[1]}}{c}" for a, b, c in rows]
+        rule = "=" * max(len(line) for line in lines)
+        total, trainable = self.num_parameters(), self.num_parameters(trainable_only=True)
+        return "\n".join(
+            [lines[0], rule, *lines[1:], rule, f"Total params: {total:,}",
+             f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}"]
+        )
+
     def extra_repr(self) -> str:
         return ""
 

@@ -1,0 +1,196 @@
+"""The ``predict``, ``evaluate`` and ``summary`` commands: using a saved model file.
+
+Part of :mod:`chainrule.cli_train`, which registers them. Outputs are written only
+after every check has passed, and atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def check_output(path: str, flag: str) -> None:
+    """Fail before any work if ``path`` cannot be written."""
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(f"{flag} {path}: this is a folder; give a file name")
+    folder = target.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{flag} {path}: the folder {str(folder)!r} does not exist; create it first"
+        )
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise PermissionError(f"{flag} {path}: no permission to write there")
+
+
+def predict(args: argparse.Namespace) -> int:
+    from chainrule.io import load_model_file
+
+    if args.out:
+        check_output(args.out, "--out")
+    loaded = load_model_file(args.model)
+    prep = loaded.preprocessing
+    target = prep.target_name if prep.target_name in _header(args.data) else None
+    X, _ = _read(args.data, loaded, target)
+    outputs = _outputs(loaded, X)
+    columns: dict[str, list[Any]] = {}
+    if prep.task == "classification" and prep.classes:
+        probabilities = _softmax(outputs)
+        columns[prep.target_name or "prediction"] = [
+            prep.classes[i] for i in probabilities.argmax(1)
+        ]
+        for j, label in enumerate(prep.classes):
+            columns[f"probability_{label}"] = [f"{p:.6g}" for p in probabilities[:, j]]
+    else:
+        values = _unscale(prep, outputs)
+        names = (
+            [prep.target_name or "prediction"]
+            if values.shape[1] == 1
+            else [f"output_{j}" for j in range(values.shape[1])]
+        )
+        for j, name in enumerate(names):
+            columns[name] = [f"{v:.6g}" for v in values[:, j]]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(zip(*columns.values(), strict=True))
+    if args.out:
+        from chainrule.io import atomic_write
+
+        atomic_write(args.out, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+        print(f"wrote {len(X)} predictions to {args.out}")
+    else:
+        sys.stdout.write(buffer.getvalue())
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from chainrule.data import encode_labels
+    from chainrule.io import load_model_file
+    from chainrule.train import metrics
+
+    loaded = load_model_file(args.model)
+    prep = loaded.preprocessing
+    target = args.target or prep.target_name
+    if target is None:
+        raise ValueError("the model file does not name its target column; pass --target COLUMN")
+    X, y = _read(args.data, loaded, target)
+    outputs = _outputs(loaded, X)
+    print(f"{args.data}: {len(X)} rows")
+    if prep.task == "classification" and prep.classes:
+        if y.dtype.kind in "US" and any(not isinstance(c, str) for c in prep.classes):
+            raise ValueError(
+                f"{args.data}: column {target!r} holds text but the model's classes are numbers"
+            )
+        known = np.array(prep.classes)
+        codes, _ = encode_labels(y, classes=known)
+        probabilities = _softmax(outputs)
+        predicted = probabilities.argmax(axis=1)
+        picked = probabilities[np.arange(len(codes)), codes]
+        log_loss = float(-np.mean(np.log(np.clip(picked, 1e-15, 1))))
+        correct = int((predicted == codes).sum())
+        print(
+            f"accuracy {correct / len(codes):.4f} ({correct}/{len(codes)})  log loss {log_loss:.4f}"
+        )
+        matrix = metrics.confusion_matrix(codes, predicted, num_classes=len(known))
+        labels = [str(c) for c in prep.classes]
+        corner = "true \\ predicted"
+        first = max(len(label) for label in [*labels, corner]) + 2
+        width = max(len(str(matrix.max())), *map(len, labels)) + 2
+        print("confusion matrix (rows: true class, columns: predicted class)")
+        print(f"{corner:<{first}}" + "".join(f"{label:>{width}}" for label in labels))
+        for label, row in zip(labels, matrix, strict=True):
+            print(f"{label:<{first}}" + "".join(f"{count:>{width}}" for count in row))
+        return 0
+    if y.dtype.kind in "US":
+        raise ValueError(
+            f"{args.data}: column {target!r} holds text, but the model predicts numbers"
+        )
+    predicted_values = _unscale(prep, outputs)
+    if predicted_values.shape[1] != 1:
+        raise ValueError("evaluate supports models with one output column")
+    pred = predicted_values[:, 0]
+    print(
+        f"mse {metrics.mean_squared_error(y, pred):.6g}  "
+        f"mae {metrics.mean_absolute_error(y, pred):.6g}"
+        f"  r2 {metrics.r2_score(y, pred):.4f}"
+    )
+    return 0
+
+
+def summary(args: argparse.Namespace) -> int:
+    from chainrule.io import load_model_file
+
+    loaded = load_model_file(args.model)
+    prep = loaded.preprocessing
+    print(f"{args.model} (chainrule model file, format version {loaded.version})")
+    print(loaded.model.summary())
+    if prep.task:
+        classes = (
+            f" ({len(prep.classes)} classes: {', '.join(map(str, prep.classes))})"
+            if prep.classes
+            else ""
+        )
+        print(f"task: {prep.task}{classes}")
+    if prep.target_name:
+        print(f"target: {prep.target_name}")
+    if prep.feature_names:
+        print(f"features ({len(prep.feature_names)}): {', '.join(prep.feature_names)}")
+    print(f"features standardised: {'yes' if prep.scaler is not None else 'no'}")
+    return 0
+
+
+def _header(path: str) -> list[str]:
+    """Column names in the first non-blank line of a CSV file, or [] if unreadable."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            line = next((line for line in handle if line.strip()), "")
+    except (OSError, UnicodeDecodeError):
+        return []
+    delimiter = max(",;\t|", key=line.count)
+    return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
+
+
+def _read(path: str, loaded: Any, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+    from chainrule.data import read_csv
+
+    names = loaded.preprocessing.feature_names
+    data = read_csv(path, target=target, feature_names=names)
+    first = next((m for m in loaded.model.modules() if hasattr(m, "in_features")), None)
+    expected = getattr(first, "in_features", data.n_features)
+    if data.n_features != expected:
+        raise ValueError(
+            f"{path}: the model reads {expected} features but the file has {data.n_features} "
+            f"feature columns ({', '.join(data.feature_names)})"
+        )
+    y = np.empty(0) if data.y is None else data.y
+    return data.X, y
+
+
+def _outputs(loaded: Any, X: np.ndarray) -> np.ndarray:
+    from chainrule.autograd import no_grad
+
+    model = loaded.model
+    with no_grad():
+        return np.asarray(
+            model(loaded.preprocessing.transform(X).astype(model.dtype)).data, dtype=np.float64
+        )
+
+
+def _softmax(outputs: np.ndarray) -> np.ndarray:
+    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def _unscale(prep: Any, outputs: np.ndarray) -> np.ndarray:
+    if prep.target_scaler is None:
+        return outputs
+    return prep.target_scaler.inverse_transform(outputs)

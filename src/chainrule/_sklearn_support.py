@@ -1,0 +1,141 @@
+"""The parts of :mod:`chainrule.sklearn` that need no scikit-learn: scikit-learn's L2
+penalty and stopping rule for :func:`chainrule.fit`, and parameter checks."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+from chainrule.train.callbacks import Callback
+
+ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+
+#: Allowed range of each numeric parameter: (low, high, low included, high included).
+RANGES = {
+    "alpha": (0, math.inf, True, False),
+    "learning_rate_init": (0, math.inf, False, False),
+    "tol": (0, math.inf, True, False),
+    "momentum": (0, 1, True, True),
+    "validation_fraction": (0, 1, False, False),
+    "beta_1": (0, 1, True, False),
+    "beta_2": (0, 1, True, False),
+    "epsilon": (0, math.inf, False, False),
+}
+
+
+class PenalizedLoss:
+    """``loss(output, target) + alpha / 2 * sum(W^2) / batch size``: scikit-learn's L2 term."""
+
+    def __init__(self, loss: Module, weights: Sequence[Tensor], alpha: float) -> None:
+        self.loss, self.weights, self.alpha = loss, weights, alpha
+
+    def __call__(self, output: Tensor, target: np.ndarray) -> Tensor:
+        value = self.loss(output, target)
+        if self.alpha == 0:
+            return value
+        squares = [(w * w).sum() for w in self.weights]
+        total = squares[0]
+        for square in squares[1:]:
+            total = total + square
+        return value + total * (0.5 * self.alpha / len(target))
+
+
+class StoppingRule(Callback):
+    """scikit-learn's rule: stop after ``n_iter_no_change`` epochs without an improvement
+    of at least ``tol``, in the training loss or, with early stopping, the validation score
+    (then the best epoch's weights are restored at the end)."""
+
+    def __init__(self, estimator: Any, validation: tuple[np.ndarray, np.ndarray] | None):
+        self.estimator, self.validation = estimator, validation
+        self.best_loss = np.inf
+        self.best_score = -np.inf
+        self.scores: list[float] = []
+        self.count = 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.converged = False
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        tol = self.estimator.tol
+        if self.validation is not None:
+            score = self.estimator._model_score(self.context.model, *self.validation)
+            self.scores.append(score)
+            self.count = self.count + 1 if score < self.best_score + tol else 0
+            if score > self.best_score:
+                self.best_score = score
+                self.best_weights = self.context.model.state_dict()
+            what = "Validation score"
+        else:
+            loss = logs["loss"]
+            self.count = self.count + 1 if loss > self.best_loss - tol else 0
+            self.best_loss = min(self.best_loss, loss)
+            what = "Training loss"
+        if self.count > self.estimator.n_iter_no_change:
+            self.converged = True
+            self.context.stop(
+                f"{what} did not improve more than tol={tol} for "
+                f"{self.estimator.n_iter_no_change} consecutive epochs"
+            )
+
+    def on_train_end(self) -> None:
+        if self.best_weights is not None:
+            self.context.model.load_state_dict(self.best_weights)
+
+
+def check_params(estimator: Any) -> list[int]:
+    """The hidden layer sizes, after checking every parameter of an MLP estimator."""
+    name = type(estimator).__name__
+    raw = estimator.hidden_layer_sizes
+    sizes = [raw] if isinstance(raw, numbers.Integral) else list(raw)
+    if not sizes or not all(isinstance(s, numbers.Integral) and int(s) > 0 for s in sizes):
+        raise ValueError(
+            f"{name}: hidden_layer_sizes must be positive integers, such as (100,) or "
+            f"(64, 32); got {raw!r}"
+        )
+    for key, allowed in (("activation", ACTIVATIONS), ("solver", ("adam", "sgd"))):
+        value = getattr(estimator, key)
+        if value not in allowed:
+            extra = " (lbfgs is not provided)" if value == "lbfgs" else ""
+            raise ValueError(
+                f"{name}: {key} must be one of {', '.join(allowed)}, got {value!r}{extra}"
+            )
+    for key, (low, high, low_in, high_in) in RANGES.items():
+        value = getattr(estimator, key)
+        number = float(value) if _is_real(value) else math.nan
+        above = low <= number if low_in else low < number
+        below = number <= high if high_in else number < high
+        if not (above and below):
+            interval = f"{'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
+            raise ValueError(f"{name}: {key} must be a number in {interval}, got {value!r}")
+    for key in ("max_iter", "n_iter_no_change"):
+        value = getattr(estimator, key)
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}: {key} must be an integer >= 1, got {value!r}")
+    batch = estimator.batch_size
+    if batch != "auto" and not (isinstance(batch, numbers.Integral) and int(batch) >= 1):
+        raise ValueError(f'{name}: batch_size must be "auto" or an integer >= 1, got {batch!r}')
+    return [int(s) for s in sizes]
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def generator(random_state: Any) -> np.random.Generator:
+    """A NumPy Generator from scikit-learn's kinds of ``random_state``."""
+    if random_state is None:
+        return np.random.default_rng()
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        return np.random.default_rng(int(random_state))
+    raise ValueError(
+        f"random_state must be None, an int, a numpy RandomState or Generator, got {random_state!r}"
+    )

@@ -1,0 +1,250 @@
+"""Save and load models: weights in safetensors, architecture and preprocessing as JSON.
+
+A model file is a `safetensors <https://github.com/huggingface/safetensors>`_ file: an
+8-byte header length, a JSON header naming each tensor's dtype, shape and byte range,
+then the raw bytes. chainrule stores the parameters (``model.state_dict()``) as its
+tensors and, in the header's ``__metadata__``, one JSON document with the format
+version, ``model.get_config()`` and the preprocessing (feature scaling, class labels,
+column names). Nothing is pickled and loading executes nothing: the header is checked
+by hand (sizes, JSON, dtypes, shapes, byte ranges) before safetensors reads the bytes,
+and the architecture is rebuilt only from the layer types in :mod:`chainrule.nn`.
+
+Every file is written atomically (:func:`atomic_write`): a crash mid-save leaves the
+previous file intact.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule._container import (
+    MAX_FILE_BYTES,
+    ModelFileError,
+    atomic_write,
+    read_tensors,
+    write_tensors,
+)
+from chainrule.data.preprocess import Standardizer
+from chainrule.nn.module import Module, from_config
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "ModelFile",
+    "ModelFileError",
+    "Preprocessing",
+    "atomic_write",
+    "load",
+    "load_model_file",
+    "save",
+]
+
+MODEL_FORMAT = "chainrule.model"
+_MAX_CONFIG_DEPTH = 32
+PathLike = str | os.PathLike[str]
+
+
+# -- preprocessing ----------------------------------------------------------------------
+@dataclass
+class Preprocessing:
+    """What turns a raw table into model input and model output into answers.
+
+    Parameters
+    ----------
+    feature_names : list of str, optional
+        The feature columns, in the order the model reads them.
+    target_name : str, optional
+        The column the model predicts.
+    task : {"classification", "regression"}, optional
+        Classification models output one logit per class (softmax, cross-entropy).
+    classes : list, optional
+        Class labels (text or numbers) in the order of the model's outputs.
+    scaler : Standardizer, optional
+        Feature standardisation fitted on the training split.
+    target_scaler : Standardizer, optional
+        Target standardisation of a regression model; predictions are mapped back.
+    """
+
+    feature_names: list[str] | None = None
+    target_name: str | None = None
+    task: str | None = None
+    classes: list[Any] | None = None
+    scaler: Standardizer | None = None
+    target_scaler: Standardizer | None = None
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Scale raw features as during training (unchanged without a scaler)."""
+        return X if self.scaler is None else self.scaler.transform(X)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data; :meth:`from_dict` reverses it."""
+        return {
+            "feature_names": self.feature_names,
+            "target_name": self.target_name,
+            "task": self.task,
+            "classes": self.classes,
+            "scaler": None if self.scaler is None else self.scaler.to_dict(),
+            "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
+        """Rebuild from :meth:`to_dict` data, checking every field's type."""
+        if not isinstance(data, dict):
+            raise ValueError(f"preprocessing must be a JSON object, got {type(data).__name__}")
+        names = data.get("feature_names")
+        if names is not None and not (
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+        ):
+            raise ValueError("preprocessing.feature_names must be a list of strings")
+        target = data.get("target_name")
+        if target is not None and not isinstance(target, str):
+            raise ValueError("preprocessing.target_name must be a string")
+        task = data.get("task")
+        if task not in (None, "classification", "regression"):
+            raise ValueError(
+                f"preprocessing.task must be classification or regression, got {task!r}"
+            )
+        classes = data.get("classes")
+        if classes is not None and not (
+            isinstance(classes, list)
+            and all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes)
+        ):
+            raise ValueError("preprocessing.classes must be a list of strings or numbers")
+        scalers = [data.get(key) for key in ("scaler", "target_scaler")]
+        for state in scalers:
+            if state is not None and not isinstance(state, dict):
+                raise ValueError("a scaler in the preprocessing must be a JSON object")
+        scaler, target_scaler = (
+            None if state is None else Standardizer.from_dict(state) for state in scalers
+        )
+        return cls(names, target, task, classes, scaler, target_scaler)
+
+
+@dataclass
+class ModelFile:
+    """A loaded model file: the model, its preprocessing and the format version."""
+
+    model: Module
+    preprocessing: Preprocessing
+    version: int
+
+
+# -- model files ------------------------------------------------------------------------
+def save(model: Module, path: PathLike, *, preprocessing: Preprocessing | None = None) -> None:
+    """Save a model's architecture, weights and preprocessing to one file, atomically.
+
+    Parameters
+    ----------
+    model : Module
+        A model whose layers describe themselves (``get_config()``), such as a
+        :class:`~chainrule.nn.Sequential` of chainrule layers.
+    path : str or os.PathLike
+        Usually ``*.safetensors``. Replaced atomically if it exists.
+    preprocessing : Preprocessing, optional
+        Scaling, labels and column names to store with the model.
+
+    Examples
+    --------
+    >>> import chainrule as cr, tempfile, os
+    >>> model = cr.nn.Sequential(cr.nn.Linear(2, 3), cr.nn.ReLU(), cr.nn.Linear(3, 1))
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> cr.save(model, path)
+    >>> restored = cr.load(path)
+    """
+    if not isinstance(model, Module):
+        raise TypeError(f"save() takes a chainrule Module, got {type(model).__name__}")
+    info = {
+        "config": model.get_config(),
+        "preprocessing": (preprocessing or Preprocessing()).to_dict(),
+    }
+    write_tensors(path, model.state_dict(), info, MODEL_FORMAT)
+
+
+def load(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> Module:
+    """Load a model saved by :func:`save` (use :func:`load_model_file` for its preprocessing).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ModelFileError
+        If the file is not a valid chainrule model file; nothing is built from it.
+    """
+    return load_model_file(path, max_bytes=max_bytes).model
+
+
+def load_model_file(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> ModelFile:
+    """Load a model file with its preprocessing; see :func:`load` for the errors."""
+    arrays, info = read_tensors(path, MODEL_FORMAT, max_bytes=max_bytes)
+    source = Path(path)
+    model = build_model(info.get("config"), arrays, source)
+    try:
+        preprocessing = Preprocessing.from_dict(info.get("preprocessing") or {})
+    except ValueError as err:
+        raise ModelFileError(f"{source}: invalid preprocessing: {err}") from None
+    _check_preprocessing(model, preprocessing, source)
+    return ModelFile(model, preprocessing, int(info["version"]))
+
+
+def build_model(config: Any, arrays: dict[str, np.ndarray], source: Path) -> Module:
+    """Rebuild a model from its stored config and load ``arrays`` into it, checking both."""
+    _check_config_size(config, sum(a.size for a in arrays.values()), source)
+    try:
+        model = from_config(config)
+    except (ValueError, TypeError, KeyError, RecursionError) as err:
+        raise ModelFileError(f"{source}: the stored architecture cannot be built: {err}") from None
+    expected = {name: (p.shape, p.dtype) for name, p in model.named_parameters()}
+    found = {name: (a.shape, a.dtype) for name, a in arrays.items()}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        wrong = sorted(n for n in set(expected) & set(found) if expected[n] != found[n])
+        raise ModelFileError(
+            f"{source}: the weights do not match the stored architecture (missing {missing}, "
+            f"unexpected {unexpected}, wrong shape or dtype {wrong}); the file is corrupt"
+        )
+    model.load_state_dict(arrays)
+    return model
+
+
+def _check_config_size(config: Any, stored_elements: int, source: Path) -> None:
+    """Refuse configs whose layers would need more memory than the file's weights hold."""
+    pending: list[tuple[Any, int]] = [(config, 0)]
+    needed = 0
+    while pending:
+        node, depth = pending.pop()
+        if depth > _MAX_CONFIG_DEPTH:
+            raise ModelFileError(f"{source}: the stored architecture is nested too deeply")
+        if isinstance(node, list):
+            pending += [(item, depth + 1) for item in node]
+        elif isinstance(node, dict):
+            sizes = [node.get("in_features"), node.get("out_features")]
+            if sizes != [None, None]:
+                counts = [s for s in sizes if isinstance(s, int) and 0 < s <= stored_elements]
+                if len(counts) != 2:
+                    raise ModelFileError(f"{source}: the stored architecture has invalid sizes")
+                needed += counts[0] * counts[1]
+            pending += [(value, depth + 1) for value in node.values()]
+    if needed > stored_elements:
+        raise ModelFileError(
+            f"{source}: the stored architecture needs {needed} weights but the file holds "
+            f"{stored_elements}; the file is corrupt"
+        )
+
+
+def _check_preprocessing(model: Module, prep: Preprocessing, source: Path) -> None:
+    first = next((m for m in model.modules() if hasattr(m, "in_features")), None)
+    n_in = getattr(first, "in_features", None)
+    for label, count in (
+        ("feature names", None if prep.feature_names is None else len(prep.feature_names)),
+        ("scaler features", None if prep.scaler is None else prep.scaler.n_features_in_),
+    ):
+        if count is not None and n_in is not None and count != n_in:
+            raise ModelFileError(
+                f"{source}: the model reads {n_in} features but the file stores {count} {label}"
+            )

@@ -1,0 +1,267 @@
+"""Callbacks: code that :func:`chainrule.fit` runs at the start and end of epochs and batches.
+
+Subclass :class:`Callback` and override the hooks you need. Each callback sees a
+:class:`TrainingContext` (the model, optimizer and history) as ``self.context`` and
+can end training with ``self.context.stop(reason)``. Callbacks that keep state across
+epochs return it from :meth:`Callback.state_dict`, so a resumed run continues
+exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from chainrule.train.history import History, higher_is_better
+
+if TYPE_CHECKING:
+    from chainrule.io import Preprocessing
+    from chainrule.nn.module import Module
+    from chainrule.optim.optimizer import Optimizer
+
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "TrainingContext"]
+
+
+@dataclass
+class TrainingContext:
+    """What callbacks can see and change while :func:`chainrule.fit` runs.
+
+    Attributes
+    ----------
+    model, optimizer, history
+        The objects being trained and recorded.
+    epochs : int
+        The total number of epochs asked for.
+    epoch : int
+        The 0-based index of the current epoch.
+    stop_training : bool
+        Set by :meth:`stop`; fit ends after the current batch.
+    """
+
+    model: Module
+    optimizer: Optimizer
+    history: History = field(default_factory=History)
+    epochs: int = 1
+    epoch: int = 0
+    stop_training: bool = False
+
+    def stop(self, reason: str) -> None:
+        """End training after the current batch, recording ``reason`` in the history."""
+        self.stop_training = True
+        self.history.stop(self.epoch + 1, reason)
+
+
+class Callback:
+    """Base class: every hook does nothing until overridden.
+
+    Hooks, in the order fit calls them: :meth:`on_train_begin`, then per epoch
+    :meth:`on_epoch_begin`, :meth:`on_batch_end` after each update, and
+    :meth:`on_epoch_end` with the epoch's logs (``loss``, ``val_loss``, metrics,
+    ``lr``); finally :meth:`on_train_end`. Epoch indices are 0-based.
+    """
+
+    context: TrainingContext
+
+    def set_context(self, context: TrainingContext) -> None:
+        """Called by fit before training starts."""
+        self.context = context
+
+    def on_train_begin(self) -> None:
+        """Training starts (also when resuming; saved state is loaded afterwards)."""
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        """Epoch ``epoch`` starts."""
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        """A batch was used for one update; ``logs["loss"]`` is its loss."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        """Epoch ``epoch`` ended; ``logs`` holds its loss, metrics and learning rate."""
+
+    def on_train_end(self) -> None:
+        """Training ended, by finishing or stopping early."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State that checkpoints must keep: JSON values and NumPy arrays."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+
+
+class _Monitor:
+    """Tracks the best value of one logged quantity."""
+
+    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f'{owner}: mode must be "auto", "min" or "max", got {mode!r}')
+        if not min_delta >= 0:
+            raise ValueError(f"{owner}: min_delta must be >= 0, got {min_delta!r}")
+        self.owner, self.monitor, self.min_delta = owner, monitor, float(min_delta)
+        self.maximize = higher_is_better(monitor) if mode == "auto" else mode == "max"
+        self.best: float | None = None
+
+    def value(self, logs: dict[str, float]) -> float:
+        if self.monitor not in logs:
+            hint = (
+                "; pass validation_split or validation_data to fit, or monitor='loss'"
+                if self.monitor.startswith("val_")
+                else ""
+            )
+            raise ValueError(
+                f"{self.owner} monitors {self.monitor!r}, which fit does not log; it logs "
+                f"{', '.join(sorted(logs))}{hint}"
+            )
+        return float(logs[self.monitor])
+
+    def improved(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        if self.maximize:
+            return value > self.best + self.min_delta
+        return value < self.best - self.min_delta
+
+
+class EarlyStopping(Callback):
+    """Stop when a monitored quantity has stopped improving (Keras's ``EarlyStopping``).
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+        A key of the epoch logs: ``"loss"``, ``"val_loss"``, ``"val_accuracy"``...
+    patience : int, default 10
+        Epochs without improvement before stopping.
+    min_delta : float, default 0
+        Smallest change that counts as an improvement.
+    mode : {"auto", "min", "max"}, default "auto"
+        "auto" maximises accuracy and R^2 and minimises everything else.
+    restore_best_weights : bool, default False
+        At the end of training, put back the weights of the best epoch.
+
+    Attributes
+    ----------
+    best : float or None
+        The best value seen.
+    best_epoch : int or None
+        Its 0-based epoch.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        patience: int = 10,
+        min_delta: float = 0.0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be an integer >= 0, got {patience!r}")
+        self._tracker = _Monitor("EarlyStopping", monitor, mode, min_delta)
+        self.monitor = monitor
+        self.patience = patience
+        self.restore_best_weights = bool(restore_best_weights)
+        self._reset()
+
+    def _reset(self) -> None:
+        self._tracker.best = None
+        self.best_epoch: int | None = None
+        self.wait = 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+
+    @property
+    def best(self) -> float | None:
+        return self._tracker.best
+
+    def on_train_begin(self) -> None:
+        self._reset()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        value = self._tracker.value(logs)
+        if self._tracker.improved(value):
+            self._tracker.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.context.model.state_dict()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            best = "none finite" if self.best is None else f"{self.best:.6g}"
+            where = "" if self.best_epoch is None else f" in epoch {self.best_epoch + 1}"
+            self.context.stop(
+                f"early stopping: {self.monitor} has not improved for {self.wait} epochs "
+                f"(best {best}{where})"
+            )
+
+    def on_train_end(self) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            self.context.model.load_state_dict(self.best_weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "wait": self.wait,
+            "best_weights": self.best_weights,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._tracker.best = state["best"]
+        self.best_epoch = state["best_epoch"]
+        self.wait = int(state["wait"])
+        self.best_weights = state["best_weights"]
+
+
+class ModelCheckpoint(Callback):
+    """Save the model with :func:`chainrule.save` after each epoch, or after the best ones.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; ``{epoch}`` and log keys are filled in, e.g.
+        ``"model-{epoch:03d}-{val_loss:.3f}.safetensors"``.
+    monitor : str, default "val_loss"
+        The quantity compared when ``save_best_only``.
+    save_best_only : bool, default False
+        Save only when ``monitor`` improves on every earlier epoch. A non-finite
+        value never counts as an improvement, so a diverging run never replaces
+        the best file. The best value is kept across calls of fit, as in Keras.
+    mode : {"auto", "min", "max"}, default "auto"
+    preprocessing : Preprocessing, optional
+        Stored with the model (see :func:`chainrule.save`).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+        preprocessing: Preprocessing | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.preprocessing = preprocessing
+        self._tracker = _Monitor("ModelCheckpoint", monitor, mode, 0.0)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        from chainrule.io import save
+
+        if self.save_best_only:
+            value = self._tracker.value(logs)
+            if not self._tracker.improved(value):
+                return
+            self._tracker.best = value
+        path = self.path.format(epoch=epoch + 1, **logs)
+        save(self.context.model, path, preprocessing=self.preprocessing)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self._tracker.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._tracker.best = state["best"]

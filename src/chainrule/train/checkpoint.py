@@ -1,0 +1,232 @@
+"""Training checkpoints: everything needed to continue a run exactly where it stopped.
+
+One file, ``checkpoint.safetensors`` in the checkpoint folder, written atomically
+after every epoch: the model's weights, the optimizer's buffers and any callback
+arrays as safetensors tensors; the epoch count, the optimizer's hyperparameters, the
+shuffling generator's ``bit_generator.state``, the history, the callbacks' other state
+and a fingerprint of the training data as JSON metadata. Resuming from it gives
+bit-for-bit the weights an uninterrupted run ends with.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule._container import ModelFileError, read_tensors, write_tensors
+from chainrule.train.callbacks import Callback, TrainingContext
+from chainrule.train.history import History
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "Checkpoint",
+    "load_checkpoint",
+    "resume_run",
+    "save_checkpoint",
+    "save_run",
+]
+
+CHECKPOINT_FORMAT = "chainrule.checkpoint"
+CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+@dataclass
+class Checkpoint:
+    """The state of a run after ``epoch`` completed epochs."""
+
+    epoch: int
+    model_config: dict[str, Any]
+    model_state: dict[str, np.ndarray]
+    optimizer_type: str
+    optimizer_state: dict[str, Any]
+    rng_state: dict[str, Any]
+    history: History
+    callbacks: list[dict[str, Any]]  # {"type": class name, "state": state_dict()} each
+    fingerprint: dict[str, Any]
+
+
+def save_checkpoint(directory: str | os.PathLike[str], checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` atomically into ``directory`` (created if needed)."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {f"model.{name}": value for name, value in checkpoint.model_state.items()}
+    optimizer = checkpoint.optimizer_state
+    for index, buffers in optimizer["state"].items():
+        for name, value in buffers.items():
+            tensors[f"optimizer.{index}.{name}"] = np.asarray(value)
+    groups = [
+        {k: list(v) if isinstance(v, tuple) else v for k, v in group.items()}
+        for group in optimizer["param_groups"]
+    ]
+    callbacks = [
+        _split_arrays(state, f"callbacks.{i}", tensors)
+        for i, state in enumerate(checkpoint.callbacks)
+    ]
+    info = {
+        "epoch": checkpoint.epoch,
+        "model_config": checkpoint.model_config,
+        "optimizer": {"type": checkpoint.optimizer_type, "param_groups": groups},
+        "rng_state": checkpoint.rng_state,
+        "history": checkpoint.history.to_dict(),
+        "callbacks": callbacks,
+        "fingerprint": checkpoint.fingerprint,
+    }
+    path = folder / CHECKPOINT_FILE
+    write_tensors(path, tensors, info, CHECKPOINT_FORMAT)
+    return path
+
+
+def load_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint | None:
+    """The checkpoint in ``directory``, or None when there is none yet.
+
+    Raises
+    ------
+    ModelFileError
+        If the file exists but is not a valid checkpoint.
+    """
+    path = Path(directory) / CHECKPOINT_FILE
+    if not path.exists():
+        return None
+    arrays, info = read_tensors(path, CHECKPOINT_FORMAT)
+    try:
+        model_state = {k[6:]: v for k, v in arrays.items() if k.startswith("model.")}
+        state: dict[int, dict[str, np.ndarray]] = {}
+        for key, value in arrays.items():
+            if key.startswith("optimizer."):
+                _, index, name = key.split(".", 2)
+                state.setdefault(int(index), {})[name] = value
+        groups = [
+            {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in g.items()}
+            for g in info["optimizer"]["param_groups"]
+        ]
+        return Checkpoint(
+            epoch=int(info["epoch"]),
+            model_config=info["model_config"],
+            model_state=model_state,
+            optimizer_type=str(info["optimizer"]["type"]),
+            optimizer_state={"state": state, "param_groups": groups},
+            rng_state=info["rng_state"],
+            history=History.from_dict(info["history"]),
+            callbacks=[_join_arrays(s, arrays) for s in info["callbacks"]],
+            fingerprint=info["fingerprint"],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ModelFileError(f"{path}: incomplete training checkpoint ({err!r})") from None
+
+
+def save_run(
+    folder: str | os.PathLike[str],
+    context: TrainingContext,
+    rng: np.random.Generator,
+    callbacks: list[Callback],
+    epoch: int,
+    config: dict[str, Any],
+    fingerprint: dict[str, Any],
+) -> None:
+    """Checkpoint a run of :func:`chainrule.fit` after ``epoch`` completed epochs."""
+    save_checkpoint(
+        folder,
+        Checkpoint(
+            epoch=epoch,
+            model_config=config,
+            model_state=context.model.state_dict(),
+            optimizer_type=type(context.optimizer).__name__,
+            optimizer_state=context.optimizer.state_dict(),
+            rng_state=dict(rng.bit_generator.state),
+            history=context.history,
+            callbacks=[
+                {"type": type(callback).__name__, "state": callback.state_dict()}
+                for callback in callbacks
+            ],
+            fingerprint=fingerprint,
+        ),
+    )
+
+
+def resume_run(
+    folder: str | os.PathLike[str],
+    context: TrainingContext,
+    rng: np.random.Generator,
+    callbacks: list[Callback],
+    fingerprint: dict[str, Any],
+) -> int | None:
+    """Put the run saved in ``folder`` back into place: model, optimizer, shuffling state,
+    callbacks and history. Returns its number of completed epochs, or None when the
+    folder holds no checkpoint yet.
+
+    Raises
+    ------
+    ValueError
+        If the checkpoint belongs to another architecture, optimizer, data set or
+        batch size; resuming it could not reproduce the uninterrupted run.
+    """
+    checkpoint = load_checkpoint(folder)
+    if checkpoint is None:
+        return None
+    where = f"the checkpoint in {os.fspath(folder)!r}"
+    restart = "pass resume=False or another checkpoint_dir to start a new run"
+    if checkpoint.model_config != context.model.get_config():
+        raise ValueError(
+            f"{where} was written for a different model architecture; build the same model "
+            f"to resume, or {restart}"
+        )
+    optimizer = type(context.optimizer).__name__
+    if checkpoint.optimizer_type != optimizer:
+        raise ValueError(
+            f"{where} was written with {checkpoint.optimizer_type}, not {optimizer}; {restart}"
+        )
+    changed = [
+        f"{key}: {checkpoint.fingerprint.get(key)!r} then, {value!r} now"
+        for key, value in fingerprint.items()
+        if checkpoint.fingerprint.get(key) != value
+    ]
+    if changed:
+        raise ValueError(
+            f"{where} was written for other training data or settings "
+            f"({'; '.join(changed)}); {restart}"
+        )
+    # Callbacks without state (progress printers, schedules) may differ between runs.
+    saved = [entry for entry in checkpoint.callbacks if entry["state"]]
+    stateful = [callback for callback in callbacks if callback.state_dict()]
+    if [entry["type"] for entry in saved] != [type(c).__name__ for c in stateful]:
+        raise ValueError(
+            f"{where} holds the state of the callbacks "
+            f"{[entry['type'] for entry in saved]}, but this run has "
+            f"{[type(c).__name__ for c in stateful]}; pass the same callbacks to resume, or "
+            f"{restart}"
+        )
+    context.model.load_state_dict(checkpoint.model_state)
+    context.optimizer.load_state_dict(checkpoint.optimizer_state)
+    rng.bit_generator.state = checkpoint.rng_state
+    for callback, entry in zip(stateful, saved, strict=True):
+        callback.load_state_dict(entry["state"])
+    context.history = checkpoint.history
+    return checkpoint.epoch
+
+
+def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """``value`` with every NumPy array moved into ``arrays`` and replaced by a reference."""
+    if isinstance(value, np.ndarray):
+        arrays[prefix] = value
+        return {"__array__": prefix}
+    if isinstance(value, dict):
+        return {str(k): _split_arrays(v, f"{prefix}.{k}", arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_split_arrays(v, f"{prefix}.{i}", arrays) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _join_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__array__"}:
+            return arrays[value["__array__"]]
+        return {k: _join_arrays(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_join_arrays(v, arrays) for v in value]
+    return value

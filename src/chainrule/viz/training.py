@@ -1,0 +1,228 @@
+"""Training pictures: loss curves, decision boundaries, predicted against actual.
+
+Each function returns a matplotlib ``Figure`` and, given a path, also writes it as a
+PNG (atomically). Figures are made without pyplot, on the Agg renderer, so they
+work on machines without a display and leave pyplot's global state alone.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from chainrule.autograd import no_grad
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from chainrule.io import Preprocessing
+    from chainrule.nn.module import Module
+    from chainrule.train.history import History
+
+__all__ = ["plot_decision_boundary", "plot_history", "plot_predictions"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _figure(width: float = 6.4, height: float = 4.4) -> Figure:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError(
+            "plots need matplotlib; install it with: pip install matplotlib"
+        ) from None
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _write(figure: Figure, path: PathLike | None) -> Figure:
+    if path is not None:
+        from chainrule.io import atomic_write
+
+        atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120))
+    return figure
+
+
+def plot_history(
+    history: History, path: PathLike | None = None, *, title: str | None = None
+) -> Figure:
+    """Training and validation loss per epoch, with metrics on a second panel.
+
+    Parameters
+    ----------
+    history : History
+        As returned by :func:`chainrule.fit`.
+    path : str or os.PathLike, optional
+        Write the figure there as a PNG.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if "loss" not in history or not history["loss"]:
+        raise ValueError("the history has no loss values yet; train for at least one epoch")
+    metrics = [
+        k
+        for k in history.history
+        if k not in ("loss", "val_loss", "lr") and not k.startswith("val_")
+    ]
+    figure = _figure(10.0 if metrics else 6.4, 4.4)
+    axes = figure.subplots(1, 2 if metrics else 1, squeeze=False)[0]
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    loss_axes = axes[0]
+    loss_axes.plot(epochs, history["loss"], label="training loss")
+    if history.val_loss:
+        loss_axes.plot(epochs, history.val_loss, label="validation loss")
+        best_epoch, _ = history.best("val_loss")
+        loss_axes.axvline(
+            best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})"
+        )
+    values = np.array([v for v in history["loss"] + history.val_loss if np.isfinite(v)])
+    if len(values) and values.min() > 0 and values.max() / values.min() > 100:
+        loss_axes.set_yscale("log")
+    if history.stop_reason:
+        loss_axes.axvline(len(epochs), color="red", alpha=0.4, label="stopped")
+    loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
+    loss_axes.legend()
+    loss_axes.grid(alpha=0.3)
+    for name in metrics:
+        line = axes[1].plot(epochs, history[name], label=f"training {name}")[0]
+        if f"val_{name}" in history:
+            axes[1].plot(
+                epochs,
+                history[f"val_{name}"],
+                "--",
+                color=line.get_color(),
+                label=f"validation {name}",
+            )
+    if metrics:
+        axes[1].set(xlabel="epoch", title="metrics")
+        axes[1].legend()
+        axes[1].grid(alpha=0.3)
+    if title:
+        figure.suptitle(title)
+    return _write(figure, path)
+
+
+def plot_decision_boundary(
+    model: Module,
+    X: ArrayLike,
+    y: ArrayLike,
+    path: PathLike | None = None,
+    *,
+    preprocessing: Preprocessing | None = None,
+    threshold: float = 0.5,
+    resolution: int = 200,
+    title: str | None = None,
+) -> Figure:
+    """The class a 2-feature classifier predicts over the plane, with the samples on top.
+
+    Parameters
+    ----------
+    model : Module
+        A classifier with 2 inputs: several outputs (the class is the argmax) or
+        one (class 1 where the output exceeds ``threshold``: 0.5 for a sigmoid
+        output, 0 for logits).
+    X : array-like of shape (n_samples, 2)
+        Raw features (before ``preprocessing``), plotted as they are.
+    y : array-like of shape (n_samples,)
+        Class labels (numbers or text).
+    path : str or os.PathLike, optional
+        Write the figure there as a PNG.
+    preprocessing : Preprocessing, optional
+        Applied to the grid points before the model sees them.
+    threshold : float, default 0.5
+    resolution : int, default 200
+        Grid points per axis.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    points = np.asarray(X, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(
+            f"a decision boundary needs exactly 2 features, got X of shape {points.shape}; "
+            "plot two features or a 2-D projection"
+        )
+    classes, codes = np.unique(np.asarray(y), return_inverse=True)
+    low, high = points.min(axis=0), points.max(axis=0)
+    margin = 0.1 * np.maximum(high - low, 1e-9)
+    xs = np.linspace(low[0] - margin[0], high[0] + margin[0], resolution)
+    ys = np.linspace(low[1] - margin[1], high[1] + margin[1], resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    if preprocessing is not None:
+        grid = preprocessing.transform(grid)
+    with no_grad():
+        outputs = np.asarray(model(grid.astype(model.dtype or np.float32)).data)
+    if outputs.ndim == 2 and outputs.shape[1] > 1:
+        predicted = outputs.argmax(axis=1)
+    else:
+        predicted = (outputs.reshape(-1) > threshold).astype(int)
+    n_colors = max(len(classes), int(predicted.max()) + 1, 2)
+    figure = _figure()
+    axes = figure.subplots()
+    levels = np.arange(n_colors + 1) - 0.5
+    axes.contourf(
+        grid_x,
+        grid_y,
+        predicted.reshape(grid_x.shape),
+        levels=levels,
+        cmap="tab10",
+        vmin=0,
+        vmax=9,
+        alpha=0.3,
+    )
+    for code, label in enumerate(classes):
+        chosen = codes == code
+        axes.scatter(
+            points[chosen, 0],
+            points[chosen, 1],
+            s=14,
+            color=f"C{code % 10}",
+            edgecolors="black",
+            linewidths=0.3,
+            label=str(label),
+        )
+    axes.set(xlabel="feature 1", ylabel="feature 2", title=title or "decision boundary")
+    axes.legend(title="class", fontsize="small")
+    return _write(figure, path)
+
+
+def plot_predictions(
+    y_true: ArrayLike, y_pred: ArrayLike, path: PathLike | None = None, *, title: str | None = None
+) -> Figure:
+    """Predicted against actual values of a regression, with the line of perfect predictions.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from chainrule.train.metrics import r2_score
+
+    true = np.asarray(y_true, dtype=np.float64).reshape(-1)
+    pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true has {true.size} values but y_pred has {pred.size}")
+    figure = _figure(5.2, 5.0)
+    axes = figure.subplots()
+    axes.scatter(true, pred, s=12, alpha=0.7)
+    low, high = min(true.min(), pred.min()), max(true.max(), pred.max())
+    axes.plot([low, high], [low, high], color="grey", linestyle="--", label="perfect prediction")
+    axes.set(
+        xlabel="actual",
+        ylabel="predicted",
+        title=title or f"predicted vs actual (R\N{SUPERSCRIPT TWO} = {r2_score(true, pred):.3f})",
+    )
+    axes.set_aspect("equal", adjustable="datalim")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return _write(figure, path)

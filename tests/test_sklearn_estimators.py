@@ -1,0 +1,144 @@
+"""MLPClassifier and MLPRegressor: scikit-learn's estimator checks, pipelines, attributes."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_estimator
+from threadpoolctl import threadpool_limits
+
+import chainrule as cr
+from chainrule.sklearn import MLPClassifier, MLPRegressor
+
+
+# scikit-learn itself skips its array-API check unless SCIPY_ARRAY_API=1 is set; every other
+# check runs and must pass.
+@pytest.mark.filterwarnings("ignore:Skipping check check_array_api_input")
+@pytest.mark.parametrize(
+    "estimator", [MLPClassifier(), MLPRegressor()], ids=lambda e: type(e).__name__
+)
+def test_check_estimator(estimator):
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_estimator(estimator)
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_classifier_attributes_match_scikit_learns(iris):
+    X, y = iris
+    clf = MLPClassifier(hidden_layer_sizes=(8, 5), max_iter=30, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations \\(30\\) reached"):
+        clf.fit(X, y)
+    assert [c.shape for c in clf.coefs_] == [(4, 8), (8, 5), (5, 3)]
+    assert [b.shape for b in clf.intercepts_] == [(8,), (5,), (3,)]
+    assert clf.n_iter_ == 30 == len(clf.loss_curve_) and clf.t_ == 30 * 150
+    assert clf.loss_ == clf.loss_curve_[-1] and clf.best_loss_ == min(clf.loss_curve_)
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert clf.n_layers_ == 4 and clf.n_outputs_ == 3 and clf.out_activation_ == "softmax"
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.predict(X), clf.classes_[proba.argmax(axis=1)])
+    assert isinstance(clf.model_, cr.nn.Sequential)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_loss_curve_includes_the_l2_penalty(iris):
+    X, y = iris
+    plain = MLPClassifier((8,), alpha=0.0, max_iter=1, random_state=0, shuffle=False).fit(X, y)
+    penalised = MLPClassifier((8,), alpha=10.0, max_iter=1, random_state=0, shuffle=False)
+    penalised.fit(X, y)
+    # One epoch is one full batch (batch_size "auto" = 150): same weights, loss differs by
+    # alpha / 2 * sum(W^2) / 150 computed from the initial weights.
+    initial = MLPClassifier((8,), max_iter=1, random_state=0)._build(
+        4, [8], 3, np.float64, np.random.default_rng(0)
+    )
+    squares = sum(
+        float((layer.weight.data**2).sum()) for layer in initial if hasattr(layer, "weight")
+    )
+    assert penalised.loss_curve_[0] - plain.loss_curve_[0] == pytest.approx(5.0 * squares / 150)
+
+
+def test_binary_classifier_uses_a_logistic_output():
+    X = np.array([[0.0], [1.0], [2.0], [3.0]] * 10)
+    y = np.array(["no", "no", "yes", "yes"] * 10)
+    clf = MLPClassifier((4,), learning_rate_init=0.05, max_iter=200, random_state=0).fit(X, y)
+    assert clf.out_activation_ == "logistic" and clf.coefs_[-1].shape == (4, 1)
+    assert clf.predict_proba(X).shape == (40, 2)
+    assert list(clf.predict([[0.0], [3.0]])) == ["no", "yes"]
+
+
+def test_early_stopping_keeps_the_best_validation_score(iris):
+    X, y = iris
+    clf = MLPClassifier(
+        (16,),
+        early_stopping=True,
+        n_iter_no_change=5,
+        max_iter=300,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.best_loss_ is None and len(clf.validation_scores_) == clf.n_iter_
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+    assert clf.n_iter_ < 300
+
+
+def test_regressor_with_several_outputs_and_sgd():
+    X, y = make_regression(n_samples=120, n_features=4, n_targets=2, noise=0.1, random_state=0)
+    y = y / y.std(axis=0)
+    reg = MLPRegressor((16,), solver="sgd", learning_rate_init=0.01, max_iter=300, random_state=0)
+    reg.fit(X, y)
+    assert reg.predict(X).shape == (120, 2) and reg.out_activation_ == "identity"
+    assert reg.score(X, y) > 0.9
+
+
+def test_pipeline_and_grid_search(iris):
+    X, y = iris
+    search = GridSearchCV(
+        make_pipeline(StandardScaler(), MLPClassifier(max_iter=60, random_state=0)),
+        {
+            "mlpclassifier__hidden_layer_sizes": [(4,), (16,)],
+            "mlpclassifier__learning_rate_init": [0.01],
+        },
+        cv=3,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search.fit(X, y)
+    assert search.best_score_ > 0.85
+    assert search.best_estimator_.predict(X[:5]).shape == (5,)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"hidden_layer_sizes": (10, 0)}, "hidden_layer_sizes must be positive integers"),
+        ({"activation": "swish"}, "activation must be one of identity, logistic, tanh, relu"),
+        ({"solver": "lbfgs"}, "lbfgs is not provided"),
+        ({"alpha": -1.0}, r"alpha must be a number in \[0, inf\)"),
+        ({"learning_rate_init": 0}, r"learning_rate_init must be a number in \(0, inf\)"),
+        ({"validation_fraction": 1.0}, r"validation_fraction must be a number in \(0, 1\)"),
+        ({"max_iter": 0}, "max_iter must be an integer >= 1"),
+        ({"batch_size": "big"}, 'batch_size must be "auto" or an integer'),
+    ],
+)
+def test_invalid_parameters_are_named(iris, params, message):
+    X, y = iris
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier(**params).fit(X, y)
+
+
+def test_one_class_is_refused():
+    with pytest.raises(ValueError, match="only one class"):
+        MLPClassifier().fit(np.zeros((5, 2)), np.ones(5))

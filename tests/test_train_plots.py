@@ -1,0 +1,45 @@
+"""Training plots render headless, as PNG files, without pyplot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.viz.training import plot_decision_boundary, plot_history, plot_predictions
+
+pytest.importorskip("matplotlib")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_curves_boundary_and_predictions_are_written_as_png(tmp_path):
+    X, y = cr.data.load("moons", n_samples=80, rng=0)
+    model = cr.nn.Sequential(cr.nn.Linear(2, 8, rng=0), cr.nn.Tanh(), cr.nn.Linear(8, 2, rng=1))
+    history = cr.fit(
+        model,
+        X,
+        y,
+        loss="cross-entropy",
+        epochs=3,
+        validation_split=0.25,
+        metrics=["accuracy"],
+        verbose=0,
+        rng=0,
+    )
+    figure = plot_history(history, tmp_path / "curves.png", title="moons")
+    assert len(figure.axes) == 2
+    history.plot(tmp_path / "again.png")
+    plot_decision_boundary(
+        model, X, np.where(y == 1, "b", "a"), tmp_path / "boundary.png", resolution=50
+    )
+    plot_predictions(y, y + 0.1, tmp_path / "predictions.png")
+    for name in ("curves", "again", "boundary", "predictions"):
+        assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG)
+
+
+def test_plot_errors_name_the_problem():
+    model = cr.nn.Sequential(cr.nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="exactly 2 features"):
+        plot_decision_boundary(model, np.zeros((4, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match="no loss values"):
+        plot_history(cr.train.History())
