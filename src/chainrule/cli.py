@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 
 import chainrule as cr
+from chainrule.cli_explain import add_explain_commands, write_demo_outputs
+from chainrule.cli_train import add_train_commands
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +43,9 @@ def _demo(args: argparse.Namespace) -> int:
         predicted = model(X).data.argmax(axis=1)
     accuracy = float((predicted == y).mean())
     print(f"predictions {predicted.tolist()} for targets {y.tolist()}: accuracy {accuracy:.0%}")
+    print(f"\nworked examples, explained step by step, written to {args.out_dir}/:")
+    for path in write_demo_outputs(args.out_dir):
+        print(f"  {path}")
     return 0
 
 
@@ -51,7 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="train a small network on built-in data")
     demo.add_argument("--epochs", type=int, default=300)
     demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--out-dir", default="chainrule-out", metavar="DIR",
+                      help="where to write the worked examples' reports (default chainrule-out)")
     demo.set_defaults(run=_demo)
+    add_train_commands(commands)
+    add_explain_commands(commands)
     return parser
 
 

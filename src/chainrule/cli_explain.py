@@ -1,0 +1,371 @@
+"""The ``explain``, ``vanishing`` and ``animate`` commands.
+
+``chainrule explain house-prices`` prints a worked example; ``chainrule explain
+--layers 2,3,2 --x 0.5,0.1 --y 1`` explains a network described on the command
+line; ``chainrule explain --model MODEL --csv DATA.csv --row 0 --target price``
+explains one training step of a saved model on one row of a table. Files are
+written atomically, so a failed command leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["add_explain_commands", "write_demo_outputs"]
+
+_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky-relu": "LeakyReLU"}
+_OUTPUTS = [*_ACTIVATIONS, "softmax", "linear"]
+_LOSSES = ["cross-entropy", "mse", "half-sse", "bce"]
+_FORMATS = ["text", "markdown", "html"]
+_EXAMPLES = ["softmax-classifier", "house-prices"]
+_ANIMATION_WEIGHTS = {
+    "house-prices": "2.weight[1,0],2.weight[2,0]",
+    "softmax-classifier": "2.weight[0,1],2.weight[1,1]",
+}
+
+
+def add_explain_commands(commands: Any) -> None:
+    """Add ``explain``, ``vanishing`` and ``animate`` to the ``chainrule`` parser."""
+    explain = commands.add_parser(
+        "explain",
+        help="explain one training step, stage by stage, with its numbers",
+        description="Explain one training step: a worked example, a network given by --layers, "
+        "or a saved model (--model) on one CSV row.",
+    )
+    explain.add_argument(
+        "example",
+        nargs="?",
+        choices=_EXAMPLES,
+        metavar="EXAMPLE",
+        help=f"a worked example: {', '.join(_EXAMPLES)}",
+    )
+    explain.add_argument(
+        "--format",
+        choices=_FORMATS,
+        default=None,
+        help="text (default), markdown or html; by default from --out's suffix",
+    )
+    explain.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    explain.add_argument(
+        "--weight",
+        action="append",
+        metavar="NAME[i,j]",
+        help="a weight for the scalar view, e.g. Who[2,0] (0-based; repeatable)",
+    )
+    explain.add_argument(
+        "--digits", type=_int_in(1, 17), default=4, help="significant digits (default 4)"
+    )
+    net = explain.add_argument_group("a network described here")
+    net.add_argument("--layers", type=_sizes, metavar="N,N,...", help="layer sizes, e.g. 2,3,2")
+    net.add_argument(
+        "--hidden", choices=sorted(_ACTIVATIONS), default="sigmoid", help="hidden activation"
+    )
+    net.add_argument(
+        "--output",
+        choices=_OUTPUTS,
+        default=None,
+        help="output activation (default: softmax for cross-entropy, else sigmoid)",
+    )
+    net.add_argument(
+        "--loss",
+        choices=_LOSSES,
+        default="cross-entropy",
+        help="half-sse is the textbook E = 1/2 sum (Y - O)^2",
+    )
+    net.add_argument("--bias", choices=["vector", "shared", "none"], default="vector")
+    net.add_argument(
+        "--x", type=_rows, metavar="X", help="inputs: 0.5,0.1 (samples separated by ';')"
+    )
+    net.add_argument("--y", type=_rows, metavar="Y", help="targets: a class label, or values")
+    net.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default 0.1)")
+    net.add_argument(
+        "--seed", type=_int_in(0, 2**32 - 1), default=0, help="seed of the initial weights"
+    )
+    saved = explain.add_argument_group("a saved model on one CSV row")
+    saved.add_argument("--model", metavar="MODEL", help="a model file saved by chainrule")
+    saved.add_argument("--csv", metavar="DATA.csv", help="the table to take the row from")
+    saved.add_argument("--row", type=_int_in(0, 2**63 - 1), default=0, help="0-based data row")
+    saved.add_argument("--target", metavar="COLUMN", help="the target column of the table")
+    explain.set_defaults(run=_explain)
+
+    vanishing = commands.add_parser(
+        "vanishing", help="gradient size per layer for four activations"
+    )
+    vanishing.add_argument(
+        "--depth", type=_int_in(2, 50), default=8, help="hidden layers (default 8)"
+    )
+    vanishing.add_argument(
+        "--width", type=_int_in(1, 1024), default=16, help="units per layer (default 16)"
+    )
+    vanishing.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0)
+    vanishing.add_argument("--out", metavar="CHART", help="also draw the chart (.png or .svg)")
+    vanishing.set_defaults(run=_vanishing)
+
+    animate = commands.add_parser("animate", help="a GIF of gradient descent on a worked example")
+    animate.add_argument(
+        "example", nargs="?", choices=_EXAMPLES, default="house-prices", metavar="EXAMPLE"
+    )
+    animate.add_argument(
+        "--out", metavar="FILE.gif", default="descent.gif", help="default descent.gif"
+    )
+    animate.add_argument("--epochs", type=_int_in(1, 100_000), default=None)
+    animate.add_argument("--lr", type=_positive_float, default=None)
+    animate.add_argument("--frames", type=_int_in(2, 300), default=30)
+    animate.add_argument(
+        "--weights",
+        metavar="A,B",
+        default=None,
+        help="the two weights of the surface, e.g. 2.weight[1,0],2.weight[2,0]",
+    )
+    animate.set_defaults(run=_animate)
+
+
+# -- argument types: each raises argparse's error with a readable message -----------------
+def _int_in(low: int, high: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def _sizes(text: str) -> list[int]:
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) < 2 or not all(p.isdigit() and 0 < int(p) <= 4096 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected at least two sizes from 1 to 4096 like 2,3,2, got {text!r}"
+        )
+    return [int(p) for p in parts]
+
+
+def _rows(text: str) -> np.ndarray:
+    try:
+        rows = [[float(cell) for cell in row.split(",")] for row in text.split(";")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 0.5,0.1 (rows separated by ';'), got {text!r}"
+        ) from None
+    if len({len(r) for r in rows}) != 1:
+        raise argparse.ArgumentTypeError(f"every row needs the same number of values, got {text!r}")
+    array = np.array(rows)
+    if not np.isfinite(array).all():
+        raise argparse.ArgumentTypeError(f"values must be finite numbers, got {text!r}")
+    return array
+
+
+# -- explain --------------------------------------------------------------------------------
+def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    from chainrule import nn
+    from chainrule.nn.layers import BiasKind
+
+    sizes = args.layers
+    if args.x is None or args.y is None:
+        raise ValueError("--layers needs --x (the inputs) and --y (the targets)")
+    x = args.x
+    if x.shape[1] != sizes[0]:
+        raise ValueError(
+            f"--x has {x.shape[1]} values per sample but --layers starts with {sizes[0]} inputs"
+        )
+    output = args.output or ("softmax" if args.loss == "cross-entropy" else "sigmoid")
+    if args.loss == "cross-entropy" and output not in ("softmax", "linear"):
+        raise ValueError(f"--loss cross-entropy needs --output softmax or linear, not {output}")
+    if args.loss == "bce" and output not in ("sigmoid", "linear"):
+        raise ValueError(f"--loss bce needs --output sigmoid or linear, not {output}")
+    kinds: dict[str, BiasKind] = {"vector": True, "shared": "shared", "none": False}
+    bias = kinds[args.bias]
+    rng = np.random.default_rng(args.seed)
+    layers: list[Any] = []
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(fan_in, fan_out, bias=bias, dtype=np.float64, rng=rng))
+        last = i == len(sizes) - 2
+        kind = output if last else args.hidden
+        if kind == "softmax":
+            layers.append(nn.Softmax())
+        elif kind != "linear":
+            layers.append(getattr(nn, _ACTIVATIONS[kind])())
+    model = nn.Sequential(*layers)
+    y = args.y
+    if args.loss == "cross-entropy":
+        labels = y.reshape(-1)
+        if labels.shape[0] != x.shape[0] or (labels != np.round(labels)).any():
+            raise ValueError(f"--y must be one class label per sample ({x.shape[0]}), e.g. --y 1")
+        if labels.min() < 0 or labels.max() >= sizes[-1]:
+            raise ValueError(
+                f"--y class labels must be from 0 to {sizes[-1] - 1}, got {labels.tolist()}"
+            )
+        loss: Any = nn.CrossEntropyLoss(from_probs=output == "softmax")
+        return model, x, labels.astype(np.int64), loss
+    if y.size != x.shape[0] * sizes[-1]:
+        raise ValueError(
+            f"--y needs {sizes[-1]} value(s) per sample for {x.shape[0]} sample(s), got {y.size}"
+        )
+    y = y.reshape(x.shape[0], sizes[-1])
+    if args.loss == "bce":
+        loss = nn.BCELoss() if output == "sigmoid" else nn.BCEWithLogitsLoss()
+    elif args.loss == "half-sse":
+        loss = nn.MSELoss(reduction="sum", half=True)
+    else:
+        loss = nn.MSELoss()
+    return model, x, y, loss
+
+
+def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    from chainrule import nn
+    from chainrule.data import encode_labels, read_csv
+    from chainrule.io import load_model_file
+
+    if not args.csv or not args.target:
+        raise ValueError("--model needs --csv DATA.csv and --target COLUMN (and --row N)")
+    loaded = load_model_file(args.model)
+    prep = loaded.preprocessing
+    data = read_csv(args.csv, target=args.target, feature_names=prep.feature_names)
+    if args.row >= data.n_samples:
+        raise ValueError(
+            f"{args.csv} has {data.n_samples} data rows (0 to {data.n_samples - 1}); "
+            f"--row {args.row} is not one"
+        )
+    model = loaded.model.double()
+    x = prep.transform(data.X[args.row : args.row + 1]).astype(np.float64)
+    assert data.y is not None
+    label = data.y[args.row : args.row + 1]
+    ends_in_softmax = (
+        isinstance(model, nn.Sequential)
+        and len(model)
+        and isinstance(model[len(model) - 1], nn.Softmax)
+    )
+    if prep.task == "classification" and prep.classes:
+        codes, _ = encode_labels(label, classes=np.array(prep.classes))
+        return model, x, codes, nn.CrossEntropyLoss(from_probs=bool(ends_in_softmax))
+    y = label.astype(np.float64).reshape(1, -1)
+    if prep.target_scaler is not None:
+        y = prep.target_scaler.transform(y)
+    return model, x, y, nn.MSELoss()
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from chainrule.explain import explain
+    from chainrule.explain.examples import example
+
+    sources = [args.example is not None, args.layers is not None, args.model is not None]
+    if sum(sources) != 1:
+        raise ValueError("give exactly one of: an EXAMPLE name, --layers N,N,..., or --model MODEL")
+    fmt = args.format
+    if fmt is None and args.out:
+        fmt = {".md": "markdown", ".html": "html", ".htm": "html"}.get(
+            Path(args.out).suffix.lower(), "text"
+        )
+    fmt = fmt or "text"
+    if args.out:
+        folder = Path(args.out).parent
+        if not folder.is_dir():
+            raise ValueError(f"--out {args.out}: the folder {folder} does not exist")
+    if args.example:
+        options = {"lr": args.lr} if args.lr is not None else {}
+        step = example(args.example, **options)
+        if args.weight:
+            from chainrule.explain.scalar import resolve
+
+            step.scalar_weights = [resolve(w, step.derivation) for w in args.weight]
+    else:
+        model, x, y, loss = _network(args) if args.layers else _saved_model(args)
+        step = explain(model, x, y, loss, lr=args.lr or 0.1, weights=args.weight)
+    if args.out:
+        written = step.save(args.out, format=fmt, digits=args.digits)
+        print(f"wrote {written}")
+    else:
+        print(step.render(fmt, args.digits), end="")
+    return 0
+
+
+# -- vanishing and animate ----------------------------------------------------------------
+def _vanishing(args: argparse.Namespace) -> int:
+    from chainrule.viz.vanishing import gradient_flow
+
+    flow = gradient_flow(depth=args.depth, width=args.width, seed=args.seed)
+    print(flow.to_text(), end="")
+    if args.out:
+        print(f"wrote {flow.plot(args.out)}")
+    return 0
+
+
+def _animate(args: argparse.Namespace) -> int:
+    from chainrule.explain import examples
+    from chainrule.viz.animate import animate_descent
+
+    if Path(args.out).suffix.lower() != ".gif":
+        raise ValueError(f"--out must name a .gif file, got {args.out}")
+    setup = (
+        examples.house_prices_setup
+        if args.example == "house-prices"
+        else examples.softmax_classifier_setup
+    )
+    model, X, y, loss = setup()
+    lr = args.lr or (examples.HOUSE_LR if args.example == "house-prices" else 0.5)
+    spec = args.weights or _ANIMATION_WEIGHTS[args.example]
+    weights = re.findall(r"[^,\[\]\s]+\s*\[\s*\d+\s*,\s*\d+\s*\]", spec)
+    if len(weights) != 2:
+        raise ValueError(
+            f"--weights needs two weights like 2.weight[1,0],2.weight[2,0], got {spec!r}"
+        )
+    epochs = args.epochs or examples.HOUSE_EPOCHS
+    path = animate_descent(
+        model,
+        X,
+        y,
+        loss,
+        args.out,
+        lr=lr,
+        epochs=epochs,
+        weights=(weights[0], weights[1]),
+        frames=args.frames,
+        title=f"{args.example}: gradient descent",
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def write_demo_outputs(out_dir: str | Path) -> list[Path]:
+    """Both worked examples as HTML and SVG, the descent GIF and the gradient-flow chart."""
+    from chainrule.explain.examples import house_prices, house_prices_animation, softmax_classifier
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, make in (("softmax-classifier", softmax_classifier), ("house-prices", house_prices)):
+        step = make()
+        written.append(step.save(folder / f"{name}.html"))
+        written.append(step.save(folder / f"{name}-graph.svg"))
+    try:
+        import matplotlib  # noqa: F401
+        import PIL  # noqa: F401
+    except ImportError:
+        print(
+            "(matplotlib and pillow are not installed: skipping the animation and chart; "
+            "pip install 'chainrule[viz]')"
+        )
+        return written
+    from chainrule.viz.vanishing import gradient_flow
+
+    written.append(house_prices_animation(folder / "house-prices-descent.gif"))
+    written.append(gradient_flow().plot(folder / "vanishing-gradients.png"))
+    return written

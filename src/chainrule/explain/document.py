@@ -1,0 +1,80 @@
+"""The building blocks of an explanation, independent of the output format.
+
+:mod:`chainrule.explain.compose` writes an explanation as a list of blocks;
+``render_text``, ``render_markdown`` and ``render_html`` each turn the same list
+into their format, so the three outputs always say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Math:
+    """A formula written twice: plain text (``dE/dO``) and LaTeX."""
+
+    text: str
+    latex: str
+
+    def __add__(self, other: Math) -> Math:
+        return Math(self.text + other.text, self.latex + other.latex)
+
+
+Inline = str | Math
+
+
+@dataclass
+class Heading:
+    """A section title; ``level`` 1 is the document title."""
+
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    """Running text with inline formulas; ``note`` marks an aside."""
+
+    parts: list[Inline]
+    note: bool = False
+
+
+@dataclass
+class MatEq:
+    """A displayed equation whose terms are formulas or arrays shown as matrices."""
+
+    terms: list[Math | np.ndarray]
+
+
+@dataclass
+class Table:
+    """Rows of cells under a header; ``numeric`` columns are right-aligned."""
+
+    header: list[Inline]
+    rows: list[list[Inline]]
+    numeric: list[bool] = field(default_factory=list)
+
+
+@dataclass
+class Picture:
+    """An SVG picture (HTML output only) and its caption."""
+
+    svg: str
+    caption: str
+
+
+Block = Heading | Para | MatEq | Table | Picture
+
+
+def plain(part: Inline) -> str:
+    """The text form of an inline part."""
+    return part.text if isinstance(part, Math) else part
+
+
+def slug(text: str) -> str:
+    """An HTML anchor for a heading."""
+    kept = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    return "-".join(filter(None, kept.split("-")))

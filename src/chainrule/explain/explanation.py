@@ -1,0 +1,200 @@
+"""The Explanation object: one traced step, derived, ready to render."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chainrule.explain.compose import build
+from chainrule.explain.derive import Derivation
+from chainrule.explain.document import Block, Heading
+from chainrule.explain.fmt import DIGITS
+from chainrule.explain.graph_svg import graph_svg
+from chainrule.explain.render_html import render_html, render_html_fragment
+from chainrule.explain.render_markdown import render_markdown
+from chainrule.explain.render_text import render_text
+from chainrule.explain.scalar import WeightRef
+from chainrule.explain.trace import Trace
+from chainrule.nn.module import Module
+
+FORMATS = ("text", "markdown", "html")
+_SUFFIXES = {
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+
+
+@dataclass(frozen=True)
+class TrainingLog:
+    """Losses of a training run of the explained model: ``losses[k]`` after ``epochs[k]`` epochs."""
+
+    epochs: list[int]
+    losses: list[float]
+    lr: float
+
+
+def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> Path:
+    """Write ``content`` to ``path`` atomically (see :func:`chainrule.io.atomic_write`).
+
+    A reader, or a crash, never sees a half-written file.
+    """
+    from chainrule.io import atomic_write
+
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    atomic_write(path, lambda handle: handle.write(data))
+    return Path(path)
+
+
+def _number_sections(blocks: list[Block]) -> list[Block]:
+    count = 0
+    numbered: list[Block] = []
+    for block in blocks:
+        if isinstance(block, Heading) and block.level == 2:
+            count += 1
+            block = Heading(2, f"{count}. {block.text}")
+        numbered.append(block)
+    return numbered
+
+
+class Explanation:
+    """One training step, explained: forward, loss, backward stage by stage, update.
+
+    Made by :func:`chainrule.explain`. The numbers in every rendering are the
+    ones the step computed; ``gradients`` are the ``.grad`` arrays of the real
+    ``backward()``.
+
+    Attributes
+    ----------
+    gradients : dict of str to ndarray
+        dE/d(parameter), keyed by the names of ``model.named_parameters()``.
+    updated : dict of str to ndarray
+        Every parameter after the gradient-descent step, same keys.
+    loss : float
+        The loss before the step.
+    loss_after : float
+        The loss after the step, on the same data.
+    names : dict of str to str
+        Display name of each parameter (``{"2.weight": "Who", ...}``).
+    """
+
+    def __init__(
+        self,
+        trace: Trace,
+        derivation: Derivation,
+        *,
+        model: Module,
+        loss_fn: Any,
+        title: str = "One training step, explained",
+        description: str = "",
+        scalar_weights: Sequence[WeightRef] = (),
+        training: TrainingLog | None = None,
+    ) -> None:
+        self.trace = trace
+        self.derivation = derivation
+        self.model = model
+        self.loss_fn = loss_fn
+        self.title = title
+        self.description = description
+        self.scalar_weights = list(scalar_weights)
+        self.training = training
+
+    # -- numbers ----------------------------------------------------------------------
+    @property
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {key: grad.copy() for key, grad in self.trace.gradients.items()}
+
+    @property
+    def updated(self) -> dict[str, np.ndarray]:
+        return {key: value.copy() for key, value in self.trace.updated.items()}
+
+    @property
+    def loss(self) -> float:
+        return float(self.trace.loss.data.reshape(()))
+
+    @property
+    def loss_after(self) -> float:
+        return self.trace.loss_after
+
+    @property
+    def lr(self) -> float:
+        return self.trace.lr
+
+    @property
+    def names(self) -> dict[str, str]:
+        return {v.param_key: v.name for v in self.trace.parameters() if v.param_key}
+
+    # -- renderings -------------------------------------------------------------------
+    def blocks(self, digits: int = DIGITS, *, picture: bool = True) -> list[Block]:
+        """The explanation as format-independent blocks (see :mod:`chainrule.explain.document`)."""
+        if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+            raise ValueError(f"digits must be an integer from 1 to 17, got {digits!r}")
+        return _number_sections(build(self, digits, picture=picture))
+
+    def to_text(self, digits: int = DIGITS) -> str:
+        """Plain text, at most 100 columns wide (wide matrices are stacked)."""
+        return render_text(self.blocks(digits, picture=False), digits)
+
+    def to_markdown(self, digits: int = DIGITS) -> str:
+        """Markdown with LaTeX math (``$...$`` and ``$$...$$``)."""
+        return render_markdown(self.blocks(digits, picture=False), digits)
+
+    def to_html(self, digits: int = DIGITS, *, standalone: bool = True) -> str:
+        """A self-contained HTML report: MathML formulas, inline SVG graph, no network needed."""
+        blocks = self.blocks(digits)
+        if standalone:
+            return render_html(blocks, self.title, digits)
+        return render_html_fragment(blocks, digits)
+
+    def graph_svg(self, digits: int = 3, *, standalone: bool = False) -> str:
+        """The computation graph with each value's forward value and gradient, as SVG."""
+        return graph_svg(self.trace, digits, standalone=standalone)
+
+    def render(self, format: str = "text", digits: int = DIGITS) -> str:  # noqa: A002
+        """``to_text``, ``to_markdown`` or ``to_html`` by name."""
+        if format == "text":
+            return self.to_text(digits)
+        if format == "markdown":
+            return self.to_markdown(digits)
+        if format == "html":
+            return self.to_html(digits)
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+
+    def save(
+        self,
+        path: str | os.PathLike[str],
+        format: str | None = None,  # noqa: A002  (the name render() and the CLI use)
+        digits: int = DIGITS,
+    ) -> Path:
+        """Write the explanation to ``path`` (format from the suffix unless given), atomically.
+
+        ``.svg`` writes the computation graph.
+        """
+        target = Path(path)
+        if format is None and target.suffix.lower() == ".svg":
+            return write_atomic(target, self.graph_svg(standalone=True))
+        chosen = format or _SUFFIXES.get(target.suffix.lower())
+        if chosen is None:
+            raise ValueError(
+                f"cannot tell the format of {target.name!r} from its suffix; use .txt, .md, "
+                ".html or .svg, or pass format="
+            )
+        return write_atomic(target, self.render(chosen, digits))
+
+    def _repr_html_(self) -> str:
+        return self.to_html(standalone=False)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k} -> {v}" for k, v in self.names.items())
+        head = f"<Explanation {self.title!r}: loss {self.loss:.6g}, lr {self.lr:g}"
+        return f"{head}, parameters {params}>"

@@ -1,0 +1,111 @@
+"""The gates view: every op of the step as a gate with inputs, output and gradients.
+
+Backpropagation is local: each gate only needs its own inputs and output (from
+the forward pass) and the gradient arriving at its output (upstream). It
+multiplies that by its local derivative and passes the result to its inputs
+(downstream). A gradient-descent step then moves each input against its
+gradient: up where the gradient is negative, down where it is positive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.explain.derive import Derivation, Stage
+from chainrule.explain.document import Block, Heading, Math, Para, Table
+from chainrule.explain.fmt import summary, tex_name
+from chainrule.explain.notation import forward_math
+from chainrule.explain.stages import partial
+from chainrule.explain.trace import Trace
+
+#: What each kind of gate does to the gradient, in words.
+BEHAVIOUR = {
+    "add": "distributes: both inputs receive the upstream gradient unchanged",
+    "sub": "distributes, flipping the sign for the subtracted input",
+    "mul": "swaps: each input's gradient is the upstream gradient times the other input",
+    "matmul": "swaps, as a matrix product: each input gets the upstream gradient times the "
+    "other input, transposed",
+    "linear": "multiplies and adds: the input and the weights each get the upstream gradient "
+    "times the other (transposed); the bias gets the upstream gradient summed",
+    "relu": "routes: it passes the gradient where its input was positive and blocks it elsewhere",
+    "leaky_relu": "routes: it passes the gradient where its input was positive and lets only "
+    "a small fraction through elsewhere",
+    "max": "routes the whole gradient to the input that was largest",
+    "sigmoid": "scales the gradient by the sigmoid's slope, at most 0.25, so it always shrinks it",
+    "tanh": "scales the gradient by tanh's slope, at most 1",
+    "softmax": "mixes: each input's gradient depends on every output of its row",
+}
+
+
+def _push(grad: np.ndarray) -> str:
+    down, up = int((grad > 0).sum()), int((grad < 0).sum())
+    parts = []
+    if up:
+        parts.append(f"up in {up}")
+    if down:
+        parts.append(f"down in {down}")
+    if not parts:
+        return "nowhere (gradient 0)"
+    return " and ".join(parts) + f" of {grad.size} entries"
+
+
+def gate_blocks(trace: Trace, derivation: Derivation, digits: int) -> list[Block]:
+    """One table per op, in the order the backward pass visits them."""
+    loss = trace.loss.name
+    groups: dict[int, list[Stage]] = {}
+    for stage in derivation.stages:
+        groups.setdefault(id(stage.out.tensor), []).append(stage)
+    blocks: list[Block] = [
+        Heading(2, "Gates"),
+        Para(
+            [
+                "Each op is a gate: it knows only its inputs, its output and the gradient "
+                "arriving from above (upstream). It multiplies that by its local derivative and "
+                "sends the result to its inputs (downstream). Each input is pushed against its "
+                "gradient: up where the gradient is negative, down where it is positive, since "
+                "that lowers the loss."
+            ]
+        ),
+    ]
+    for stages in groups.values():
+        out = stages[0].out
+        op = stages[0].op
+        node = out.tensor.node
+        assert node is not None
+        if out is trace.loss:
+            args = ", ".join(trace.of(t).name for t in node.inputs)
+            tex_args = ", ".join(tex_name(trace.of(t).name) for t in node.inputs)
+            op_tex = op.name.replace("_", "\\_")
+            formula = Math(
+                f"{loss} = {op.name}({args})",
+                f"{tex_name(loss)} = \\operatorname{{{op_tex}}}({tex_args})",
+            )
+            does = "starts backpropagation: its upstream gradient is dE/dE = 1"
+        else:
+            formula = forward_math(out, trace)
+            does = BEHAVIOUR.get(op.name, "applies its local derivative from the op registry")
+        rows: list[list[str | Math]] = []
+        for t in node.inputs:
+            v = trace.of(t)
+            rows.append(["input", Math(v.name, tex_name(v.name)), summary(v.data, digits)])
+        rows.append(["output", Math(out.name, tex_name(out.name)), summary(out.data, digits)])
+        rows.append(["upstream", partial(loss, out.name), summary(stages[0].upstream, digits)])
+        for stage in stages:
+            wrt = stage.wrt.name
+            rows.append(
+                [
+                    "local",
+                    partial(out.name, wrt)
+                    + Math(" = ", " = ")
+                    + Math(stage.formula_text, stage.formula_latex),
+                    summary(stage.local, digits) if stage.local is not None else "",
+                ]
+            )
+            rows.append(["downstream", partial(loss, wrt), summary(stage.result, digits)])
+            rows.append(["pushes", Math(wrt, tex_name(wrt)), _push(stage.result)])
+        blocks += [
+            Heading(3, f"{op.name} gate: {formula.text}"),
+            Para([f"It {does}."]),
+            Table(["", "value", "numbers"], rows),
+        ]
+    return blocks

@@ -1,0 +1,156 @@
+"""Render an explanation's blocks as plain text that reads well at 100 columns."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+
+from chainrule.explain.document import Block, Heading, MatEq, Math, Para, Picture, Table, plain
+from chainrule.explain.fmt import DIGITS, matrix_lines
+
+WIDTH = 100
+INDENT = "  "
+
+
+def _term_lines(term: Math | np.ndarray, digits: int) -> list[str]:
+    if isinstance(term, Math):
+        return [term.text]
+    return matrix_lines(term, digits)
+
+
+def _side_by_side(columns: list[list[str]]) -> list[str]:
+    height = max(len(c) for c in columns)
+    padded = []
+    for column in columns:
+        width = max(len(line) for line in column)
+        top = (height - len(column)) // 2
+        lines = [""] * top + column + [""] * (height - top - len(column))
+        padded.append([line.ljust(width) for line in lines])
+    return [" ".join(parts).rstrip() for parts in zip(*padded)]
+
+
+def _equation(block: MatEq, digits: int) -> list[str]:
+    # Neighbouring formulas read as one line: "dE/dWho = h1^T @ dE/dZ2 =".
+    columns: list[list[str]] = []
+    for term in block.terms:
+        lines = _term_lines(term, digits)
+        if (
+            isinstance(term, Math)
+            and columns
+            and len(columns[-1]) == 1
+            and not columns[-1][0].startswith("[")
+        ):
+            columns[-1] = [columns[-1][0] + " " + lines[0]]
+        else:
+            columns.append(lines)
+    joined = _side_by_side(columns)
+    if max(len(line) for line in joined) + len(INDENT) <= WIDTH:
+        return [INDENT + line for line in joined]
+    if len(columns) > 2 and len(columns[0]) == 1:
+        # The formula on its own line, the numbers side by side below it.
+        rest = _side_by_side(columns[1:])
+        if max(len(line) for line in rest) + 2 * len(INDENT) <= WIDTH:
+            return [*_wrap_formula(columns[0][0]), *(INDENT * 2 + line for line in rest)]
+    stacked: list[str] = []
+    for column in columns:
+        for line in column:
+            stacked.extend(_wrap_formula(line))
+    return stacked
+
+
+def _wrap_formula(line: str) -> list[str]:
+    """A long one-line formula, broken at spaces and indented under its first "= "."""
+    if len(line) + len(INDENT) <= WIDTH:
+        return [INDENT + line]
+    hang = line.find("= ")
+    hang = hang + 2 if 0 <= hang < 30 else 4
+    pieces = line.split(" + ")
+    if len(pieces) == 1:
+        return textwrap.wrap(
+            line,
+            WIDTH,
+            initial_indent=INDENT,
+            subsequent_indent=INDENT + " " * hang,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    lines = [INDENT + pieces[0]]
+    for piece in pieces[1:]:
+        if len(lines[-1]) + 3 + len(piece) <= WIDTH:
+            lines[-1] += " + " + piece
+        else:
+            lines.append(INDENT + " " * hang + "+ " + piece)
+    return lines
+
+
+def _table(block: Table) -> list[str]:
+    """Aligned columns; a table wider than the page continues below, repeating column 1."""
+    rows = [[plain(c) for c in block.header]] + [[plain(c) for c in row] for row in block.rows]
+    count = len(rows[0])
+    widths = [max(len(row[i]) for row in rows) for i in range(count)]
+    numeric = block.numeric or [False] * count
+    groups: list[list[int]] = [[0]]
+    used = len(INDENT) + widths[0]
+    for i in range(1, count):
+        if used + 2 + widths[i] > WIDTH and len(groups[-1]) > 1:
+            groups.append([0])
+            used = len(INDENT) + widths[0]
+        groups[-1].append(i)
+        used += 2 + widths[i]
+    out: list[str] = []
+    for group in groups:
+
+        def line(row: list[str], group: list[int] = group) -> str:
+            cells = [
+                row[i].rjust(widths[i]) if numeric[i] else row[i].ljust(widths[i]) for i in group
+            ]
+            return (INDENT + "  ".join(cells)).rstrip()
+
+        if out:
+            out.append("")
+        out += [line(rows[0]), (INDENT + "  ".join("-" * widths[i] for i in group)).rstrip()]
+        out += [line(r) for r in rows[1:]]
+    return out
+
+
+def render_text(blocks: list[Block], digits: int = DIGITS) -> str:
+    """The blocks as text lines no wider than 100 columns (long matrices stack)."""
+    out: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            rule = {1: "=", 2: "=", 3: "-"}.get(block.level, "")
+            if out and out[-1]:
+                out.append("")
+            out.append(block.text)
+            if rule:
+                out.append(rule * (WIDTH if block.level == 1 else min(WIDTH, len(block.text))))
+        elif isinstance(block, Para):
+            text = "".join(plain(p) for p in block.parts)
+            prefix = INDENT + "| " if block.note else ""
+            if block.note and out and out[-1]:
+                out.append("")
+            out.extend(textwrap.wrap(text, WIDTH, initial_indent=prefix, subsequent_indent=prefix))
+            if block.note:
+                out.append("")
+        elif isinstance(block, MatEq):
+            # A blank line before an equation of several lines lets it stand out.
+            lines = _equation(block, digits)
+            tall = any(
+                isinstance(t, np.ndarray) and t.ndim == 2 and t.shape[0] > 1 for t in block.terms
+            )
+            if tall and out and out[-1]:
+                out.append("")
+            out.extend(lines)
+            if tall:
+                out.append("")
+        elif isinstance(block, Table):
+            if out and out[-1]:
+                out.append("")
+            out.extend(_table(block))
+            out.append("")
+        elif isinstance(block, Picture):
+            continue
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out) + "\n"

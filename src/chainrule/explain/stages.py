@@ -1,0 +1,262 @@
+"""One stage of the backward pass written out: local derivative, product, shapes.
+
+Every stage takes the gradient arriving at an op's output (upstream) and the
+op's local derivative from the registry, and gives the gradient of one input.
+How the two combine depends on the op: an elementwise product, a matrix
+product with a transposed factor, or a sum for a bias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chainrule.explain.derive import Stage
+from chainrule.explain.document import Block, MatEq, Math, Para
+from chainrule.explain.fmt import shape_str, tex_index, tex_name, tex_partial, text_partial
+from chainrule.explain.notation import name_math
+from chainrule.explain.trace import Trace
+
+EQUALS = Math(" =", " =")
+IS = Math(" = ", " = ")
+
+
+def partial(top: str, bottom: str) -> Math:
+    """``dE/dWho`` as an inline formula."""
+    return Math(text_partial(top, bottom), tex_partial(top, bottom))
+
+
+def delta_name(stage: Stage, n_layers: int) -> Math:
+    """``delta2``: the error signal dE/dZ2 of layer 2."""
+    layer = "" if n_layers == 1 or stage.wrt.layer is None else str(stage.wrt.layer)
+    return Math(f"delta{layer}", f"\\delta_{{{layer}}}" if layer else "\\delta")
+
+
+def _input(stage: Stage, trace: Trace, position: int) -> tuple[str, tuple[int, ...]]:
+    """Name and shape of the op's input at ``position``."""
+    node = stage.out.tensor.node
+    assert node is not None
+    value = trace.of(node.inputs[position])
+    return value.name, value.shape
+
+
+def _transposed(name: str, shape: tuple[int, ...]) -> str:
+    flipped = shape_str(tuple(reversed(shape)))
+    return f"{name} has shape {shape_str(shape)}, so {name}^T has shape {flipped}"
+
+
+class _Names:
+    """The formulas one stage talks about."""
+
+    def __init__(self, stage: Stage, trace: Trace) -> None:
+        self.loss = trace.loss.name
+        self.out, self.wrt = stage.out.name, stage.wrt.name
+        self.local = partial(self.out, self.wrt)
+        self.upstream = partial(self.loss, self.out)
+        self.result = partial(self.loss, self.wrt)
+        self.formula = Math(stage.formula_text, stage.formula_latex)
+        self.up_shape = shape_str(stage.upstream.shape)
+        self.down_shape = shape_str(stage.result.shape)
+
+
+def _loss(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    return [MatEq([n.result + IS + n.formula + EQUALS, stage.result])]
+
+
+def _pointwise(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    assert stage.local is not None
+    product = n.result + IS + n.upstream + Math(" ⊙ ", " \\odot ") + n.local + EQUALS
+    return [
+        Para([f"Local derivative of {stage.op.name}, entry by entry: ", n.local, " = ", n.formula]),
+        MatEq([n.local + EQUALS, stage.local]),
+        Para(
+            [
+                "Elementwise product (⊙) with the upstream gradient, "
+                f"{n.up_shape} ⊙ {n.up_shape} -> {n.down_shape}:"
+            ]
+        ),
+        MatEq(
+            [
+                product,
+                stage.upstream,
+                Math("⊙", "\\odot"),
+                stage.local,
+                Math("=", "="),
+                stage.result,
+            ]
+        ),
+    ]
+
+
+def _layer_input(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    assert stage.local is not None
+    w, w_shape = _input(stage, trace, 1)
+    collects = Math(
+        f"sum_k {n.upstream.text}[n,k] * {w}[j,k]",
+        f"\\sum_k (\\partial {tex_name(n.loss)}/\\partial {tex_index(n.out, 'nk')})\\,"
+        f"{tex_index(w, 'jk')}",
+    )
+    product = n.result + IS + n.upstream + Math(" @ ", "\\,") + n.formula + EQUALS
+    return [
+        Para(
+            [
+                "Local derivative of the layer with respect to its input: ",
+                n.local,
+                " = ",
+                n.formula,
+                f" ({_transposed(w, w_shape)}).",
+            ]
+        ),
+        MatEq(
+            [
+                product,
+                stage.upstream,
+                Math("@", "\\times"),
+                stage.local,
+                Math("=", "="),
+                stage.result,
+            ]
+        ),
+        Para(
+            [
+                f"Matrix product {n.up_shape} @ {shape_str(stage.local.shape)} -> {n.down_shape}, "
+                "the shape of ",
+                name_math(n.wrt),
+                f". Unit j of {n.wrt} feeds every unit k of {n.out} through {w}[j,k], so it "
+                "collects ",
+                collects,
+                f": the transpose puts the k axis of {w} where the product sums over it.",
+            ]
+        ),
+    ]
+
+
+def _layer_weights(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    assert stage.local is not None
+    a, a_shape = _input(stage, trace, 0)
+    gradient = Math(
+        f"sum_n {a}[n,i] * {n.upstream.text}[n,j]",
+        f"\\sum_n {tex_index(a, 'ni')}\\,"
+        f"\\partial {tex_name(n.loss)}/\\partial {tex_index(n.out, 'nj')}",
+    )
+    product = n.result + IS + n.formula + Math(" @ ", "\\,") + n.upstream + EQUALS
+    return [
+        Para(
+            [
+                "Local derivative of the layer with respect to its weights: ",
+                n.local,
+                " = ",
+                n.formula,
+                f" ({_transposed(a, a_shape)}).",
+            ]
+        ),
+        MatEq(
+            [
+                product,
+                stage.local,
+                Math("@", "\\times"),
+                stage.upstream,
+                Math("=", "="),
+                stage.result,
+            ]
+        ),
+        Para(
+            [
+                f"Matrix product {shape_str(stage.local.shape)} @ {n.up_shape} -> {n.down_shape}, "
+                "exactly the shape of ",
+                name_math(n.wrt),
+                f". Why the transpose: weight {n.wrt}[i,j] multiplies {a}[n,i] and adds into "
+                f"{n.out}[n,j] for every sample n, so its gradient is ",
+                gradient,
+                f", entry (i,j) of {a}^T @ {n.upstream.text}: transposing {a} puts the sample "
+                "axis where the matrix product sums over it.",
+            ]
+        ),
+    ]
+
+
+def _bias(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    single = stage.result.size == 1
+    if single and stage.upstream.ndim == 2 and stage.upstream.shape[1] > 1:
+        where = f"every entry of {n.out} (one shared bias for all samples and all neurons)"
+    elif single:
+        where = f"every row of {n.out} (every sample)"
+    else:
+        where = f"every row of {n.out} (one bias per neuron, the same for every sample)"
+    over = "all entries" if single else "the samples (rows)"
+    return [
+        Para(
+            [
+                "Local derivative: ",
+                n.local,
+                " = ",
+                n.formula,
+                f". The bias was added to {where}, so its gradient is the upstream gradient "
+                "summed over them:",
+            ]
+        ),
+        MatEq(
+            [
+                n.result + Math(f" = sum over {over} of ", " = \\sum ") + n.upstream + EQUALS,
+                stage.result,
+            ]
+        ),
+        Para([f"{n.up_shape} summed to {n.down_shape}, the shape of ", name_math(n.wrt), "."]),
+    ]
+
+
+def _jacobian(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    return [
+        Para(
+            [
+                f"Local derivative of {stage.op.name}: ",
+                n.local,
+                " = ",
+                n.formula,
+                ", one Jacobian matrix per sample; each row of the upstream gradient is "
+                "multiplied by its own Jacobian:",
+            ]
+        ),
+        MatEq([n.result + EQUALS, stage.result]),
+    ]
+
+
+def _other(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
+    return [
+        Para([f"Local derivative of {stage.op.name}: ", n.local, " = ", n.formula, "."]),
+        MatEq([n.result + EQUALS, stage.result]),
+    ]
+
+
+_WRITERS: dict[str, Callable[[Stage, Trace, _Names], list[Block]]] = {
+    "loss": _loss,
+    "pointwise": _pointwise,
+    "layer-input": _layer_input,
+    "layer-weights": _layer_weights,
+    "bias": _bias,
+    "jacobian": _jacobian,
+}
+
+
+def stage_blocks(stage: Stage, trace: Trace) -> list[Block]:
+    """The local derivative and the product of one stage, with numbers and shapes."""
+    names = _Names(stage, trace)
+    needs_local = stage.kind in ("pointwise", "layer-input", "layer-weights")
+    writer = _WRITERS.get(stage.kind, _other)
+    if needs_local and stage.local is None:
+        writer = _other
+    blocks = writer(stage, trace, names)
+    if stage.is_error_signal:
+        blocks.append(
+            Para(
+                [
+                    delta_name(stage, trace.n_layers),
+                    " = ",
+                    names.result,
+                    f" is the error signal of layer {stage.wrt.layer}: the loss's gradient with "
+                    "respect to the layer's pre-activation. Every parameter of this layer, and of "
+                    "the layers below, is computed from it.",
+                ],
+                note=True,
+            )
+        )
+    return blocks

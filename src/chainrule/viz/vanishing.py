@@ -1,0 +1,163 @@
+"""Vanishing gradients: how big each layer's gradient is, for several activations.
+
+The same deep network (same initial weights, same data) is run with Sigmoid,
+Tanh, ReLU and LeakyReLU. For every layer the report gives the size of
+``dE/dW`` (its root mean square) from a real ``backward()`` and the mean slope
+of the activation after that layer, read from the op registry. The sigmoid's
+slope is at most 0.25, so its gradients shrink by that factor or more at every
+layer on their way back to the input.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chainrule import init, nn
+from chainrule.explain.derive import derive
+from chainrule.explain.fmt import num
+from chainrule.explain.trace import trace_step
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
+_LAYERS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
+_LABELS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU"}
+
+
+@dataclass(frozen=True)
+class GradientFlow:
+    """Per-layer gradient sizes of one deep network under several activations.
+
+    Attributes
+    ----------
+    activations : tuple of str
+        Activation names, e.g. ``("sigmoid", "tanh", "relu", "leaky_relu")``.
+    sizes : dict of str to ndarray
+        RMS of ``dE/dW`` of each hidden layer, layer 1 (nearest the input) first.
+    slopes : dict of str to ndarray
+        Mean local derivative of the activation after each hidden layer.
+    depth, width : int
+        Number of hidden layers and units per layer.
+    """
+
+    activations: tuple[str, ...]
+    sizes: dict[str, np.ndarray]
+    slopes: dict[str, np.ndarray]
+    depth: int
+    width: int
+
+    def to_text(self, digits: int = 3) -> str:
+        """The table of gradient sizes (and activation slopes) by layer."""
+        header = ["layer", *(_LABELS[a] for a in self.activations)]
+        rows = [header]
+        for layer in range(self.depth):
+            rows.append(
+                [str(layer + 1), *(num(self.sizes[a][layer], digits) for a in self.activations)]
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [
+            f"Size of dE/dW (root mean square) per layer, {self.depth} hidden layers of "
+            f"{self.width} units,",
+            "the same initial weights and data for every activation (layer 1 is nearest the "
+            "input):",
+            "",
+        ]
+        for i, row in enumerate(rows):
+            lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)))
+            if i == 0:
+                lines.append("  " + "  ".join("-" * w for w in widths))
+        lines += ["", "Mean slope of the activation after each layer (its local derivative):", ""]
+        for a in self.activations:
+            values = ", ".join(num(v, 2) for v in self.slopes[a])
+            lines.append(f"  {_LABELS[a]:<10} {values}")
+        sigmoid = self.sizes.get("sigmoid")
+        if sigmoid is not None and sigmoid[-1] > 0:
+            first, last = float(sigmoid[0]), float(sigmoid[-1])
+            lines += [
+                "",
+                f"With sigmoid, whose slope is at most 0.25, the gradient at layer 1 is "
+                f"{num(first / last, 2)} times the one at layer {self.depth}.",
+            ]
+        return "\n".join(lines) + "\n"
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Draw the chart (PNG, or SVG by suffix) and write it atomically."""
+        from chainrule.viz.charts import gradient_flow_chart
+
+        return gradient_flow_chart(self, path)
+
+
+def _network(activation: str, depth: int, width: int, features: int, seed: int) -> nn.Sequential:
+    rng = np.random.default_rng(seed)
+    layers: list[nn.Module] = []
+    size = features
+    for _ in range(depth):
+        layers += [
+            nn.Linear(size, width, init=init.xavier_normal(), dtype=np.float64, rng=rng),
+            _LAYERS[activation](),
+        ]
+        size = width
+    layers.append(nn.Linear(size, 1, init=init.xavier_normal(), dtype=np.float64, rng=rng))
+    return nn.Sequential(*layers)
+
+
+def gradient_flow(
+    activations: Sequence[str] = ACTIVATIONS,
+    depth: int = 8,
+    width: int = 16,
+    samples: int = 32,
+    seed: int = 0,
+) -> GradientFlow:
+    """Measure each layer's gradient in one deep network, per activation.
+
+    Parameters
+    ----------
+    activations : sequence of str, default all four
+        Any of ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``.
+    depth : int, default 8
+        Hidden layers (2 to 50).
+    width : int, default 16
+        Units per hidden layer.
+    samples : int, default 32
+        Random inputs in the batch.
+    seed : int, default 0
+        Seeds the weights (the same for every activation) and the data.
+    """
+    for label, value, low, high in (
+        ("depth", depth, 2, 50),
+        ("width", width, 1, 1024),
+        ("samples", samples, 1, 100_000),
+    ):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or not low <= value <= high
+        ):
+            raise ValueError(
+                f"gradient_flow: {label} must be an integer from {low} to {high}, got {value!r}"
+            )
+    unknown = [a for a in activations if a not in _LAYERS]
+    if unknown or not activations:
+        raise ValueError(
+            f"gradient_flow: activations must be among {', '.join(ACTIVATIONS)}, got {unknown}"
+        )
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(samples, width))
+    y = rng.normal(size=(samples, 1))
+    sizes: dict[str, np.ndarray] = {}
+    slopes: dict[str, np.ndarray] = {}
+    for activation in activations:
+        model = _network(activation, depth, width, width, seed)
+        trace = trace_step(model, X, y, nn.MSELoss(), lr=0.0)
+        derivation = derive(trace)
+        grads = [trace.gradients[f"{2 * k}.weight"] for k in range(depth)]
+        sizes[activation] = np.array([np.sqrt(np.mean(g * g)) for g in grads])
+        local = [
+            s.local for s in derivation.stages if s.kind == "pointwise" and s.op.name == activation
+        ]
+        # Stages run from the output back; reverse to put layer 1 first.
+        slopes[activation] = np.array([float(np.mean(a)) for a in reversed(local) if a is not None])
+    return GradientFlow(tuple(activations), sizes, slopes, depth, width)
