@@ -182,7 +182,9 @@ def numpy_tiny(steps: int) -> Runner:
         for _ in range(steps):
             h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
             o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
-            d2 = (o - y) * o * (1.0 - o)
+            error = o - y
+            loss = 0.5 * np.vdot(error, error)  # noqa: F841  (computed, as a training loop does)
+            d2 = error * o * (1.0 - o)
             d1 = (d2 @ W2.T) * h * (1.0 - h)
             W2 -= TINY_LR * (h.T @ d2)
             W1 -= TINY_LR * (X.T @ d1)

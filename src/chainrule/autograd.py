@@ -191,7 +191,7 @@ def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
                 f"backward() without a gradient needs a single-element output, got shape "
                 f"{root.shape}; pass grad_out with that shape or reduce the output first"
             )
-        grad_out = np.ones_like(root.data)
+        grad_out = np.ones(root.data.shape, root.data.dtype)
     else:
         grad_out = np.asarray(grad_out, dtype=root.data.dtype)
         if grad_out.shape != root.shape:
@@ -211,27 +211,41 @@ def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
             _accumulate(tensor, grad, owned=False)
         node = tensor._node
         assert node is not None
-        arrays = node.arrays
-        for parent, vjp in zip(node.inputs, node.op.vjps):
-            if vjp is None or not parent.requires_grad:
+        arrays, kwargs, out = node.arrays, node.kwargs, tensor.data
+        op = node.op
+        pairs: Any
+        if op.joint_vjp is not None:
+            needs = tuple([p.requires_grad for p in node.inputs])
+            pairs = zip(node.inputs, op.joint_vjp(grad, out, *arrays, needs=needs, **kwargs))
+        else:
+            pairs = [
+                (parent, vjp(grad, out, *arrays, **kwargs))
+                for parent, vjp in zip(node.inputs, op.vjps)
+                if vjp is not None and parent.requires_grad
+            ]
+        for parent, grad_in in pairs:
+            if grad_in is None:
                 continue
-            grad_in = vjp(grad, tensor.data, *arrays, **node.kwargs)
             shape = parent.data.shape
             if grad_in.shape != shape:
                 grad_in = unbroadcast(grad_in, shape)
-            if parent._node is None:
-                # A leaf keeps the array as its .grad (and later adds into it) only if
+            if parent._node is not None:
+                key = id(parent)
+                previous = grads.get(key)
+                grads[key] = grad_in if previous is None else previous + grad_in
+            elif parent.grad is None:
+                # The leaf keeps the array as its .grad (and later adds into it) only if
                 # the VJP made it: not the upstream gradient, an input, or a view.
-                owned = (
-                    grad_in is not grad
-                    and grad_in.base is None
-                    and not any(grad_in is array for array in arrays)
-                )
-                _accumulate(parent, grad_in, owned)
-                continue
-            key = id(parent)
-            previous = grads.get(key)
-            grads[key] = grad_in if previous is None else previous + grad_in
+                dtype = parent.data.dtype
+                if grad_in is grad or grad_in.base is not None or grad_in.dtype != dtype:
+                    grad_in = np.array(grad_in, dtype=dtype)
+                else:
+                    for array in arrays:
+                        if grad_in is array:
+                            grad_in = array.copy()
+                parent.grad = grad_in
+            else:
+                parent.grad += grad_in
 
 
 _tensor_type: type[Tensor]
@@ -246,7 +260,31 @@ def _set_tensor_type(cls: type[Tensor]) -> None:
 # Losses that take probabilities (CrossEntropyLoss(from_probs=True), BCELoss) look
 # through a softmax/sigmoid output to its logits for stability, so these ops keep
 # their node even when no gradient is needed (outside no_grad()).
-_ALWAYS_RECORDED = frozenset({"softmax", "sigmoid"})
+_ALWAYS_RECORDED = frozenset({"softmax", "sigmoid", "dense"})
+
+
+class _Fusion:
+    enabled = True
+
+
+def fusion_enabled() -> bool:
+    """Whether ``nn.Sequential`` runs Linear + activation pairs as one ``dense`` op."""
+    return _Fusion.enabled
+
+
+@contextmanager
+def fusion(enabled: bool) -> Iterator[None]:
+    """Turn layer fusion on or off inside a ``with`` block.
+
+    Fused and unfused networks compute bit-identical values; unfused graphs have a
+    node for every layer, which is what explanations show.
+    """
+    previous = _Fusion.enabled
+    _Fusion.enabled = bool(enabled)
+    try:
+        yield
+    finally:
+        _Fusion.enabled = previous
 
 
 def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import enable_grad
+from chainrule.autograd import enable_grad, fusion
 from chainrule.nn.layers import Linear
 from chainrule.nn.module import Module, Parameter
 from chainrule.optim import SGD
@@ -323,6 +323,19 @@ def trace_step(
         raise TypeError(f"explain: model must be a chainrule Module, got {type(model).__name__}")
     if not callable(loss_fn):
         raise TypeError(f"explain: loss must be a loss module such as MSELoss(), got {loss_fn!r}")
+    with fusion(False):  # every layer its own node: Z and the activation as two stages
+        return _trace_step(model, x, y, loss_fn, lr, names, dtype)
+
+
+def _trace_step(
+    model: Module,
+    x: Any,
+    y: Any,
+    loss_fn: LossFunction,
+    lr: float,
+    names: Mapping[str, str] | None,
+    dtype: Any,
+) -> Trace:
     work = copy.deepcopy(model)
     if dtype is not None:
         work.to(dtype)

@@ -245,21 +245,38 @@ def mse_scale(size: int, reduction: str, half: bool) -> float:
     return (0.5 if half else 1.0) / (size if reduction == "mean" else 1)
 
 
-def _mse_forward(pred: Array, target: Array, reduction: str = "mean", half: bool = False) -> Array:
+def _mse_forward(
+    pred: Array, target: Array, reduction: str = "mean", half: bool = False
+) -> tuple[Array, dict[str, Array]]:
     diff = pred - target
-    return np.asarray(np.vdot(diff, diff) * mse_scale(diff.size, reduction, half), dtype=pred.dtype)
+    loss = np.vdot(diff, diff) * mse_scale(diff.size, reduction, half)
+    return np.asarray(loss, dtype=pred.dtype), {"diff": diff}
 
 
 def _mse_vjp_pred(
-    grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False
+    grad: Array,
+    out: Array,
+    pred: Array,
+    target: Array,
+    reduction: str = "mean",
+    half: bool = False,
+    diff: Array | None = None,
 ) -> Array:
-    return (pred - target) * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
+    assert diff is not None
+    return diff * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
 
 
 def _mse_vjp_target(
-    grad: Array, out: Array, pred: Array, target: Array, reduction: str = "mean", half: bool = False
+    grad: Array,
+    out: Array,
+    pred: Array,
+    target: Array,
+    reduction: str = "mean",
+    half: bool = False,
+    diff: Array | None = None,
 ) -> Array:
-    return (target - pred) * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
+    assert diff is not None
+    return diff * (grad * (-2.0 * mse_scale(pred.size, reduction, half)))
 
 
 def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:
@@ -275,6 +292,7 @@ register(
         name="mse",
         arg_names=("O", "Y"),
         forward=_mse_forward,
+        saves=True,
         vjps=(_mse_vjp_pred, _mse_vjp_target),
         formulas=(
             Formula("{coef}({O} - {Y})", "{coef_tex}({O} - {Y})"),

@@ -88,6 +88,12 @@ class Op:
     formula_names : callable, optional
         ``formula_names(**attrs) -> dict`` of extra template names that depend
         on the op's attributes (the slope of a leaky ReLU, a loss's constant).
+    joint_vjp : callable, optional
+        ``joint_vjp(grad_out, out, *inputs, needs=(bool, ...), **attrs)`` giving
+        the gradients of all the inputs flagged in ``needs`` (None for the others)
+        in one call, for ops whose gradients share work. Its ``vjps`` are then
+        made from it with :func:`vjps_from_joint`, so the two cannot disagree;
+        the backward pass calls it once instead of each VJP.
     """
 
     name: str
@@ -100,9 +106,12 @@ class Op:
     saves: bool = False
     description: str = ""
     formula_names: Callable[..., dict[str, str]] | None = None
+    joint_vjp: Callable[..., tuple[Array | None, ...]] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.arg_names)
+        if self.joint_vjp is not None and not all(v is not None for v in self.vjps):
+            raise ValueError(f"op {self.name!r}: a joint VJP must differentiate every input")
         if len(self.vjps) != n or len(self.formulas) != n:
             raise ValueError(
                 f"op {self.name!r}: {n} inputs need {n} vjps and {n} formulas, "
@@ -113,6 +122,22 @@ class Op:
     def differentiable(self) -> tuple[bool, ...]:
         """Which inputs carry a gradient."""
         return tuple(v is not None for v in self.vjps)
+
+
+def vjps_from_joint(joint: Callable[..., tuple[Array | None, ...]], count: int) -> tuple[VJP, ...]:
+    """One VJP per input, each asking ``joint`` for that input's gradient alone."""
+
+    def single(position: int) -> VJP:
+        needs = tuple(i == position for i in range(count))
+
+        def vjp(grad_out: Array, out: Array, *inputs: Array, **attrs: Any) -> Array:
+            grad_in = joint(grad_out, out, *inputs, needs=needs, **attrs)[position]
+            assert grad_in is not None
+            return grad_in
+
+        return vjp
+
+    return tuple(single(i) for i in range(count))
 
 
 REGISTRY: dict[str, Op] = {}

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.ops.registry import Formula, Op, Sample, register
+from chainrule.ops.registry import Formula, Op, Sample, register, vjps_from_joint
 
 Array = np.ndarray
 Axis = Any  # int, tuple of ints or None
@@ -54,10 +54,27 @@ register(
 )
 
 
-def _linear_forward(x: Array, W: Array, b: Array) -> Array:  # noqa: N803
+def linear_forward(x: Array, W: Array, b: Array) -> Array:  # noqa: N803
     out = x @ W
     out += b
     return out
+
+
+def linear_joint_vjp(
+    grad: Array, out: Array, x: Array, W: Array, b: Array, needs: tuple[bool, ...]  # noqa: N803
+) -> tuple[Array | None, Array | None, Array | None]:
+    """dE/dX = G @ W^T, dE/dW = X^T @ G, dE/db = G summed over what b was added to."""
+    grad_x = grad @ W.T if needs[0] else None
+    grad_w = x.T @ grad if needs[1] else None
+    grad_b = None
+    if needs[2]:
+        if b.ndim == 0:
+            grad_b = np.asarray(grad.sum())
+        elif b.shape[0] == 1:  # a shared bias: every entry of Z received it
+            grad_b = grad.reshape(-1).sum(keepdims=True)
+        else:
+            grad_b = grad.sum(axis=0)
+    return grad_x, grad_w, grad_b
 
 
 def _linear_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
@@ -77,12 +94,9 @@ register(
     Op(
         name="linear",
         arg_names=("X", "W", "b"),
-        forward=_linear_forward,
-        vjps=(
-            lambda grad, out, x, W, b: grad @ W.T,
-            lambda grad, out, x, W, b: x.T @ grad,
-            lambda grad, out, x, W, b: grad.sum(axis=0),
-        ),
+        forward=linear_forward,
+        vjps=vjps_from_joint(linear_joint_vjp, 3),
+        joint_vjp=linear_joint_vjp,
         formulas=(
             Formula("{W}^T", "{W}^\\top"),
             Formula("{X}^T", "{X}^\\top"),
