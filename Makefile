@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test stress fuzz lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,18 @@ test: $(STAMP)
 	$(PY) -m pytest
 	$(PY) -m ruff check src tests
 	$(PY) -m mypy
+
+# The long robustness runs that `make test` leaves out (pytest -m stress): 100 saves killed
+# at random moments, 30 training runs killed and resumed, 20,000 mutated model files and
+# two minutes of fuzzing the loader.
+stress: $(STAMP)
+	$(PY) -m pytest -m stress
+
+# Fuzz the model-file loader for FUZZ_SECONDS (coverage-guided when atheris is installed);
+# a crashing input is kept and its path printed.
+FUZZ_SECONDS ?= 600
+fuzz: $(STAMP)
+	$(PY) tests/fuzz_model_files.py -max_total_time=$(FUZZ_SECONDS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests

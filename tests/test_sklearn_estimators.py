@@ -11,6 +11,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import estimator_checks
 from sklearn.utils.estimator_checks import check_estimator
 from threadpoolctl import threadpool_limits
 
@@ -28,6 +29,43 @@ def test_check_estimator(estimator):
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         check_estimator(estimator)
+
+
+# The bad-input checks among them, named so that the README can cite each: NaN/inf,
+# shapes (one sample, one feature, 1-D X, empty X, wrong feature count at predict time),
+# dtypes, y problems, one class and continuous labels for the classifier.
+BAD_INPUT_CHECKS = [
+    estimator_checks.check_estimators_nan_inf,
+    estimator_checks.check_supervised_y_no_nan,
+    estimator_checks.check_fit2d_1sample,
+    estimator_checks.check_fit2d_1feature,
+    estimator_checks.check_fit1d,
+    estimator_checks.check_fit2d_predict1d,
+    estimator_checks.check_estimators_empty_data_messages,
+    estimator_checks.check_n_features_in_after_fitting,
+    estimator_checks.check_dtype_object,
+    estimator_checks.check_complex_data,
+    estimator_checks.check_supervised_y_2d,
+    estimator_checks.check_estimators_unfitted,
+    estimator_checks.check_classifiers_one_label,
+    estimator_checks.check_classifiers_regression_target,
+]
+CLASSIFIER_ONLY = {"check_classifiers_one_label", "check_classifiers_regression_target"}
+
+
+@pytest.mark.parametrize(
+    ("estimator", "check"),
+    [
+        pytest.param(estimator, check, id=f"{estimator.__name__}-{check.__name__}")
+        for estimator in (MLPClassifier, MLPRegressor)
+        for check in BAD_INPUT_CHECKS
+        if estimator is MLPClassifier or check.__name__ not in CLASSIFIER_ONLY
+    ],
+)
+def test_bad_input_checks(estimator, check):
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator.__name__, estimator(hidden_layer_sizes=(5,), max_iter=5))
 
 
 @pytest.fixture(scope="module")

@@ -192,6 +192,27 @@ def test_nan_guard_stops_in_the_first_epoch_and_keeps_the_last_good_weights(tmp_
     assert best.read_bytes() == saved
 
 
+def test_divergence_keeps_the_best_file_of_the_same_checkpoint_callback(tmp_path):
+    """The same ModelCheckpoint across both fits (it keeps its best value, as in Keras):
+    a run from weights 1e5 with MSE stops in its first epoch and never saves."""
+    X, y = _data()
+    best = tmp_path / "best.safetensors"
+    keep_best = ModelCheckpoint(best, monitor="loss", save_best_only=True)
+    # leaky, so that the huge first update cannot silence the network by killing every unit
+    model = cr.nn.Sequential(cr.nn.Linear(3, 8), cr.nn.LeakyReLU(0.1), cr.nn.Linear(8, 1))
+    cr.fit(model, X, y, loss="mse", epochs=4, verbose=0, rng=0, callbacks=[keep_best])
+    saved, best_loss = best.read_bytes(), keep_best.state_dict()["best"]
+    for param in model.parameters():
+        param.data[...] = 1e5
+    sgd = cr.optim.SGD(model.parameters(), lr=0.1)  # Adam's bounded steps would not diverge
+    history = cr.fit(
+        model, X, y, loss="mse", optimizer=sgd, epochs=5, verbose=0, rng=0, callbacks=[keep_best]
+    )
+    assert history.stopped_epoch == 1 and len(history) == 0
+    assert history.stop_reason.startswith(("the loss became inf in epoch 1", "the loss became nan"))
+    assert best.read_bytes() == saved and keep_best.state_dict()["best"] == best_loss
+
+
 def test_nan_guard_can_be_switched_off():
     X, y = _data()
     model = cr.nn.Sequential(cr.nn.Linear(3, 8), cr.nn.Linear(8, 1))

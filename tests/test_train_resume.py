@@ -1,8 +1,14 @@
-"""Kill a training run mid-epoch, resume it from its checkpoint, get the same weights."""
+"""Kill a training run mid-epoch, resume it from its checkpoint, get the same weights.
+
+The resumed run trains exactly the epochs that were not checkpointed (none skipped,
+none repeated) and ends with weights, optimizer state and history bit-identical to an
+uninterrupted run with the same seed.
+"""
 
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -38,19 +44,35 @@ def train(model, optimizer, callbacks=(), **kwargs):
 """
 CHILD = """
 import sys, time
-folder, marker = sys.argv[1], sys.argv[2]
+folder, marker, hook, epoch, batch = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
 
-class HangMidEpoch(cr.train.Callback):
-    # In epoch 4, after 3 batches (the checkpoint of epoch 3 is on disk): say so and wait
-    # to be killed.
-    def on_batch_end(self, batch, logs):
-        if self.context.epoch == 3 and batch == 2:
-            open(marker, "w").close()
-            time.sleep(120)
+class Hang(cr.train.Callback):
+    # At the chosen point of training: say so and wait to be killed.
+    def hang(self):
+        open(marker, "w").close()
+        time.sleep(120)
+
+    def on_epoch_begin(self, index):
+        if hook == "epoch_begin" and index == epoch:
+            self.hang()
+
+    def on_batch_end(self, index, logs):
+        if hook == "batch" and self.context.epoch == epoch and index == batch:
+            self.hang()
 
 model, optimizer = make()
-train(model, optimizer, callbacks=[HangMidEpoch()], checkpoint_dir=folder)
+print("training", flush=True)
+train(model, optimizer, callbacks=[Hang()] if hook != "never" else [], checkpoint_dir=folder)
 """
+# Where the child is killed (6 epochs of 6 batches; epochs and batches 0-based) and how
+# many epochs its checkpoint then holds. A checkpoint is written at the end of every epoch.
+KILL_POINTS = {
+    "first batch, no checkpoint yet": (("batch", 0, 0), 0),
+    "last batch of epoch 2": (("batch", 1, 5), 1),
+    "mid-epoch 4": (("batch", 3, 2), 3),
+    "start of epoch 5, just after a checkpoint": (("epoch_begin", 4, 0), 4),
+    "last batch of the last epoch": (("batch", 5, 5), 5),
+}
 
 
 def _namespace() -> dict:
@@ -59,40 +81,111 @@ def _namespace() -> dict:
     return namespace
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
-def test_killed_run_resumes_to_bit_identical_weights(tmp_path):
-    folder, marker = tmp_path / "checkpoints", tmp_path / "mid-epoch"
+def _start_child(tmp_path, hook: str, epoch: int, batch: int) -> subprocess.Popen:
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(SETUP) + textwrap.dedent(CHILD))
-    child = subprocess.Popen([sys.executable, str(script), str(folder), str(marker)])
+    folder, marker = tmp_path / "checkpoints", tmp_path / "hanging"
+    argv = [str(script), str(folder), str(marker), hook, str(epoch), str(batch)]
+    child = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline() == "training\n"
+    child.stdout.close()
+    return child
+
+
+class _Epochs(cr.train.Callback):
+    """Records the epochs a run trains."""
+
+    def __init__(self) -> None:
+        self.started: list[int] = []
+
+    def on_epoch_begin(self, epoch: int) -> None:
+        self.started.append(epoch)
+
+
+@pytest.fixture(scope="module")
+def straight() -> tuple[dict, dict, cr.train.History]:
+    """Weights, optimizer state and history of the uninterrupted run."""
+    namespace = _namespace()
+    model, optimizer = namespace["make"]()
+    history = namespace["train"](model, optimizer)
+    return model.state_dict(), optimizer.state_dict(), history
+
+
+def _resume_and_compare(folder, straight, completed: int | None) -> None:
+    """Resume from ``folder``; the run must train exactly the epochs left and end where
+    the uninterrupted run ends, bit for bit."""
+    namespace = _namespace()
+    model, optimizer = namespace["make"]()
+    epochs = _Epochs()
+    resumed = namespace["train"](model, optimizer, [epochs], checkpoint_dir=folder, resume=True)
+    weights, optimizer_state, history = straight
+    assert epochs.started == list(range(completed or 0, EPOCHS))
+    assert resumed.epoch == list(range(EPOCHS)) == history.epoch
+    assert resumed.history == history.history and resumed.stop_reason is None
+    assert model.state_dict().keys() == weights.keys()
+    for name, value in weights.items():
+        np.testing.assert_array_equal(model.state_dict()[name], value, err_msg=name)
+    state = optimizer.state_dict()
+    assert state["param_groups"] == optimizer_state["param_groups"]
+    assert state["state"].keys() == optimizer_state["state"].keys()
+    for index, buffers in optimizer_state["state"].items():
+        assert state["state"][index].keys() == buffers.keys()
+        for key, value in buffers.items():
+            assert state["state"][index][key].dtype == value.dtype
+            np.testing.assert_array_equal(state["state"][index][key], value, err_msg=key)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_killed_run_resumes_to_bit_identical_weights(tmp_path, straight, point):
+    (hook, epoch, batch), completed = KILL_POINTS[point]
+    child = _start_child(tmp_path, hook, epoch, batch)
+    marker = tmp_path / "hanging"
     try:
         deadline = time.monotonic() + 60
         while not marker.exists():
-            assert child.poll() is None, "the training process ended before reaching epoch 4"
-            assert time.monotonic() < deadline, "the training process did not reach epoch 4"
-            time.sleep(0.02)
+            assert child.poll() is None, "the training process ended before the kill point"
+            assert time.monotonic() < deadline, "the training process did not reach the point"
+            time.sleep(0.01)
         os.kill(child.pid, signal.SIGKILL)
     finally:
         child.kill()
         child.wait()
     assert child.returncode == -signal.SIGKILL
-    assert load_checkpoint(folder).epoch == 3
+    checkpoint = load_checkpoint(tmp_path / "checkpoints")
+    assert (None if checkpoint is None else checkpoint.epoch) == (completed or None)
+    _resume_and_compare(tmp_path / "checkpoints", straight, completed)
 
-    namespace = _namespace()
-    resumed_model, resumed_optimizer = namespace["make"]()
-    resumed = namespace["train"](
-        resumed_model, resumed_optimizer, checkpoint_dir=folder, resume=True
-    )
-    straight_model, straight_optimizer = namespace["make"]()
-    straight = namespace["train"](straight_model, straight_optimizer)
 
-    assert len(resumed) == EPOCHS and resumed.history == straight.history
-    for name, value in straight_model.state_dict().items():
-        np.testing.assert_array_equal(resumed_model.state_dict()[name], value, err_msg=name)
-    straight_state = straight_optimizer.state_dict()["state"]
-    for index, buffers in resumed_optimizer.state_dict()["state"].items():
-        for key, value in buffers.items():
-            np.testing.assert_array_equal(value, straight_state[index][key])
+def _kill_at_random_moments(tmp_path, straight, trials: int, seed: int) -> list[int | None]:
+    """Kill uninstrumented training runs at random moments (some while a checkpoint is
+    being written) and resume each; return the epochs their checkpoints held."""
+    rng = random.Random(seed)
+    completed = []
+    for trial in range(trials):
+        folder = tmp_path / f"trial{trial}"
+        folder.mkdir()
+        child = _start_child(folder, "never", 0, 0)
+        time.sleep(rng.uniform(0.0, 0.03))  # the whole run takes about 20 ms
+        child.kill()
+        child.wait()
+        checkpoint = load_checkpoint(folder / "checkpoints")  # never a damaged file
+        completed.append(None if checkpoint is None else checkpoint.epoch)
+        _resume_and_compare(folder / "checkpoints", straight, completed[-1])
+    return completed
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
+def test_runs_killed_at_random_moments_resume_to_bit_identical_weights(tmp_path, straight):
+    _kill_at_random_moments(tmp_path, straight, trials=3, seed=0)
+
+
+@pytest.mark.stress
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX-only")
+def test_30_runs_killed_at_random_moments_resume_to_bit_identical_weights(tmp_path, straight):
+    completed = _kill_at_random_moments(tmp_path, straight, trials=30, seed=1)
+    print(f"\nepochs checkpointed when the 30 runs were killed: {completed}")
+    assert len(set(completed)) >= 3  # the kills landed all over the run
 
 
 def test_resuming_a_finished_run_changes_nothing(tmp_path):

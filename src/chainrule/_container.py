@@ -1,21 +1,25 @@
 """The file container under model files and checkpoints: safetensors plus JSON, checked.
 
 :func:`write_tensors` writes NumPy arrays as safetensors tensors and one JSON document
-in the header's ``__metadata__``, atomically (:func:`atomic_write`). :func:`read_tensors`
-checks everything before safetensors parses a byte: the file size, the header length,
-the header JSON, every tensor's dtype, shape and byte range (they must tile the data
-exactly), and the JSON's format name and version. Every failure is one
+in the header's ``__metadata__``, atomically (:func:`atomic_write`). :func:`open_tensors`
+checks everything before a tensor is read: the file size, the header length, the
+header's UTF-8 and JSON, every tensor's dtype, shape and byte range (they must tile the
+data exactly), and the JSON's format name and version. The tensors are then read
+straight from the open file into their arrays, so loading needs the file's size in
+memory plus the header, never a second copy. Every failure is one
 :class:`ModelFileError`; nothing in a file is ever executed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,7 +29,10 @@ __all__ = [
     "FORMAT_VERSION",
     "MAX_FILE_BYTES",
     "ModelFileError",
+    "StoredTensors",
+    "TensorEntry",
     "atomic_write",
+    "open_tensors",
     "read_tensors",
     "write_tensors",
 ]
@@ -34,7 +41,12 @@ FORMAT_VERSION = 1
 #: Files larger than this are refused before reading (pass ``max_bytes`` to raise it).
 MAX_FILE_BYTES = 2**31
 _MAX_HEADER_BYTES = 2**24
-_DTYPES = {"F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64}
+#: The safetensors dtypes chainrule writes; safetensors stores little-endian bytes.
+_DTYPES = {
+    name: np.dtype(code)
+    for name, code in (("F16", "<f2"), ("F32", "<f4"), ("F64", "<f8"), ("I64", "<i8"))
+}
+_PREFIX_BYTES = 16  # enough to recognise the formats in _FOREIGN_SIGNATURES
 _FOREIGN_SIGNATURES = (
     (
         b"\x80",
@@ -144,66 +156,165 @@ def write_tensors(
     atomic_write(path, lambda handle: handle.write(payload))
 
 
-def read_tensors(
-    path: PathLike, kind: str, *, max_bytes: int = MAX_FILE_BYTES
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Read and validate a file written by :func:`write_tensors`: (arrays, JSON info)."""
+@dataclass(frozen=True)
+class TensorEntry:
+    """Where one tensor lies in a container file, as its validated header says."""
+
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    begin: int  # byte offsets into the data that follows the header
+    end: int
+
+
+class StoredTensors:
+    """A container file whose header has been validated, open to read its tensors.
+
+    Made by :func:`open_tensors`; use it in a ``with`` block. ``info`` is the JSON
+    document and ``entries`` says each tensor's dtype and shape; :meth:`read` reads
+    one tensor into a new array, so that loading a file needs the memory of its
+    tensors once, plus the header. Everything comes from one open file handle: a file
+    replaced while it is read cannot mix two versions.
+    """
+
+    def __init__(
+        self,
+        handle: io.BufferedReader,
+        source: Path,
+        entries: dict[str, TensorEntry],
+        info: dict[str, Any],
+        data_start: int,
+    ) -> None:
+        self.source = source
+        self.entries = entries
+        self.info = info
+        self._handle = handle
+        self._data_start = data_start
+
+    def read(self, name: str) -> np.ndarray:
+        """The tensor ``name`` as a new, writable array in native byte order."""
+        entry = self.entries[name]
+        array = np.empty(entry.shape, dtype=entry.dtype)
+        self._handle.seek(self._data_start + entry.begin)
+        wanted = entry.end - entry.begin
+        if wanted and self._handle.readinto(array.reshape(-1).data.cast("B")) != wanted:
+            raise ModelFileError(
+                f"{self.source}: the file ended while tensor {name!r} was read; it was "
+                "truncated or replaced during loading"
+            )
+        if not array.dtype.isnative:  # big-endian machines
+            array = array.byteswap(inplace=True).view(array.dtype.newbyteorder("="))
+        return array
+
+    def read_all(self) -> dict[str, np.ndarray]:
+        """Every tensor, by name."""
+        return {name: self.read(name) for name in self.entries}
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> StoredTensors:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_tensors(path: PathLike, kind: str, *, max_bytes: int = MAX_FILE_BYTES) -> StoredTensors:
+    """Open a file written by :func:`write_tensors` and validate its header.
+
+    Only the 8-byte length and the JSON header are read here; the tensors' bytes are
+    read by :meth:`StoredTensors.read`. The header's entries must tile the rest of
+    the file exactly, so no entry can make the reader allocate more than the file holds.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    ModelFileError
+        If the file is not a valid container of ``kind``.
+    """
     source = Path(path)
     if not source.exists():
         raise FileNotFoundError(f"no such model file: {str(source)!r}; check the path")
     if source.is_dir():
         raise ModelFileError(f"{source} is a folder, not a model file")
-    size = source.stat().st_size
+    if not source.is_file():
+        raise ModelFileError(f"{source} is not a regular file (a device or a pipe?)")
+    handle = open(source, "rb")  # noqa: SIM115  (closed by StoredTensors or below)
+    try:
+        stored = _validate(handle, source, kind, max_bytes)
+    except BaseException:
+        handle.close()
+        raise
+    return stored
+
+
+def read_tensors(
+    path: PathLike, kind: str, *, max_bytes: int = MAX_FILE_BYTES
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Read and validate a file written by :func:`write_tensors`: (arrays, JSON info)."""
+    with open_tensors(path, kind, max_bytes=max_bytes) as stored:
+        return stored.read_all(), stored.info
+
+
+def _validate(handle: io.BufferedReader, source: Path, kind: str, max_bytes: int) -> StoredTensors:
+    size = os.fstat(handle.fileno()).st_size
     if size > max_bytes:
         raise ModelFileError(
             f"{source} is {size} bytes, more than the limit of {max_bytes}; pass a larger "
             "max_bytes if you trust this file"
         )
-    data = source.read_bytes()
-    header_length = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
-    if not 2 <= header_length <= min(_MAX_HEADER_BYTES, len(data) - 8):
-        raise ModelFileError(f"{source}: {_not_safetensors(data)}")
-    header = _parse_header(data[8 : 8 + header_length], source, data)
+    prefix = handle.read(_PREFIX_BYTES)
+    header_length = int.from_bytes(prefix[:8], "little") if len(prefix) >= 8 else -1
+    if header_length > _MAX_HEADER_BYTES and header_length <= size - 8:
+        raise ModelFileError(
+            f"{source}: the header is {header_length} bytes, more than the limit of "
+            f"{_MAX_HEADER_BYTES}; this is not a file chainrule wrote"
+        )
+    if not 2 <= header_length <= min(_MAX_HEADER_BYTES, size - 8):
+        raise ModelFileError(f"{source}: {_not_safetensors(prefix, size)}")
+    handle.seek(8)
+    raw = handle.read(header_length)
+    if len(raw) != header_length:
+        raise ModelFileError(f"{source}: the file ended inside its header; it was truncated")
+    header = _parse_header(raw, source, prefix, size)
     metadata = header.pop("__metadata__", None)
-    _check_entries(header, len(data) - 8 - header_length, source)
+    entries = _check_entries(header, size - 8 - header_length, source)
     info = _parse_info(metadata, kind, source)
-    try:
-        from safetensors.numpy import load as load_safetensors
-    except ImportError:
-        raise ImportError(
-            "loading needs the safetensors package; install it with: pip install safetensors"
-        ) from None
-    try:
-        arrays = load_safetensors(data)
-    except Exception as err:  # the parser's own error types vary between versions
-        raise ModelFileError(f"{source}: safetensors could not read the weights: {err}") from None
-    return dict(arrays), info
+    return StoredTensors(handle, source, entries, info, 8 + header_length)
 
 
-def _not_safetensors(data: bytes) -> str:
-    length = int.from_bytes(data[:8], "little") if len(data) >= 8 else 0
-    if data[8:9] == b"{" and length > len(data) - 8 and length <= _MAX_HEADER_BYTES:
+def _not_safetensors(prefix: bytes, size: int) -> str:
+    length = int.from_bytes(prefix[:8], "little") if len(prefix) >= 8 else 0
+    if prefix[8:9] == b"{" and length > size - 8 and length <= _MAX_HEADER_BYTES:
         return (
             f"the file is truncated: its header alone should be {length} bytes, but only "
-            f"{len(data) - 8} bytes follow; save the model again"
+            f"{size - 8} bytes follow; save the model again"
         )
     for signature, what in _FOREIGN_SIGNATURES:
-        if data.startswith(signature):
+        if prefix.startswith(signature):
             return f"this is {what}, not a chainrule model file"
-    if len(data) < 10:
-        return f"only {len(data)} bytes long: the file is truncated or not a chainrule model file"
+    if size < 10:
+        return f"only {size} bytes long: the file is truncated or not a chainrule model file"
     return (
         "not a safetensors file (its first 8 bytes do not give a header length that fits "
         "the file): it is truncated, damaged or some other format"
     )
 
 
-def _parse_header(raw: bytes, source: Path, data: bytes) -> dict[str, Any]:
+def _parse_header(raw: bytes, source: Path, prefix: bytes, size: int) -> dict[str, Any]:
     if not raw.startswith(b"{"):
-        raise ModelFileError(f"{source}: {_not_safetensors(data)}")
+        raise ModelFileError(f"{source}: {_not_safetensors(prefix, size)}")
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ModelFileError(
+            f"{source}: the safetensors header is not UTF-8 text (byte 0x{raw[err.start]:02x} "
+            f"at offset {8 + err.start}); the file is damaged"
+        ) from None
+    try:
+        header = json.loads(text)
+    except (ValueError, RecursionError):
         raise ModelFileError(
             f"{source}: the safetensors header is not valid JSON; the file is damaged or truncated"
         ) from None
@@ -212,15 +323,17 @@ def _parse_header(raw: bytes, source: Path, data: bytes) -> dict[str, Any]:
     return header
 
 
-def _check_entries(header: dict[str, Any], buffer_size: int, source: Path) -> None:
+def _check_entries(
+    header: dict[str, Any], buffer_size: int, source: Path
+) -> dict[str, TensorEntry]:
     """Every tensor entry is sane and the byte ranges tile the data buffer exactly."""
-    ranges = []
+    entries = {}
     for name, entry in header.items():
         where = f"{source}: tensor {name!r}"
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
             raise ModelFileError(f"{where} has a malformed header entry")
         dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
-        if dtype not in _DTYPES:
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
             raise ModelFileError(
                 f"{where} has dtype {dtype!r}; chainrule files hold {', '.join(_DTYPES)}"
             )
@@ -229,23 +342,24 @@ def _check_entries(header: dict[str, Any], buffer_size: int, source: Path) -> No
         if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
             raise ModelFileError(f"{where} has invalid data offsets {offsets!r}")
         begin, end = offsets
-        expected = math.prod(shape) * np.dtype(_DTYPES[dtype]).itemsize
+        expected = math.prod(shape) * _DTYPES[dtype].itemsize
         if end - begin != expected:
             raise ModelFileError(
                 f"{where}: shape {shape} needs {expected} bytes but its byte range holds "
                 f"{end - begin}; the file is damaged"
             )
-        ranges.append((begin, end))
+        entries[name] = TensorEntry(_DTYPES[dtype], tuple(shape), begin, end)
     position = 0
-    for begin, end in sorted(ranges):
-        if begin != position:
+    for entry in sorted(entries.values(), key=lambda e: (e.begin, e.end)):
+        if entry.begin != position:
             raise ModelFileError(f"{source}: the tensors' byte ranges overlap or leave gaps")
-        position = end
+        position = entry.end
     if position != buffer_size:
         raise ModelFileError(
             f"{source}: the header describes {position} bytes of weights but the file holds "
             f"{buffer_size}; the file is truncated or has extra data"
         )
+    return entries
 
 
 def _is_count(value: Any) -> bool:

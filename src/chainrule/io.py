@@ -6,8 +6,10 @@ then the raw bytes. chainrule stores the parameters (``model.state_dict()``) as 
 tensors and, in the header's ``__metadata__``, one JSON document with the format
 version, ``model.get_config()`` and the preprocessing (feature scaling, class labels,
 column names). Nothing is pickled and loading executes nothing: the header is checked
-by hand (sizes, JSON, dtypes, shapes, byte ranges) before safetensors reads the bytes,
-and the architecture is rebuilt only from the layer types in :mod:`chainrule.nn`.
+by hand (sizes, JSON, dtypes, shapes, byte ranges) before any weight is read, the
+architecture is rebuilt only from the layer types in :mod:`chainrule.nn`, and each
+weight is then read from the file straight into its parameter, so loading needs about
+the file's size in memory, not twice that.
 
 Every file is written atomically (:func:`atomic_write`): a crash mid-save leaves the
 previous file intact.
@@ -15,6 +17,7 @@ previous file intact.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +28,9 @@ import numpy as np
 from chainrule._container import (
     MAX_FILE_BYTES,
     ModelFileError,
+    StoredTensors,
     atomic_write,
-    read_tensors,
+    open_tensors,
     write_tensors,
 )
 from chainrule.data.preprocess import Standardizer
@@ -180,26 +184,29 @@ def load(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> Module:
 
 def load_model_file(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> ModelFile:
     """Load a model file with its preprocessing; see :func:`load` for the errors."""
-    arrays, info = read_tensors(path, MODEL_FORMAT, max_bytes=max_bytes)
-    source = Path(path)
-    model = build_model(info.get("config"), arrays, source)
-    try:
-        preprocessing = Preprocessing.from_dict(info.get("preprocessing") or {})
-    except ValueError as err:
-        raise ModelFileError(f"{source}: invalid preprocessing: {err}") from None
-    _check_preprocessing(model, preprocessing, source)
+    with open_tensors(path, MODEL_FORMAT, max_bytes=max_bytes) as stored:
+        info = stored.info
+        try:
+            preprocessing = Preprocessing.from_dict(info.get("preprocessing") or {})
+        except (ValueError, TypeError, OverflowError, RecursionError) as err:
+            raise ModelFileError(f"{stored.source}: invalid preprocessing: {err}") from None
+        model = build_model(info.get("config"), stored)
+    _check_preprocessing(model, preprocessing, stored.source)
     return ModelFile(model, preprocessing, int(info["version"]))
 
 
-def build_model(config: Any, arrays: dict[str, np.ndarray], source: Path) -> Module:
-    """Rebuild a model from its stored config and load ``arrays`` into it, checking both."""
-    _check_config_size(config, sum(a.size for a in arrays.values()), source)
+def build_model(config: Any, stored: StoredTensors) -> Module:
+    """Rebuild a model from its stored config, check it against the stored tensors, and
+    read each weight from the file straight into its parameter (held in memory once)."""
+    source = stored.source
+    found = {name: (entry.shape, entry.dtype) for name, entry in stored.entries.items()}
+    _check_config_size(config, sum(math.prod(shape) for shape, _ in found.values()), source)
     try:
-        model = from_config(config)
-    except (ValueError, TypeError, KeyError, RecursionError) as err:
+        # The config is untrusted data: whatever a constructor raises, the file is invalid.
+        model = from_config(config, initialize=False)
+    except Exception as err:
         raise ModelFileError(f"{source}: the stored architecture cannot be built: {err}") from None
     expected = {name: (p.shape, p.dtype) for name, p in model.named_parameters()}
-    found = {name: (a.shape, a.dtype) for name, a in arrays.items()}
     if expected != found:
         missing = sorted(set(expected) - set(found))
         unexpected = sorted(set(found) - set(expected))
@@ -208,7 +215,8 @@ def build_model(config: Any, arrays: dict[str, np.ndarray], source: Path) -> Mod
             f"{source}: the weights do not match the stored architecture (missing {missing}, "
             f"unexpected {unexpected}, wrong shape or dtype {wrong}); the file is corrupt"
         )
-    model.load_state_dict(arrays)
+    for name, param in model.named_parameters():
+        param.data = stored.read(name)
     return model
 
 

@@ -9,14 +9,15 @@ import numpy as np
 from chainrule import functional as F
 from chainrule import init as initializers
 from chainrule.autograd import apply
-from chainrule.nn.module import Module, Parameter
-from chainrule.ops import get_op
+from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
+from chainrule.ops import Op, get_op
 from chainrule.random import RandomState
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array
 
 BiasKind = bool | Literal["shared"]
 _LINEAR = get_op("linear")
 _MATMUL = get_op("matmul")
+_DENSE = get_op("dense")
 
 
 def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
@@ -86,12 +87,13 @@ class Linear(Module):
         dtype = np.dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"Linear: dtype must be a float dtype, got {dtype}")
-        self.weight = Parameter(np.zeros((self.in_features, self.out_features), dtype))
+        self.weight = Parameter(new_parameter_data((self.in_features, self.out_features), dtype))
         self.bias: Parameter | None = None
         if bias:
             shape = (1,) if bias == "shared" else (self.out_features,)
-            self.bias = Parameter(np.zeros(shape, dtype))
-        self.reset_parameters(rng)
+            self.bias = Parameter(new_parameter_data(shape, dtype))
+        if initializing():  # else built by from_config(initialize=False) to be loaded
+            self.reset_parameters(rng)
 
     def reset_parameters(self, rng: RandomState = None) -> None:
         """Draw fresh initial values."""
@@ -104,15 +106,35 @@ class Linear(Module):
             self.bias.data = bias_init(self.bias.shape, rng=rng, dtype=dtype)
 
     def forward(self, x: ArrayLike) -> Tensor:
+        x_t = self._checked_input(x)
+        if self.bias is None:
+            return apply(_MATMUL, x_t, self.weight)
+        return apply(_LINEAR, x_t, self.weight, self.bias)
+
+    def fused(self, x: ArrayLike, activation: _Activation | LeakyReLU) -> Tensor:
+        """``activation(self(x))`` as one ``dense`` op (same values, less bookkeeping)."""
+        x_t = self._checked_input(x)
+        if self.bias is None:
+            return activation(apply(_MATMUL, x_t, self.weight))
+        return apply(
+            _DENSE, x_t, self.weight, self.bias,
+            activation=activation._op.name, activation_attrs=activation.activation_attrs(),
+        )
+
+    def _checked_input(self, x: ArrayLike) -> Tensor:
+        """The input as a tensor, after checking its shape, dtype and (at the network's
+        entry) its values."""
+        weight = self.weight
         if isinstance(x, Tensor):
             x_t = x
+        elif type(x) is np.ndarray and x.dtype == weight.data.dtype:
+            x_t = Tensor._from_op(x)
         else:
             # Float arrays keep their dtype (a mismatch is an error below, never a silent
             # cast); lists and integer arrays take the weights' dtype.
             keeps = isinstance(x, np.ndarray) and x.dtype.kind == "f"
             x_t = as_tensor(x, self, None if keeps else self.weight.dtype)
         data = x_t.data
-        weight = self.weight
         if data.ndim != 2 or data.shape[1] != self.in_features:
             hint = " (for one sample use x.reshape(1, -1))" if data.ndim == 1 else ""
             raise ValueError(
@@ -132,9 +154,7 @@ class Linear(Module):
                 f"{self!r} got a non-finite input ({data[tuple(bad)]} at row {bad[0]}, "
                 f"column {bad[1]}); remove or impute NaN/inf values before training"
             )
-        if self.bias is None:
-            return apply(_MATMUL, x_t, weight)
-        return apply(_LINEAR, x_t, weight, self.bias)
+        return x_t
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -153,9 +173,18 @@ class Linear(Module):
 
 class _Activation(Module):
     op_name = ""
+    _op: Op
+    fusable = True  # nn.Sequential may run it together with the Linear layer before it
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._op = get_op(cls.op_name)
 
     def forward(self, x: ArrayLike) -> Tensor:
-        return apply(get_op(self.op_name), as_tensor(x, self))
+        return apply(self._op, x if isinstance(x, Tensor) else as_tensor(x, self))
+
+    def activation_attrs(self) -> dict[str, Any] | None:
+        return None
 
 
 class Sigmoid(_Activation):
@@ -179,6 +208,9 @@ class ReLU(_Activation):
 class LeakyReLU(Module):
     """z if z > 0 else negative_slope * z, elementwise."""
 
+    fusable = True
+    _op = get_op("leaky_relu")
+
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
         if not np.isfinite(negative_slope) or negative_slope < 0:
@@ -189,6 +221,9 @@ class LeakyReLU(Module):
 
     def forward(self, x: ArrayLike) -> Tensor:
         return F.leaky_relu(as_tensor(x, self), self.negative_slope)
+
+    def activation_attrs(self) -> dict[str, Any] | None:
+        return {"negative_slope": self.negative_slope}
 
     def _config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}

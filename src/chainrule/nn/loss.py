@@ -11,11 +11,15 @@ from typing import Any
 import numpy as np
 
 from chainrule import functional as F
+from chainrule.autograd import apply
 from chainrule.nn.layers import as_tensor
 from chainrule.nn.module import Module
+from chainrule.ops import get_op
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array
 
 REDUCTIONS = ("mean", "sum")
+_MSE = get_op("mse")
+_LINEAR = get_op("linear")
 
 
 def _prediction(prediction: ArrayLike, loss: Module) -> Tensor:
@@ -36,10 +40,13 @@ def _check_reduction(owner: str, reduction: str) -> str:
 
 
 def _target_array(owner: str, target: ArrayLike, dtype: Any) -> np.ndarray:
-    try:
-        array = _as_float_array(target, dtype)
-    except TypeError as err:
-        raise TypeError(f"{owner}: target: {err}") from None
+    if type(target) is np.ndarray and target.dtype == dtype:
+        array = target
+    else:
+        try:
+            array = _as_float_array(target, dtype)
+        except TypeError as err:
+            raise TypeError(f"{owner}: target: {err}") from None
     if not np.isfinite(array).all():
         raise ValueError(f"{owner}: the target contains NaN or infinite values")
     return array
@@ -74,7 +81,7 @@ class MSELoss(Module):
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
         pred = _prediction(prediction, self)
         y = _matching_target("MSELoss", pred, _target_array("MSELoss", target, pred.dtype))
-        return F.mse(pred, y, reduction=self.reduction, half=self.half)
+        return apply(_MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" + (", half=True" if self.half else "")
@@ -116,7 +123,9 @@ class CrossEntropyLoss(Module):
                     f"classes; sample {i} has label {target[i]}"
                 )
             return target
-        y = _target_array(owner, target, scores.dtype)
+        # Labels are checked in float64, before any cast to the scores' dtype could round a
+        # label such as 1.0000001 or 1e-30 to a whole number.
+        y = _target_array(owner, target, np.float64)
         if y.shape == (n,):
             bad = (y != np.round(y)) | (y < 0) | (y >= classes)
             if bad.any():
@@ -125,7 +134,8 @@ class CrossEntropyLoss(Module):
                     f"{owner}: class labels must be integers in [0, {classes - 1}] for {classes} "
                     f"classes; sample {i} has label {y[i]:g}"
                 )
-            return y
+            return y.astype(scores.dtype, copy=False)
+        y = y.astype(scores.dtype, copy=False)
         if y.shape == scores.shape:
             if (y < 0).any() or not np.allclose(y.sum(axis=1), 1.0, atol=1e-3):
                 raise ValueError(
@@ -191,6 +201,11 @@ class BCELoss(Module):
         node = probs.node
         if node is not None and node.op.name == "sigmoid":
             return F.sigmoid_cross_entropy(node.inputs[0], y, reduction=self.reduction)
+        if node is not None and node.op.name == "dense" and node.attrs["activation"] == "sigmoid":
+            # A fused Linear + Sigmoid: recompute its logits X @ W + b as a tensor of the
+            # graph (the same arithmetic, so the same values) and work from them.
+            logits = apply(_LINEAR, *node.inputs)
+            return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
         if (probs.data < 0).any() or (probs.data > 1).any():
             raise ValueError(
                 "BCELoss: predictions must be probabilities in [0, 1]; "

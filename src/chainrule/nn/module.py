@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from typing import Any, overload
 
 import numpy as np
 
+from chainrule.autograd import fusion_enabled
 from chainrule.tensor import ArrayLike, Tensor
+
+# False while from_config(..., initialize=False) builds a module whose values will be
+# assigned next: layers then take placeholders and draw nothing (see new_parameter_data).
+_INITIALIZE: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "chainrule_initialize", default=True
+)
+
+
+def initializing() -> bool:
+    """Whether layers being built draw initial values (False inside
+    ``from_config(config, initialize=False)``); a layer calls ``reset_parameters()``
+    only when this is True."""
+    return _INITIALIZE.get()
+
+
+def new_parameter_data(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """Storage for a new parameter: zeros, which ``reset_parameters()`` then fills; inside
+    ``from_config(config, initialize=False)`` a read-only placeholder taking no memory."""
+    if initializing():
+        return np.zeros(shape, dtype)
+    return np.broadcast_to(np.zeros((), dtype), shape)
 
 
 class Parameter(Tensor):
@@ -69,6 +92,13 @@ class Module:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # Calling a module runs its forward(); binding forward as __call__ saves a Python
+        # frame per layer per step, which is most of the cost of small networks.
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+            cls.__call__ = cls.__dict__["forward"]  # type: ignore[method-assign]
 
     # -- parameters -------------------------------------------------------------------
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
@@ -272,10 +302,44 @@ class Sequential(Module):
                 )
             setattr(self, str(i), layer)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        object.__setattr__(self, "_plan", None)  # the layers changed: plan again
+
     def forward(self, x: Any) -> Any:
-        for layer in self._modules.values():
-            x = layer(x)
+        plan = self.__dict__.get("_plan")
+        if plan is None:
+            plan = self._make_plan()
+        fuse = fusion_enabled()
+        for layer, activation in plan:
+            if activation is None:
+                x = layer(x)
+            elif fuse:
+                x = layer.fused(x, activation)
+            else:
+                x = activation(layer(x))
         return x
+
+    def _make_plan(self) -> list[tuple[Any, Any]]:
+        """Pairs (layer, None), or (Linear with a bias, the elementwise activation after it)
+        to run as one fused op."""
+        from chainrule.nn.layers import Linear
+
+        layers = list(self._modules.values())
+        plan: list[tuple[Any, Any]] = []
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            after = layers[i + 1] if i + 1 < len(layers) else None
+            fusable = getattr(after, "fusable", False)
+            if isinstance(layer, Linear) and layer.bias is not None and fusable:
+                plan.append((layer, after))
+                i += 2
+                continue
+            plan.append((layer, None))
+            i += 1
+        object.__setattr__(self, "_plan", plan)
+        return plan
 
     def _config(self) -> dict[str, Any]:
         return {"layers": [layer.get_config() for layer in self]}
@@ -308,8 +372,28 @@ class Sequential(Module):
             ) from None
 
 
-def from_config(config: dict[str, Any]) -> Module:
-    """Build a module from :meth:`Module.get_config` data (parameters freshly drawn)."""
+def from_config(config: dict[str, Any], *, initialize: bool = True) -> Module:
+    """Build a module from :meth:`Module.get_config` data.
+
+    Parameters
+    ----------
+    config : dict
+        ``{"type": "Linear", ...}`` as :meth:`Module.get_config` returns it.
+    initialize : bool, default True
+        Draw fresh parameter values, as the constructors do. False builds only the
+        architecture: every parameter is a read-only placeholder of the right shape
+        and dtype that takes no memory and draws no random numbers, until values are
+        assigned to its ``.data``. :func:`chainrule.load` builds models this way, so
+        loading holds each weight in memory once.
+    """
+    token = _INITIALIZE.set(bool(initialize))
+    try:
+        return _build(config)
+    finally:
+        _INITIALIZE.reset(token)
+
+
+def _build(config: dict[str, Any]) -> Module:
     from chainrule import nn
 
     if not isinstance(config, dict) or not isinstance(config.get("type"), str):
@@ -323,7 +407,7 @@ def from_config(config: dict[str, Any]) -> Module:
         layers = args.pop("layers", None)
         if not isinstance(layers, list) or args:
             raise ValueError("a Sequential config needs exactly one entry, 'layers': a list")
-        return Sequential(*(from_config(layer) for layer in layers))
+        return Sequential(*(_build(layer) for layer in layers))
     try:
         return cls(**args)
     except TypeError as err:

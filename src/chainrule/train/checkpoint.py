@@ -114,7 +114,7 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint | None:
             callbacks=[_join_arrays(s, arrays) for s in info["callbacks"]],
             fingerprint=info["fingerprint"],
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as err:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as err:
         raise ModelFileError(f"{path}: incomplete training checkpoint ({err!r})") from None
 
 

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from chainrule.autograd import no_grad
-from chainrule.nn.loss import BCEWithLogitsLoss
+from chainrule.nn.loss import BCEWithLogitsLoss, CrossEntropyLoss
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
 from chainrule.random import RandomState, get_rng
@@ -122,16 +122,18 @@ def fit(
     True
     """
     dtype = model.dtype or DEFAULT_DTYPE
+    loss_fn = inputs.loss_function(loss)
+    labels = isinstance(loss_fn, CrossEntropyLoss)
     X_all = inputs.features(X, dtype, "X")
-    y_all = inputs.targets(y, dtype, len(X_all), "y")
+    y_all = inputs.targets(y, dtype, len(X_all), "y", labels=labels)
     n_epochs = inputs.count("epochs", epochs, minimum=0)
     X_train, y_train, validation = inputs.split(
-        X_all, y_all, validation_split, validation_data, dtype
+        X_all, y_all, validation_split, validation_data, dtype, labels
     )
     size = len(X_train) if batch_size is None else inputs.count("batch_size", batch_size, minimum=1)
     loop = _Loop(
         model=model,
-        loss_fn=inputs.loss_function(loss),
+        loss_fn=loss_fn,
         optimizer=inputs.optimizer_for(optimizer, model),
         metrics=[resolve_metric(m) for m in ([metrics] if isinstance(metrics, str) else metrics)],
         callbacks=list(callbacks),

@@ -43,8 +43,12 @@ def features(X: ArrayLike, dtype: Any, name: str) -> np.ndarray:
     return array.astype(dtype, copy=False)
 
 
-def targets(y: ArrayLike, dtype: Any, n_samples: int, name: str) -> np.ndarray:
-    """Finite numeric targets, one per sample, cast to ``dtype``."""
+def targets(
+    y: ArrayLike, dtype: Any, n_samples: int, name: str, *, labels: bool = False
+) -> np.ndarray:
+    """Finite numeric targets, one per sample, cast to ``dtype``; with ``labels`` (class
+    indices for the cross-entropy loss) a 1-D float array must hold whole numbers, checked
+    before the cast could round a label such as 1.0000001 to 1."""
     array = np.asarray(y)
     if array.dtype.kind not in "fiub":
         raise TypeError(
@@ -57,6 +61,14 @@ def targets(y: ArrayLike, dtype: Any, n_samples: int, name: str) -> np.ndarray:
             "give one target per sample"
         )
     check_finite(array, name)
+    if labels and array.ndim == 1 and array.dtype.kind == "f":
+        fractional = array != np.round(array)
+        if fractional.any():
+            i = int(np.argmax(fractional))
+            raise ValueError(
+                f"{name} holds class labels for the cross-entropy loss, which must be whole "
+                f"numbers; sample {i} has label {float(array[i])!r}"
+            )
     return array.astype(dtype, copy=False)
 
 
@@ -77,6 +89,7 @@ def split(
     validation_split: float,
     validation_data: tuple[ArrayLike, ArrayLike] | None,
     dtype: Any,
+    labels: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """(X_train, y_train, validation pair or None); a split takes the last samples."""
     if validation_data is not None:
@@ -85,7 +98,8 @@ def split(
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
             raise ValueError("validation_data must be a pair (X_val, y_val)")
         X_val = features(validation_data[0], dtype, "X_val")
-        return X, y, (X_val, targets(validation_data[1], dtype, len(X_val), "y_val"))
+        y_val = targets(validation_data[1], dtype, len(X_val), "y_val", labels=labels)
+        return X, y, (X_val, y_val)
     if not validation_split:
         return X, y, None
     if not 0 < validation_split < 1:
