@@ -167,3 +167,23 @@ def test_gradcheck_reports_a_wrong_gradient():
         cr.gradcheck(lambda t: t.log(), [nan_x])  # NaN gradients must not pass
     with pytest.raises(TypeError, match="float64"):
         cr.gradcheck(lambda t: t * 2, [cr.tensor([1.0], requires_grad=True)])
+
+
+def test_backward_frees_the_graph_unless_retained():
+    import gc
+    import weakref
+
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    watch = weakref.ref(y)
+    z = (y * y).sum()
+    del y
+    gc.collect()
+    assert watch() is not None  # the graph holds the intermediate result
+    z.backward(retain_graph=True)
+    z.backward()  # the graph was retained: a second pass works, and accumulates
+    np.testing.assert_array_equal(x.grad, 2 * 18 * x.data)
+    gc.collect()
+    assert watch() is None  # freed by the pass that did not retain the graph
+    with pytest.raises(ValueError, match="a second time.*retain_graph=True"):
+        z.backward()

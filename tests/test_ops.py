@@ -98,7 +98,7 @@ def test_backward_twice_gives_identical_gradients(name):
     rng = np.random.default_rng(9)
     out = apply(op, *tensors, **attrs)
     upstream = rng.normal(size=out.shape)
-    out.backward(upstream)
+    out.backward(upstream, retain_graph=True)
     first = [None if t.grad is None else t.grad.copy() for t in tensors]
     for t in tensors:
         t.grad = None
@@ -113,7 +113,7 @@ def test_gradients_accumulate_until_zeroed(name):
     tensors, attrs = _tensors(name, 5, (2, 3))
     out = apply(get_op(name), *tensors, **attrs)
     upstream = np.ones_like(out.data)
-    out.backward(upstream)
+    out.backward(upstream, retain_graph=True)
     once = [None if t.grad is None else t.grad.copy() for t in tensors]
     out.backward(upstream)
     for t, g in zip(tensors, once):

@@ -93,7 +93,7 @@ class Node:
     exist, that order is a topological order of the graph.
     """
 
-    __slots__ = ("op", "inputs", "arrays", "attrs", "saved", "kwargs", "seq")
+    __slots__ = ("op", "inputs", "arrays", "attrs", "saved", "kwargs", "seq", "released")
 
     def __init__(
         self,
@@ -110,6 +110,16 @@ class Node:
         self.saved = saved
         self.kwargs = {**attrs, **saved} if saved else attrs
         self.seq = next(_counter)
+        self.released = False
+
+    def release(self) -> None:
+        """Drop the inputs and saved arrays (backward() without retain_graph does this),
+        so the memory of intermediate results can be reused at once."""
+        self.inputs = ()
+        self.arrays = ()
+        self.saved = {}
+        self.kwargs = {}
+        self.released = True
 
     def __repr__(self) -> str:
         return f"Node({self.op.name})"
@@ -150,6 +160,12 @@ def topological_order(root: Tensor) -> list[Tensor]:
     while stack:
         node = stack.pop()._node
         assert node is not None
+        if node.released:
+            raise ValueError(
+                f"backward() through the result of {node.op.name} a second time: the first "
+                "backward() freed its saved values; call backward(retain_graph=True) the first "
+                "time to backpropagate through the same graph again"
+            )
         for parent in node.inputs:
             if parent._node is not None and parent.requires_grad and id(parent) not in seen:
                 seen.add(id(parent))
@@ -173,12 +189,15 @@ def _accumulate(tensor: Tensor, grad: np.ndarray, owned: bool) -> None:
         tensor.grad += grad
 
 
-def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
+def backward(
+    root: Tensor, grad_out: np.ndarray | None = None, retain_graph: bool = False
+) -> None:
     """Backpropagate from ``root``: fill ``.grad`` of every leaf that needs one.
 
     Leaves (tensors made by the user, such as parameters) accumulate into
     ``.grad`` until zeroed, as in PyTorch; intermediate results keep their
-    gradient only after :meth:`Tensor.retain_grad`.
+    gradient only after :meth:`Tensor.retain_grad`. As in PyTorch, the graph's
+    saved values are freed as the pass goes, unless ``retain_graph`` is True.
     """
     if not root.requires_grad:
         raise ValueError(
@@ -223,6 +242,9 @@ def backward(root: Tensor, grad_out: np.ndarray | None = None) -> None:
                 for parent, vjp in zip(node.inputs, op.vjps)
                 if vjp is not None and parent.requires_grad
             ]
+        if not retain_graph:
+            pairs = list(pairs)
+            node.release()
         for parent, grad_in in pairs:
             if grad_in is None:
                 continue

@@ -142,9 +142,13 @@ class Tensor:
         return f"tensor({body}{extras})"
 
     # -- autograd ---------------------------------------------------------------------
-    def backward(self, grad_out: np.ndarray | None = None) -> None:
-        """Compute gradients of this tensor with respect to every leaf it depends on."""
-        autograd.backward(self, grad_out)
+    def backward(self, grad_out: np.ndarray | None = None, retain_graph: bool = False) -> None:
+        """Compute gradients of this tensor with respect to every leaf it depends on.
+
+        The graph's saved values are freed on the way (as in PyTorch); pass
+        ``retain_graph=True`` to backpropagate through the same graph again.
+        """
+        autograd.backward(self, grad_out, retain_graph)
 
     def retain_grad(self) -> Tensor:
         """Keep this intermediate result's gradient in ``.grad`` after backward()."""

@@ -355,7 +355,7 @@ def _trace_step(
     for t in order:
         if t.node is not None:
             t.retain_grad()
-    loss.backward()
+    loss.backward(retain_graph=True)  # the graph is read below
 
     params = {id(p): key for key, p in work.named_parameters()}
     shared = {
