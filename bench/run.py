@@ -169,7 +169,7 @@ def bench_explain(repeats: int) -> dict[str, object] | None:
         return None
 
     def build() -> None:
-        examples.explain_example("house-prices").to_html()
+        examples.example("house-prices").to_html()
 
     build()
     return {"seconds": statistics.median(timed(build) for _ in range(repeats))}

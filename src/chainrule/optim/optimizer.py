@@ -77,8 +77,9 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (the next backward starts from zero)."""
-        for p in self._params():
-            p.grad = None
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.grad = None
 
     def step(self) -> None:
         raise NotImplementedError

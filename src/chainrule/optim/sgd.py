@@ -54,6 +54,11 @@ class SGD(Optimizer):
         """Update every parameter that has a gradient, in place."""
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
+            if not (momentum or decay):
+                for p in group["params"]:
+                    if p.grad is not None and p.requires_grad:
+                        p.data -= lr * p.grad
+                continue
             for p in group["params"]:
                 if p.grad is None or not p.requires_grad:
                     continue
