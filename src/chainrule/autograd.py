@@ -52,36 +52,30 @@ class no_grad:  # noqa: N801  (PyTorch's name)
             prediction = model(X)
     """
 
+    _mode = False
+
     def __enter__(self) -> None:
         self._previous = _GradMode.enabled
-        _GradMode.enabled = False
+        _GradMode.enabled = self._mode
 
     def __exit__(self, *exc: object) -> None:
         _GradMode.enabled = self._previous
 
     def __call__(self, func: F) -> F:
+        mode = self._mode
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _grad_mode(False):
+            with _grad_mode(mode):
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
 
 class enable_grad(no_grad):  # noqa: N801
-    """Context manager that turns recording back on inside :class:`no_grad`."""
+    """Context manager and decorator that turns recording back on inside :class:`no_grad`."""
 
-    def __enter__(self) -> None:
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = True
-
-    def __call__(self, func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _grad_mode(True):
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
+    _mode = True
 
 
 class Node:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.ops.registry import Formula, Op, Sample, get_op, register, vjps_from_joint
-from chainrule.ops.shape import linear_forward, linear_joint_vjp
+from chainrule.ops.shape import linear_forward, linear_joint_vjp, linear_sample
 
 Array = np.ndarray
 FUSABLE = ("sigmoid", "tanh", "relu", "leaky_relu")
@@ -48,18 +48,10 @@ def dense_joint_vjp(
 
 
 def _dense_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
-    batch, width = hint
-    inner = int(rng.integers(1, 5))
     activation = str(rng.choice(FUSABLE))
     attrs = {"negative_slope": 0.1} if activation == "leaky_relu" else None
-    return Sample(
-        (
-            rng.normal(size=(batch, inner)),
-            rng.normal(size=(inner, width)),
-            rng.normal(size=[(width,), (1,)][rng.integers(2)]),
-        ),
-        {"activation": activation, "activation_attrs": attrs},
-    )
+    inputs = linear_sample(rng, hint).inputs
+    return Sample(inputs, {"activation": activation, "activation_attrs": attrs})
 
 
 register(

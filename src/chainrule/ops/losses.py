@@ -10,6 +10,8 @@ scores' shape (one-hot rows or probabilities).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
@@ -266,17 +268,8 @@ def _mse_vjp_pred(
     return diff * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
 
 
-def _mse_vjp_target(
-    grad: Array,
-    out: Array,
-    pred: Array,
-    target: Array,
-    reduction: str = "mean",
-    half: bool = False,
-    diff: Array | None = None,
-) -> Array:
-    assert diff is not None
-    return diff * (grad * (-2.0 * mse_scale(pred.size, reduction, half)))
+def _mse_vjp_target(grad: Array, out: Array, pred: Array, target: Array, **attrs: Any) -> Array:
+    return -_mse_vjp_pred(grad, out, pred, target, **attrs)
 
 
 def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:

@@ -77,7 +77,7 @@ def linear_joint_vjp(
     return grad_x, grad_w, grad_b
 
 
-def _linear_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
+def linear_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
     batch, width = hint
     inner = int(rng.integers(1, 5))
     bias_shape = [(width,), (1,), ()][rng.integers(3)]
@@ -102,7 +102,7 @@ register(
             Formula("{X}^T", "{X}^\\top"),
             Formula("1", "1"),
         ),
-        sample=_linear_sample,
+        sample=linear_sample,
         description="X @ W + b (b a vector per neuron or one shared scalar)",
     )
 )
