@@ -151,6 +151,7 @@ def topological_order(root: Tensor) -> list[Tensor]:
     found = [root]
     seen = {id(root)}
     stack = [root]
+    chain = True  # every result found had at most one new result among its inputs
     while stack:
         node = stack.pop()._node
         assert node is not None
@@ -160,12 +161,18 @@ def topological_order(root: Tensor) -> list[Tensor]:
                 "backward() freed its saved values; call backward(retain_graph=True) the first "
                 "time to backpropagate through the same graph again"
             )
+        pushed = 0
         for parent in node.inputs:
             if parent._node is not None and parent.requires_grad and id(parent) not in seen:
                 seen.add(id(parent))
                 found.append(parent)
                 stack.append(parent)
-    found.sort(key=_creation_number)
+                pushed += 1
+        chain = chain and pushed <= 1
+    if chain:  # a chain is found from its end: reversed, it is already in order
+        found.reverse()
+    else:
+        found.sort(key=_creation_number)
     return found
 
 
