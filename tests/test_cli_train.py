@@ -132,6 +132,12 @@ def test_train_and_predict_regression(workdir, capsys):
     assert np.abs(predictions - cr.data.house_prices().y).max() < 0.2
     assert main(["evaluate", "model.safetensors", "houses.csv", "--target", "price"]) == 0
     assert "r2 " in capsys.readouterr().out
+    # New data to predict may carry the target column with blank cells: it is left unread.
+    blank = [line.rsplit(",", 1)[0] + "," for line in (workdir / "houses.csv").read_text().split()]
+    blank[0] = blank[0] + "price"
+    (workdir / "new.csv").write_text("\n".join(blank) + "\n")
+    assert main(["predict", "model.safetensors", "new.csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[1:] == lines[1:]
 
 
 def test_train_resumes_from_its_checkpoint(workdir, capsys):

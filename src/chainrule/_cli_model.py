@@ -11,6 +11,7 @@ import csv
 import io
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ def predict(args: argparse.Namespace) -> int:
         check_output(args.out, "--out")
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
-    target = prep.target_name if prep.target_name in _header(args.data) else None
-    X, _ = _read(args.data, loaded, target)
+    # A target column in the file is left unread: it may be blank in data to predict.
+    X, _ = _read(args.data, loaded, None, ignore=[prep.target_name] if prep.target_name else [])
     outputs = _outputs(loaded, X)
     columns: dict[str, list[Any]] = {}
     if prep.task == "classification" and prep.classes:
@@ -148,22 +149,13 @@ def summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _header(path: str) -> list[str]:
-    """Column names in the first non-blank line of a CSV file, or [] if unreadable."""
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            line = next((line for line in handle if line.strip()), "")
-    except (OSError, UnicodeDecodeError):
-        return []
-    delimiter = max(",;\t|", key=line.count)
-    return [name.strip() for name in next(csv.reader([line], delimiter=delimiter), [])]
-
-
-def _read(path: str, loaded: Any, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+def _read(
+    path: str, loaded: Any, target: str | None, ignore: Sequence[str] = ()
+) -> tuple[np.ndarray, np.ndarray]:
     from chainrule.data import read_csv
 
     names = loaded.preprocessing.feature_names
-    data = read_csv(path, target=target, feature_names=names)
+    data = read_csv(path, target=target, feature_names=names, ignore=ignore)
     first = next((m for m in loaded.model.modules() if hasattr(m, "in_features")), None)
     expected = getattr(first, "in_features", data.n_features)
     if data.n_features != expected:

@@ -37,6 +37,7 @@ def read_csv(
     *,
     delimiter: str | None = None,
     feature_names: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
 ) -> Dataset:
     """Read a CSV file whose first line names the columns.
 
@@ -58,6 +59,9 @@ def read_csv(
     feature_names : sequence of str, optional
         The feature columns a model was trained on. When given, the file's feature
         columns must be exactly these (in any order); ``X`` follows this order.
+    ignore : sequence of str, default ()
+        Columns to leave out unread, e.g. a target column, possibly blank, in a file
+        given for prediction. Names that are not in the file are allowed.
 
     Returns
     -------
@@ -116,7 +120,7 @@ def read_csv(
 
     if target is not None and target not in header:
         raise ValueError(f"{source}: {_unknown_column_message(target, header)}")
-    features = [name for name in header if name != target]
+    features = [name for name in header if name != target and name not in ignore]
     if not features:
         raise ValueError(
             f"{source}: no feature columns left after taking {target!r} as the target; "
