@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -21,15 +22,20 @@ def mlp_sizes(width: int) -> list[int]:
     return [784, width, width, 10]
 
 
+def mlp_layers(width: int, linear: Callable[[int, int], Any], relu: Callable[[], Any]) -> list[Any]:
+    """Linear layers of the sizes above with a ReLU between each two, in any library."""
+    sizes = mlp_sizes(width)
+    layers = []
+    for i in range(len(sizes) - 1):
+        layers.append(linear(sizes[i], sizes[i + 1]))
+        if i < len(sizes) - 2:
+            layers.append(relu())
+    return layers
+
+
 def chainrule_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner:
     cr.manual_seed(0)
-    sizes = mlp_sizes(width)
-    layers: list[cr.nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(cr.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(cr.nn.ReLU())
-    model = cr.nn.Sequential(*layers)
+    model = cr.nn.Sequential(*mlp_layers(width, cr.nn.Linear, cr.nn.ReLU))
     loss_fn = cr.nn.CrossEntropyLoss()
     optimizer = cr.optim.SGD(model.parameters(), lr=lr)
 
@@ -94,13 +100,7 @@ def torch_mlp(
     except ImportError:
         return None
     torch.manual_seed(0)
-    sizes = mlp_sizes(width)
-    layers: list[torch.nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.ReLU())
-    model = torch.nn.Sequential(*layers)
+    model = torch.nn.Sequential(*mlp_layers(width, torch.nn.Linear, torch.nn.ReLU))
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))

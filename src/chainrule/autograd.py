@@ -180,12 +180,11 @@ def _creation_number(tensor: Tensor) -> int:
     return tensor._node.seq  # type: ignore[union-attr]
 
 
-def _accumulate(tensor: Tensor, grad: np.ndarray, owned: bool) -> None:
-    """Add ``grad`` into ``tensor.grad``; keep ``grad`` itself when nothing else holds it."""
+def _accumulate(tensor: Tensor, grad: np.ndarray) -> None:
+    """Add ``grad`` into ``tensor.grad`` (a copy of it the first time, since the array
+    may be held elsewhere)."""
     if tensor.grad is None:
-        if not owned or grad.dtype != tensor.data.dtype:
-            grad = np.array(grad, dtype=tensor.data.dtype)
-        tensor.grad = grad
+        tensor.grad = np.array(grad, dtype=tensor.data.dtype)
     else:
         tensor.grad += grad
 
@@ -219,7 +218,7 @@ def backward(
                 f"backward(): grad_out has shape {grad_out.shape}, expected {root.shape}"
             )
     if root._node is None:
-        _accumulate(root, grad_out, owned=False)
+        _accumulate(root, grad_out)
         return
 
     grads: dict[int, np.ndarray] = {id(root): grad_out}
@@ -228,7 +227,7 @@ def backward(
         if grad is None:
             continue
         if tensor._retains_grad:
-            _accumulate(tensor, grad, owned=False)
+            _accumulate(tensor, grad)
         node = tensor._node
         assert node is not None
         arrays, kwargs, out = node.arrays, node.kwargs, tensor.data
