@@ -114,6 +114,11 @@ def log_softmax(x: ArrayLike, axis: int = -1) -> Tensor:
 def linear(x: ArrayLike, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """``x @ weight + bias``; ``weight`` has shape (in_features, out_features)."""
     x_t = _t(x, weight)
+    if x_t.ndim != 2:
+        raise ValueError(
+            f"linear: x must be a 2-D array (samples, features), got shape {x_t.shape}; "
+            "for one sample use x.reshape(1, -1)"
+        )
     if bias is None:
         return _call("matmul", x_t, weight)
     return _call("linear", x_t, weight, bias)

@@ -8,6 +8,7 @@ backward pass.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -51,6 +52,18 @@ def _as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     if array.dtype != target:
         array = array.astype(target)
     return array
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """Whether every entry of a float array is finite (no NaN, no +-inf).
+
+    The sum of squares is finite exactly when every entry is, unless it overflows;
+    one BLAS dot product decides the common case at a fraction of the cost of
+    ``np.isfinite(array).all()``, which settles the rest.
+    """
+    if math.isfinite(np.vdot(array, array)):
+        return True
+    return bool(np.isfinite(array).all())
 
 
 class Tensor:
@@ -142,13 +155,10 @@ class Tensor:
         return f"tensor({body}{extras})"
 
     # -- autograd ---------------------------------------------------------------------
-    def backward(self, grad_out: np.ndarray | None = None, retain_graph: bool = False) -> None:
-        """Compute gradients of this tensor with respect to every leaf it depends on.
-
-        The graph's saved values are freed on the way (as in PyTorch); pass
-        ``retain_graph=True`` to backpropagate through the same graph again.
-        """
-        autograd.backward(self, grad_out, retain_graph)
+    # Compute gradients of this tensor with respect to every leaf it depends on. The
+    # graph's saved values are freed on the way (as in PyTorch); pass
+    # retain_graph=True to backpropagate through the same graph again.
+    backward = autograd.backward
 
     def retain_grad(self) -> Tensor:
         """Keep this intermediate result's gradient in ``.grad`` after backward()."""

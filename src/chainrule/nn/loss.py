@@ -15,7 +15,7 @@ from chainrule.autograd import apply
 from chainrule.nn.layers import as_tensor
 from chainrule.nn.module import Module
 from chainrule.ops import get_op
-from chainrule.tensor import ArrayLike, Tensor, _as_float_array
+from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite
 
 REDUCTIONS = ("mean", "sum")
 _MSE = get_op("mse")
@@ -47,7 +47,7 @@ def _target_array(owner: str, target: ArrayLike, dtype: Any) -> np.ndarray:
             array = _as_float_array(target, dtype)
         except TypeError as err:
             raise TypeError(f"{owner}: target: {err}") from None
-    if not np.isfinite(array).all():
+    if not all_finite(array):
         raise ValueError(f"{owner}: the target contains NaN or infinite values")
     return array
 
@@ -206,6 +206,14 @@ class BCELoss(Module):
             # graph (the same arithmetic, so the same values) and work from them.
             logits = apply(_LINEAR, *node.inputs)
             return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
+        if node is not None and node.op.name.startswith("dense_stack"):
+            activations = node.attrs["activations"]
+            if activations[-1] == "sigmoid":  # the same for fused layers: all but the sigmoid
+                logits = apply(
+                    node.op, *node.inputs, activations=(*activations[:-1], None),
+                    activation_attrs=node.attrs["activation_attrs"],
+                )
+                return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
         if (probs.data < 0).any() or (probs.data > 1).any():
             raise ValueError(
                 "BCELoss: predictions must be probabilities in [0, 1]; "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.ops.registry import Formula, Op, Sample, register
+from chainrule.ops.scalars import scalar
 
 Array = np.ndarray
 
@@ -40,10 +41,15 @@ def sigmoid(x: Array) -> Array:
     about 1e-16) are exact to an absolute, not a relative, error of 1e-16; the
     cross-entropy losses work from logits, so no log of such a value is taken.
     """
-    out = np.tanh(x * 0.5)
-    out *= 0.5
-    out += 0.5
+    half = scalar(0.5, x.dtype)
+    out = np.tanh(x * half)
+    out *= half
+    out += half
     return out
+
+
+def _sigmoid_vjp(grad: Array, out: Array, x: Array) -> Array:
+    return grad * out * (scalar(1.0, out.dtype) - out)
 
 
 def _unary_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
@@ -61,7 +67,7 @@ register(
         name="sigmoid",
         arg_names=("x",),
         forward=sigmoid,
-        vjps=(lambda grad, out, x: grad * out * (1.0 - out),),
+        vjps=(_sigmoid_vjp,),
         formulas=(Formula("{out} * (1 - {out})", "{out}\\,(1 - {out})"),),
         sample=_unary_sample,
         elementwise=True,

@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
 from chainrule.ops.registry import Formula, Op, Sample, register
+from chainrule.ops.scalars import scalar
 
 Array = np.ndarray
 
@@ -265,7 +266,7 @@ def _mse_vjp_pred(
     diff: Array | None = None,
 ) -> Array:
     assert diff is not None
-    return diff * (grad * (2.0 * mse_scale(pred.size, reduction, half)))
+    return diff * (grad * scalar(2.0 * mse_scale(pred.size, reduction, half), grad.dtype))
 
 
 def _mse_vjp_target(grad: Array, out: Array, pred: Array, target: Array, **attrs: Any) -> Array:

@@ -93,7 +93,9 @@ class Op:
         the gradients of all the inputs flagged in ``needs`` (None for the others)
         in one call, for ops whose gradients share work. Its ``vjps`` are then
         made from it with :func:`vjps_from_joint`, so the two cannot disagree;
-        the backward pass calls it once instead of each VJP.
+        the backward pass calls it once instead of each VJP. Every array it
+        returns must be new (not ``grad_out``, an input or a view of one): a leaf
+        keeps it as its ``.grad`` without a copy.
     """
 
     name: str

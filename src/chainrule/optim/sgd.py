@@ -55,9 +55,16 @@ class SGD(Optimizer):
         for group in self.param_groups:
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
             if not (momentum or decay):
+                # The rate as a 0-d array of the parameters' dtype: the same product as
+                # lr * grad, without NumPy converting a Python float on every call.
+                rate = None
                 for p in group["params"]:
-                    if p.grad is not None and p.requires_grad:
-                        p.data -= lr * p.grad
+                    grad = p.grad
+                    if grad is not None and p.requires_grad:
+                        data = p.data
+                        if rate is None or rate.dtype != data.dtype:
+                            rate = np.array(lr, data.dtype)
+                        data -= rate * grad
                 continue
             for p in group["params"]:
                 if p.grad is None or not p.requires_grad:

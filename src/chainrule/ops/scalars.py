@@ -1,0 +1,28 @@
+"""Constants as 0-d arrays of a given dtype, for the arithmetic of small arrays.
+
+NumPy converts a Python float operand on every call (``x * 0.5``), which on arrays
+of a few dozen numbers costs about as much as the arithmetic itself; a 0-d array
+of ``x``'s own dtype gives the same result, bit for bit, without that conversion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+_CACHE: dict[tuple[float, np.dtype[Any]], np.ndarray] = {}
+
+
+def scalar(value: float, dtype: np.dtype[Any]) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype`` (cached: use it for fixed constants;
+    values that change every step, such as a scheduled learning rate, use np.array)."""
+    key = (value, dtype)
+    array = _CACHE.get(key)
+    if array is None:
+        if len(_CACHE) >= 1024:  # values that depend on a batch size: keep it bounded
+            _CACHE.clear()
+        array = np.array(value, dtype=dtype)
+        array.flags.writeable = False
+        _CACHE[key] = array
+    return array
