@@ -55,14 +55,74 @@ def test_fused_and_unfused_are_bit_identical(activation, loss_fn, head, bias):
         assert np.array_equal(grads_f[name], grads_u[name]), name
 
 
-def test_fused_graph_has_one_node_per_layer_pair_and_unfused_two():
+def test_fused_graph_has_one_node_per_run_of_layers_and_unfused_one_per_stage():
     model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
     x = np.ones((1, 2), dtype=np.float32)
     out = model(x)
-    assert out.node.op.name == "dense" and out.node.attrs["activation"] == "sigmoid"
+    assert out.node.op.name == "dense_stack2"
+    assert out.node.attrs["activations"] == ("tanh", "sigmoid")
+    assert all(t.node is None for t in out.node.inputs)  # X and the parameters
     with fusion(False):
         out = model(x)
     assert out.node.op.name == "sigmoid" and out.node.inputs[0].node.op.name == "linear"
+
+
+def _plan(model):
+    model(np.ones((1, model[0].in_features), dtype=np.float32))
+    return [
+        step.op.name if isinstance(step, nn.layers.FusedRun) else type(step).__name__
+        for step in model._plan
+    ]
+
+
+def test_the_plan_fuses_runs_of_up_to_four_layers_whose_sizes_chain():
+    relu = nn.ReLU
+    # the large benchmark MLP: one op, its last layer without an activation
+    mlp = nn.Sequential(nn.Linear(4, 3), relu(), nn.Linear(3, 3), relu(), nn.Linear(3, 2))
+    assert _plan(mlp) == ["dense_stack3"]
+    # a single Linear + activation is a dense op; a lone Linear stays itself
+    assert _plan(nn.Sequential(nn.Linear(4, 3), relu())) == ["dense"]
+    assert _plan(nn.Sequential(nn.Linear(4, 3))) == ["Linear"]
+    # six layers: four, then two
+    deep = [m for _ in range(6) for m in (nn.Linear(4, 4), nn.Tanh())]
+    assert _plan(nn.Sequential(*deep)) == ["dense_stack4", "dense_stack2"]
+    # a layer that is not fusable (Softmax, a Linear without bias) ends the run
+    no_bias = nn.Linear(3, 3, bias=False)
+    model = nn.Sequential(nn.Linear(4, 3), relu(), no_bias, nn.Linear(3, 2), nn.Softmax())
+    assert _plan(model) == ["dense", "Linear", "Linear", "Softmax"]
+
+
+def test_sizes_that_do_not_chain_get_the_layers_own_error():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(5, 2), nn.ReLU())
+    with pytest.raises(ValueError, match=r"Linear\(5, 2\) expects 5 input features"):
+        model(np.ones((2, 4), dtype=np.float32))
+
+
+def test_a_layer_changed_after_planning_runs_unfused_with_its_own_checks():
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2), nn.Sigmoid())
+    x = np.ones((2, 4), dtype=np.float32)
+    model(x)
+    model[2].bias = None  # no bias now: this call cannot use the stack op
+    out = model(x)
+    assert out.node.op.name == "sigmoid"
+    with fusion(False):
+        assert np.array_equal(out.data, model(x).data)
+    model[2].weight.data = model[2].weight.data.astype(np.float64)
+    with pytest.raises(TypeError, match="float64 weights but got float32 input"):
+        model(x)
+
+
+def test_a_pickled_or_copied_model_plans_again():
+    import copy
+    import pickle
+
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
+    x = np.ones((2, 2), dtype=np.float32)
+    out = model(x).data
+    for clone in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert np.array_equal(clone(x).data, out)
+        clone[0].weight.data[...] = 0  # the clone's plan runs the clone's layers
+        assert np.array_equal(model(x).data, out)
 
 
 def test_bce_after_fused_sigmoid_is_computed_from_logits():

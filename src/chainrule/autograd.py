@@ -95,14 +95,18 @@ class Node:
         inputs: tuple[Tensor, ...],
         arrays: tuple[np.ndarray, ...],
         attrs: dict[str, Any],
-        saved: dict[str, Any],
+        saved: dict[str, Any] | None,
     ) -> None:
         self.op = op
         self.inputs = inputs
         self.arrays = arrays
         self.attrs = attrs
-        self.saved = saved
-        self.kwargs = {**attrs, **saved} if saved else attrs
+        if saved:
+            self.saved = saved
+            self.kwargs = {**attrs, **saved}
+        else:
+            self.saved = {}
+            self.kwargs = attrs
         self.seq = next(_counter)
         self.released = False
 
@@ -139,41 +143,57 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """The op results ``root`` depends on through tensors that need gradients,
-    in the order they were computed (``root`` last).
+def backward_order(root: Tensor) -> list[Tensor]:
+    """The op results ``root`` depends on through tensors that need gradients, in
+    the reverse of the order they were computed (``root`` first): the order in
+    which backward() visits them.
 
-    An iterative walk plus a sort by creation number: graphs of any depth work.
     Leaves are not listed; backward() hands them their gradient as it arrives.
     """
     if root._node is None:
         return []
+    # The common case, a chain (each result made from at most one other result that
+    # needs a gradient), is walked from its end without sorting.
+    found = []
+    tensor: Tensor | None = root
+    while tensor is not None:
+        node = _live_node(tensor)
+        found.append(tensor)
+        tensor = None
+        for parent in node.inputs:
+            if parent._node is not None and parent.requires_grad:
+                if tensor is not None:
+                    return _sorted_order(root)
+                tensor = parent
+    return found
+
+
+def _sorted_order(root: Tensor) -> list[Tensor]:
+    """backward_order() for any graph: an iterative walk (graphs of any depth work)
+    and a sort by creation number, which is a topological order."""
     found = [root]
     seen = {id(root)}
     stack = [root]
-    chain = True  # every result found had at most one new result among its inputs
     while stack:
-        node = stack.pop()._node
-        assert node is not None
-        if node.released:
-            raise ValueError(
-                f"backward() through the result of {node.op.name} a second time: the first "
-                "backward() freed its saved values; call backward(retain_graph=True) the first "
-                "time to backpropagate through the same graph again"
-            )
-        pushed = 0
-        for parent in node.inputs:
+        for parent in _live_node(stack.pop()).inputs:
             if parent._node is not None and parent.requires_grad and id(parent) not in seen:
                 seen.add(id(parent))
                 found.append(parent)
                 stack.append(parent)
-                pushed += 1
-        chain = chain and pushed <= 1
-    if chain:  # a chain is found from its end: reversed, it is already in order
-        found.reverse()
-    else:
-        found.sort(key=_creation_number)
+    found.sort(key=_creation_number, reverse=True)
     return found
+
+
+def _live_node(tensor: Tensor) -> Node:
+    node = tensor._node
+    assert node is not None
+    if node.released:
+        raise ValueError(
+            f"backward() through the result of {node.op.name} a second time: the first "
+            "backward() freed its saved values; call backward(retain_graph=True) the first "
+            "time to backpropagate through the same graph again"
+        )
+    return node
 
 
 def _creation_number(tensor: Tensor) -> int:
@@ -210,7 +230,8 @@ def backward(
                 f"backward() without a gradient needs a single-element output, got shape "
                 f"{root.shape}; pass grad_out with that shape or reduce the output first"
             )
-        grad_out = np.ones(root.data.shape, root.data.dtype)
+        data = root.data
+        grad_out = np.ones(data.shape, data.dtype) if data.ndim else np.array(1.0, data.dtype)
     else:
         grad_out = np.asarray(grad_out, dtype=root.data.dtype)
         if grad_out.shape != root.shape:
@@ -222,7 +243,7 @@ def backward(
         return
 
     grads: dict[int, np.ndarray] = {id(root): grad_out}
-    for tensor in reversed(topological_order(root)):
+    for tensor in backward_order(root):
         grad = grads.pop(id(tensor), None)
         if grad is None:
             continue
@@ -230,22 +251,22 @@ def backward(
             _accumulate(tensor, grad)
         node = tensor._node
         assert node is not None
-        arrays, kwargs, out = node.arrays, node.kwargs, tensor.data
-        op = node.op
-        pairs: Any
-        if op.joint_vjp is not None:
-            needs = tuple([p.requires_grad for p in node.inputs])
-            pairs = zip(node.inputs, op.joint_vjp(grad, out, *arrays, needs=needs, **kwargs))
+        op, inputs, arrays, kwargs = node.op, node.inputs, node.arrays, node.kwargs
+        results: Any
+        joint = op.joint_vjp
+        if joint is not None:  # its gradients are new arrays (the Op contract)
+            needs = tuple([p.requires_grad for p in inputs])
+            results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
         else:
-            pairs = [
-                (parent, vjp(grad, out, *arrays, **kwargs))
-                for parent, vjp in zip(node.inputs, op.vjps)
+            results = [
+                vjp(grad, tensor.data, *arrays, **kwargs)
                 if vjp is not None and parent.requires_grad
+                else None
+                for parent, vjp in zip(inputs, op.vjps)
             ]
         if not retain_graph:
-            pairs = list(pairs)
             node.release()
-        for parent, grad_in in pairs:
+        for parent, grad_in in zip(inputs, results):
             if grad_in is None:
                 continue
             shape = parent.data.shape
@@ -259,15 +280,16 @@ def backward(
                 # The leaf keeps the array as its .grad (and later adds into it) only if
                 # the VJP made it: not the upstream gradient, an input, or a view.
                 dtype = parent.data.dtype
-                if grad_in is grad or grad_in.base is not None or grad_in.dtype != dtype:
+                if grad_in.dtype != dtype or (joint is None and _shared(grad_in, grad, arrays)):
                     grad_in = np.array(grad_in, dtype=dtype)
-                else:
-                    for array in arrays:
-                        if grad_in is array:
-                            grad_in = array.copy()
                 parent.grad = grad_in
             else:
                 parent.grad += grad_in
+
+
+def _shared(grad_in: np.ndarray, grad: np.ndarray, arrays: tuple[np.ndarray, ...]) -> bool:
+    """Whether a VJP's result may be held elsewhere: the upstream gradient, an input, a view."""
+    return grad_in is grad or grad_in.base is not None or any(grad_in is a for a in arrays)
 
 
 _tensor_type: type[Tensor]
@@ -282,7 +304,9 @@ def _set_tensor_type(cls: type[Tensor]) -> None:
 # Losses that take probabilities (CrossEntropyLoss(from_probs=True), BCELoss) look
 # through a softmax/sigmoid output to its logits for stability, so these ops keep
 # their node even when no gradient is needed (outside no_grad()).
-_ALWAYS_RECORDED = frozenset({"softmax", "sigmoid", "dense"})
+_ALWAYS_RECORDED = frozenset(
+    {"softmax", "sigmoid", "dense", *(f"dense_stack{n}" for n in range(2, 5))}
+)
 
 
 class _Fusion:
@@ -312,19 +336,19 @@ def fusion(enabled: bool) -> Iterator[None]:
 def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
     """Run ``op`` forward on tensors and record it when gradients are needed."""
     arrays = tuple([t.data for t in inputs])
-    result = op.forward(*arrays, **attrs)
-    saved: dict[str, Any] = {}
     if op.saves:
-        result, saved = result
+        result, saved = op.forward(*arrays, **attrs)
+    else:
+        result, saved = op.forward(*arrays, **attrs), None
     if type(result) is not np.ndarray:  # NumPy reductions return scalars
         result = np.asarray(result)
-    needs_grad = False
+    out = _tensor_type._from_op(result)
     if _GradMode.enabled:
         for tensor, differentiable in zip(inputs, op.differentiable):
             if differentiable and tensor.requires_grad:
-                needs_grad = True
-                break
-    out = _tensor_type._from_op(result, needs_grad)
-    if needs_grad or (_GradMode.enabled and op.name in _ALWAYS_RECORDED):
-        out._node = Node(op, inputs, arrays, attrs, saved)
+                out.requires_grad = True
+                out._node = Node(op, inputs, arrays, attrs, saved)
+                return out
+        if op.name in _ALWAYS_RECORDED:
+            out._node = Node(op, inputs, arrays, attrs, saved)
     return out

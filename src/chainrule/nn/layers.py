@@ -11,8 +11,9 @@ from chainrule import init as initializers
 from chainrule.autograd import apply
 from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
 from chainrule.ops import Op, get_op
+from chainrule.ops.fused import stack_op_name
 from chainrule.random import RandomState
-from chainrule.tensor import ArrayLike, Tensor, _as_float_array
+from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite
 
 BiasKind = bool | Literal["shared"]
 _LINEAR = get_op("linear")
@@ -114,11 +115,12 @@ class Linear(Module):
     def fused(self, x: ArrayLike, activation: _Activation | LeakyReLU) -> Tensor:
         """``activation(self(x))`` as one ``dense`` op (same values, less bookkeeping)."""
         x_t = self._checked_input(x)
-        if self.bias is None:
+        bias = self.bias
+        if bias is None:
             return activation(apply(_MATMUL, x_t, self.weight))
         return apply(
-            _DENSE, x_t, self.weight, self.bias,
-            activation=activation._op.name, activation_attrs=activation.activation_attrs(),
+            _DENSE, x_t, self.weight, bias,
+            activation=activation.op_name, activation_attrs=activation.activation_attrs,
         )
 
     def _checked_input(self, x: ArrayLike) -> Tensor:
@@ -148,7 +150,7 @@ class Linear(Module):
             )
         # Check the network's entry (data the user passed in) for NaN/inf; values made
         # inside the network are the training guard's concern.
-        if x_t._node is None and not np.isfinite(data).all():
+        if x_t._node is None and not all_finite(data):
             bad = np.argwhere(~np.isfinite(data))[0]
             raise ValueError(
                 f"{self!r} got a non-finite input ({data[tuple(bad)]} at row {bad[0]}, "
@@ -171,6 +173,50 @@ class Linear(Module):
         return text
 
 
+class FusedRun:
+    """Linear layers with a bias in a row, each followed by its elementwise activation
+    or by none, that ``nn.Sequential`` runs as one registered op: ``dense`` for a
+    single layer with an activation, ``dense_stackN`` for N = 2 to 4 layers. The
+    values are bit-identical to running the layers one by one.
+    """
+
+    __slots__ = ("linears", "activations", "op", "names", "attrs")
+
+    def __init__(self, linears: list[Linear], activations: list[Any]) -> None:
+        self.linears = tuple(linears)
+        self.activations = tuple(activations)
+        self.op = get_op(stack_op_name(len(linears))) if len(linears) > 1 else _DENSE
+        self.names = tuple(None if a is None else a.op_name for a in activations)
+        # Attributes that cannot change (no LeakyReLU slope) are gathered once.
+        self.attrs = None if any(isinstance(a, LeakyReLU) for a in activations) else (
+            (None,) * len(activations)
+        )
+
+    def __call__(self, x: ArrayLike) -> Tensor:
+        first = self.linears[0]
+        if self.op is _DENSE:
+            return first.fused(x, self.activations[0])
+        x_t = first._checked_input(x)
+        dtype = x_t.data.dtype
+        params: list[Tensor] = []
+        for linear in self.linears:
+            weight, bias = linear.weight, linear.bias
+            if bias is None or weight.data.dtype != dtype:  # changed since: run one by one,
+                return self.unfused(x_t)  # so each layer checks its own input
+            params += (weight, bias)
+        attrs = self.attrs
+        if attrs is None:
+            attrs = tuple(None if a is None else a.activation_attrs for a in self.activations)
+        return apply(self.op, x_t, *params, activations=self.names, activation_attrs=attrs)
+
+    def unfused(self, x: ArrayLike) -> Tensor:
+        for linear, activation in zip(self.linears, self.activations):
+            x = linear(x)
+            if activation is not None:
+                x = activation(x)
+        return x  # type: ignore[return-value]
+
+
 class _Activation(Module):
     op_name = ""
     _op: Op
@@ -183,8 +229,8 @@ class _Activation(Module):
     def forward(self, x: ArrayLike) -> Tensor:
         return apply(self._op, x if isinstance(x, Tensor) else as_tensor(x, self))
 
-    def activation_attrs(self) -> dict[str, Any] | None:
-        return None
+    # The op's attributes when Sequential fuses this activation into a ``dense`` op.
+    activation_attrs: dict[str, Any] | None = None
 
 
 class Sigmoid(_Activation):
@@ -209,7 +255,8 @@ class LeakyReLU(Module):
     """z if z > 0 else negative_slope * z, elementwise."""
 
     fusable = True
-    _op = get_op("leaky_relu")
+    op_name = "leaky_relu"
+    _op = get_op(op_name)
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
@@ -222,7 +269,9 @@ class LeakyReLU(Module):
     def forward(self, x: ArrayLike) -> Tensor:
         return F.leaky_relu(as_tensor(x, self), self.negative_slope)
 
-    def activation_attrs(self) -> dict[str, Any] | None:
+    @property
+    def activation_attrs(self) -> dict[str, Any]:
+        """The op's attributes when Sequential fuses it into a ``dense`` op."""
         return {"negative_slope": self.negative_slope}
 
     def _config(self) -> dict[str, Any]:

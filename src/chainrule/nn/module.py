@@ -8,7 +8,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from chainrule.autograd import fusion_enabled
+from chainrule.autograd import _Fusion
 from chainrule.tensor import ArrayLike, Tensor
 
 # False while from_config(..., initialize=False) builds a module whose values will be
@@ -306,38 +306,62 @@ class Sequential(Module):
         super().__setattr__(name, value)
         object.__setattr__(self, "_plan", None)  # the layers changed: plan again
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_plan", None)  # made again on the first call (copies, pickles)
+        return state
+
     def forward(self, x: Any) -> Any:
+        if not _Fusion.enabled:
+            for layer in self._modules.values():
+                x = layer(x)
+            return x
         plan = self.__dict__.get("_plan")
         if plan is None:
             plan = self._make_plan()
-        fuse = fusion_enabled()
-        for layer, activation in plan:
-            if activation is None:
-                x = layer(x)
-            elif fuse:
-                x = layer.fused(x, activation)
-            else:
-                x = activation(layer(x))
+        for step in plan:
+            x = step(x)
         return x
 
-    def _make_plan(self) -> list[tuple[Any, Any]]:
-        """Pairs (layer, None), or (Linear with a bias, the elementwise activation after it)
-        to run as one fused op."""
-        from chainrule.nn.layers import Linear
+    def _make_plan(self) -> list[Any]:
+        """The layers to run when fusing: each run of Linear layers with a bias, each
+        followed by an elementwise activation or by none, with sizes that chain, becomes
+        one FusedRun (a single op) of up to MAX_STACK layers; other layers run as they are."""
+        from chainrule.nn.layers import FusedRun, Linear
+        from chainrule.ops.fused import MAX_STACK
 
         layers = list(self._modules.values())
-        plan: list[tuple[Any, Any]] = []
+        plan: list[Any] = []
+        run: tuple[list[Any], list[Any]] = ([], [])
+
+        def close_run() -> None:
+            linears, activations = run
+            if len(linears) == 1 and activations[0] is None:
+                plan.append(linears[0])
+            elif linears:
+                plan.append(FusedRun(linears, activations))
+            run[0].clear()
+            run[1].clear()
+
         i = 0
         while i < len(layers):
             layer = layers[i]
+            if not (isinstance(layer, Linear) and layer.bias is not None):
+                close_run()
+                plan.append(layer)
+                i += 1
+                continue
+            linears = run[0]
+            if linears and (
+                len(linears) == MAX_STACK or linears[-1].out_features != layer.in_features
+            ):
+                close_run()
             after = layers[i + 1] if i + 1 < len(layers) else None
             fusable = getattr(after, "fusable", False)
-            if isinstance(layer, Linear) and layer.bias is not None and fusable:
-                plan.append((layer, after))
-                i += 2
-                continue
-            plan.append((layer, None))
-            i += 1
+            run[0].append(layer)
+            run[1].append(after if fusable else None)
+            i += 2 if fusable else 1
+        close_run()
         object.__setattr__(self, "_plan", plan)
         return plan
 

@@ -1,31 +1,36 @@
-"""Fused layer ops: ``activation(X @ W + b)`` in one recorded op.
+"""Fused layer ops: ``activation(X @ W + b)`` in one recorded op, and a run of such
+layers in one recorded op.
 
 ``nn.Sequential`` runs a Linear layer and the elementwise activation after it as one
-``dense`` op, which halves the bookkeeping per layer on small networks. Its forward
-and gradients are the registered ``linear`` op followed by the registered
-activation, computed by exactly those entries of the registry, so a fused and an
-unfused network compute bit-identical values. Explanations run unfused (see
+``dense`` op, and two to four such layers in a row as one ``dense_stackN`` op, which
+cuts the bookkeeping per layer on small networks. Their forward and gradients are
+the registered ``linear`` op followed by the registered activation, computed by
+exactly those entries of the registry, so a fused and an unfused network compute
+bit-identical values. Explanations run unfused (see
 :func:`chainrule.autograd.fusion`) to show Z and the activation as two stages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from chainrule.ops.registry import Formula, Op, Sample, get_op, register, vjps_from_joint
+from chainrule.ops.registry import REGISTRY, Formula, Op, Sample, register, vjps_from_joint
 from chainrule.ops.shape import linear_forward, linear_joint_vjp, linear_sample
 
 Array = np.ndarray
 FUSABLE = ("sigmoid", "tanh", "relu", "leaky_relu")
+MAX_STACK = 4  # dense_stack2 ... dense_stack4 are registered
 
 
 def _dense_forward(
     x: Array, W: Array, b: Array, activation: str, activation_attrs: dict[str, Any] | None = None  # noqa: N803
 ) -> tuple[Array, dict[str, Array]]:
     z = linear_forward(x, W, b)
-    return get_op(activation).forward(z, **(activation_attrs or {})), {"z": z}
+    forward = REGISTRY[activation].forward
+    return (forward(z, **activation_attrs) if activation_attrs else forward(z)), {"z": z}
 
 
 def dense_joint_vjp(
@@ -41,9 +46,12 @@ def dense_joint_vjp(
 ) -> tuple[Array | None, Array | None, Array | None]:
     """The activation's VJP gives dE/dZ once; the linear op's joint VJP takes it from there."""
     assert z is not None
-    activation_vjp = get_op(activation).vjps[0]
+    activation_vjp = REGISTRY[activation].vjps[0]
     assert activation_vjp is not None
-    grad_z = activation_vjp(grad, out, z, **(activation_attrs or {}))
+    if activation_attrs:
+        grad_z = activation_vjp(grad, out, z, **activation_attrs)
+    else:
+        grad_z = activation_vjp(grad, out, z)
     return linear_joint_vjp(grad_z, z, x, W, b, needs)
 
 
@@ -72,3 +80,144 @@ register(
         formula_names=lambda activation, activation_attrs=None: {"act": activation},
     )
 )
+
+
+# -- a run of layers: X -> act1(X @ W1 + b1) -> act2(. @ W2 + b2) -> ... ---------------------
+# The attributes name each layer's activation (None: the layer is linear) and its
+# attributes; the forward saves each layer's Z and the inputs of the layers above the first.
+def _stack_forward(
+    x: Array,
+    *params: Array,
+    activations: tuple[str | None, ...],
+    activation_attrs: tuple[dict[str, Any] | None, ...],
+) -> tuple[Array, dict[str, tuple[Array, ...]]]:
+    inputs, zs = [], []
+    W = params[::2]  # noqa: N806
+    b = params[1::2]
+    for i, activation in enumerate(activations):
+        if i:
+            inputs.append(x)
+        x = z = linear_forward(x, W[i], b[i])
+        zs.append(z)
+        if activation is not None:
+            attrs = activation_attrs[i]
+            forward = REGISTRY[activation].forward
+            x = forward(z, **attrs) if attrs else forward(z)
+    return x, {"inputs": tuple(inputs), "zs": tuple(zs)}
+
+
+def stack_joint_vjp(
+    grad: Array,
+    out: Array,
+    x: Array,
+    *params: Array,
+    needs: tuple[bool, ...],
+    activations: tuple[str | None, ...],
+    activation_attrs: tuple[dict[str, Any] | None, ...],
+    inputs: tuple[Array, ...] = (),
+    zs: tuple[Array, ...] = (),
+) -> tuple[Array | None, ...]:
+    """Each layer's activation VJP and then ``linear``'s joint VJP (as ``dense`` does),
+    from the top layer down to the lowest one below which nothing needs a gradient."""
+    grads: list[Array | None] = [None] * (1 + len(params))
+    layer_xs = (x, *inputs)
+    layer_outs = (*inputs, out)
+    count = len(activations)
+    lowest = 0  # the lowest layer the pass must reach: the lowest with an input that needs it
+    if not needs[0]:
+        lowest = count
+        for i in range(count):
+            if needs[2 * i + 1] or needs[2 * i + 2]:
+                lowest = i
+                break
+    grad_x = None
+    for i in range(count - 1, lowest - 1, -1):
+        activation = activations[i]
+        z = zs[i]
+        if activation is not None:
+            vjp = REGISTRY[activation].vjps[0]
+            assert vjp is not None
+            attrs = activation_attrs[i]
+            grad = vjp(grad, layer_outs[i], z, **attrs) if attrs else vjp(grad, layer_outs[i], z)
+        j = 2 * i + 1
+        grad_x, grads[j], grads[j + 1] = linear_joint_vjp(
+            grad, z, layer_xs[i], params[j - 1], params[j],
+            (i > lowest or needs[0], needs[j], needs[j + 1]),
+        )
+        grad = grad_x  # type: ignore[assignment]
+    grads[0] = grad_x if needs[0] else None
+    return tuple(grads)
+
+
+def _stack_sample(layers: int) -> Callable[[np.random.Generator, tuple[int, int]], Sample]:
+    def sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
+        batch, width = hint
+        sizes = [int(rng.integers(1, 5)) for _ in range(layers)] + [width]
+        arrays = [rng.normal(size=(batch, sizes[0]))]
+        activations: list[str | None] = []
+        attrs: list[dict[str, Any] | None] = []
+        for i in range(layers):
+            bias_shape = [(sizes[i + 1],), (1,), ()][rng.integers(3)]
+            arrays += [rng.normal(size=(sizes[i], sizes[i + 1])), rng.normal(size=bias_shape)]
+            activation = str(rng.choice((*FUSABLE, "none")))
+            activations.append(None if activation == "none" else activation)
+            attrs.append({"negative_slope": 0.1} if activation == "leaky_relu" else None)
+        return Sample(
+            tuple(arrays), {"activations": tuple(activations), "activation_attrs": tuple(attrs)}
+        )
+
+    return sample
+
+
+def _fill(template: str, **values: int) -> str:
+    """Put numbers in for <name> tokens (str.format is left for the input names)."""
+    for key, value in values.items():
+        template = template.replace(f"<{key}>", str(value))
+    return template
+
+
+def _stack_formulas(layers: int) -> tuple[Formula, ...]:
+    # {X} is an input's name; doubled braces are LaTeX's own.
+    formulas = [
+        Formula(
+            _fill("actk'(Zk) then Wk^T, for k = <n> down to 1", n=layers),
+            _fill("\\text{{act}}_k'(Z_k)\\,W_k^\\top,\\ k = <n> \\dots 1", n=layers),
+        )
+    ]
+    for k in range(1, layers + 1):
+        below = "{X}" if k == 1 else _fill("H<j>", j=k - 1)
+        below_tex = "{X}" if k == 1 else _fill("H_{{<j>}}", j=k - 1)
+        formulas += [
+            Formula(
+                below + _fill("^T, after the layers above and act<k>'(Z<k>)", k=k),
+                below_tex + _fill("^\\top\\,\\text{{act}}_{{<k>}}'(Z_{{<k>}})", k=k),
+            ),
+            Formula(
+                _fill("act<k>'(Z<k>), after the layers above", k=k),
+                _fill("\\text{{act}}_{{<k>}}'(Z_{{<k>}})", k=k),
+            ),
+        ]
+    return tuple(formulas)
+
+
+def stack_op_name(layers: int) -> str:
+    """The registered op running ``layers`` Linear(+activation) layers in a row."""
+    return f"dense_stack{layers}"
+
+
+for _layers in range(2, MAX_STACK + 1):
+    register(
+        Op(
+            name=stack_op_name(_layers),
+            arg_names=(
+                "X", *(f"{p}{k}" for k in range(1, _layers + 1) for p in ("W", "b"))
+            ),
+            forward=_stack_forward,
+            vjps=vjps_from_joint(stack_joint_vjp, 1 + 2 * _layers),
+            joint_vjp=stack_joint_vjp,
+            formulas=_stack_formulas(_layers),
+            sample=_stack_sample(_layers),
+            saves=True,
+            description=f"{_layers} Linear layers, each with its activation (or none), in one op",
+        )
+    )
