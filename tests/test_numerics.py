@@ -139,3 +139,37 @@ def test_empty_batch_is_refused_with_a_clear_error():
         nn.CrossEntropyLoss()(model(np.zeros((0, 3), dtype=np.float32)), np.zeros(0, dtype=int))
     with pytest.raises(ValueError, match="no samples"):
         nn.MSELoss()(model(np.zeros((0, 3), dtype=np.float32)), np.zeros((0, 2)))
+
+
+@pytest.fixture
+def sigmoid_without_scipy(monkeypatch):
+    """The sigmoid as computed where SciPy is not installed: the tanh form."""
+    from chainrule.ops import activations
+
+    monkeypatch.setattr(activations, "_EXPIT", False)
+    return activations.sigmoid
+
+
+def test_sigmoid_without_scipy_agrees_with_expit(sigmoid_without_scipy):
+    from scipy.special import expit
+
+    x = np.concatenate([np.linspace(-60, 60, 2401), EXTREMES])
+    for dtype in (np.float32, np.float64):
+        fallback = sigmoid_without_scipy(x.astype(dtype))
+        assert fallback.dtype == dtype
+        eps = np.finfo(dtype).eps
+        # an absolute error of an ulp of 1 (the tanh form's tail), relative 4 ulps elsewhere
+        close = np.abs(fallback - expit(x.astype(dtype))) <= np.maximum(eps, 4 * eps * fallback)
+        assert close.all(), x[~close]
+
+
+def test_sigmoid_keeps_float16_and_reaches_0_and_1_without_warnings(sigmoid_without_scipy):
+    from chainrule.ops.activations import sigmoid
+
+    x = np.array([-1e4, -20.0, 0.0, 20.0, 1e4])
+    for function in (sigmoid, sigmoid_without_scipy):  # the two paths (float16 is always tanh)
+        for dtype in (np.float16, np.float32, np.float64):
+            with np.errstate(all="raise"):
+                out = function(x.astype(dtype))
+            assert out.dtype == dtype
+            assert out[0] == 0.0 and out[-1] == 1.0 and out[2] == 0.5

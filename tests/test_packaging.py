@@ -24,3 +24,22 @@ def test_core_import_loads_no_optional_dependency():
 
 def test_py_typed_marker_is_shipped():
     assert (Path(chainrule.__file__).parent / "py.typed").is_file()
+
+
+def test_a_sigmoid_network_trains_without_scipy():
+    # SciPy is optional: without it the sigmoid takes its NumPy-only form.
+    code = (
+        "import sys; sys.modules['scipy'] = None\n"
+        "import chainrule as cr, numpy as np\n"
+        "nn, L = cr.nn, cr.nn.Linear\n"
+        "m = nn.Sequential(L(2, 3, rng=0), nn.Sigmoid(), L(3, 1, rng=1), nn.Sigmoid())\n"
+        "x, y = np.eye(2, dtype=np.float32), np.array([[0.0], [1.0]], np.float32)\n"
+        "opt = cr.optim.SGD(m.parameters(), lr=1.0)\n"
+        "losses = []\n"
+        "for _ in range(200):\n"
+        "    opt.zero_grad(); loss = cr.nn.MSELoss()(m(x), y); loss.backward(); opt.step()\n"
+        "    losses.append(loss.item())\n"
+        "print(losses[-1] < losses[0] / 2, 'scipy.special' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "False"]

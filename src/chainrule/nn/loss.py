@@ -6,6 +6,7 @@ the problem (shape, label range, values) before computing anything.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,9 @@ def _check_reduction(owner: str, reduction: str) -> str:
     return reduction
 
 
-def _target_array(owner: str, target: ArrayLike, dtype: Any) -> np.ndarray:
+def _target_array(owner: str, target: ArrayLike, dtype: Any, check: bool = True) -> np.ndarray:
+    """The target as a float array; NaN and infinities are refused (unless ``check`` is
+    False: the caller then checks with :func:`_check_finite_target`)."""
     if type(target) is np.ndarray and target.dtype == dtype:
         array = target
     else:
@@ -47,9 +50,14 @@ def _target_array(owner: str, target: ArrayLike, dtype: Any) -> np.ndarray:
             array = _as_float_array(target, dtype)
         except TypeError as err:
             raise TypeError(f"{owner}: target: {err}") from None
-    if not all_finite(array):
-        raise ValueError(f"{owner}: the target contains NaN or infinite values")
+    if check:
+        _check_finite_target(owner, array)
     return array
+
+
+def _check_finite_target(owner: str, target: np.ndarray) -> None:
+    if not all_finite(target):
+        raise ValueError(f"{owner}: the target contains NaN or infinite values")
 
 
 def _matching_target(owner: str, prediction: Tensor, target: np.ndarray) -> np.ndarray:
@@ -80,8 +88,14 @@ class MSELoss(Module):
 
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
         pred = _prediction(prediction, self)
-        y = _matching_target("MSELoss", pred, _target_array("MSELoss", target, pred.dtype))
-        return apply(_MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half)
+        y = _target_array("MSELoss", target, pred.dtype, check=False)
+        y = _matching_target("MSELoss", pred, y)
+        loss = apply(_MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half)
+        # A NaN or infinite target makes the loss NaN or infinite: only then can the
+        # target be at fault, and only then is it searched.
+        if not math.isfinite(loss.data):
+            _check_finite_target("MSELoss", y)
+        return loss
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" + (", half=True" if self.half else "")

@@ -32,7 +32,11 @@ def _targets_as_rows(target: Array, scores: Array) -> Array:
 
 def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
     """Index of each row's labelled entry, and those entries (scores of shape (..., C))."""
-    index = (*np.indices(labels.shape, sparse=True), labels.astype(np.intp, copy=False))
+    labels = labels.astype(np.intp, copy=False)
+    if labels.ndim == 1:  # the usual (N, C) scores
+        index: tuple[Array, ...] = (np.arange(len(labels)), labels)
+    else:
+        index = (*np.indices(labels.shape, sparse=True), labels)
     return index, scores[index]
 
 
@@ -266,7 +270,10 @@ def _mse_vjp_pred(
     diff: Array | None = None,
 ) -> Array:
     assert diff is not None
-    return diff * (grad * scalar(2.0 * mse_scale(pred.size, reduction, half), grad.dtype))
+    factor = 2.0 * mse_scale(pred.size, reduction, half)
+    if factor == 1.0:  # E = 1/2 sum((O - Y)^2): dE/dO = O - Y
+        return diff * grad
+    return diff * (grad * scalar(factor, grad.dtype))
 
 
 def _mse_vjp_target(grad: Array, out: Array, pred: Array, target: Array, **attrs: Any) -> Array:
