@@ -88,8 +88,12 @@ class MSELoss(Module):
 
     def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
         pred = _prediction(prediction, self)
-        y = _target_array("MSELoss", target, pred.dtype, check=False)
-        y = _matching_target("MSELoss", pred, y)
+        data = pred.data
+        if type(target) is np.ndarray and target.dtype == data.dtype and target.shape == data.shape:
+            y = target  # the usual case, with nothing to convert
+        else:
+            y = _target_array("MSELoss", target, data.dtype, check=False)
+            y = _matching_target("MSELoss", pred, y)
         loss = apply(_MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half)
         # A NaN or infinite target makes the loss NaN or infinite: only then can the
         # target be at fault, and only then is it searched.

@@ -119,10 +119,8 @@ def stack_joint_vjp(
 ) -> tuple[Array | None, ...]:
     """Each layer's activation VJP and then ``linear``'s joint VJP (as ``dense`` does),
     from the top layer down to the lowest one below which nothing needs a gradient."""
-    grads: list[Array | None] = [None] * (1 + len(params))
-    layer_xs = (x, *inputs)
-    layer_outs = (*inputs, out)
     count = len(activations)
+    grads: list[Array | None] = [None] * (2 * count + 1)
     lowest = 0  # the lowest layer the pass must reach: the lowest with an input that needs it
     if not needs[0]:
         lowest = count
@@ -130,22 +128,21 @@ def stack_joint_vjp(
             if needs[2 * i + 1] or needs[2 * i + 2]:
                 lowest = i
                 break
-    grad_x = None
-    for i in range(count - 1, lowest - 1, -1):
-        activation = activations[i]
+    top = count - 1
+    for i in range(top, lowest - 1, -1):
         z = zs[i]
+        activation = activations[i]
         if activation is not None:
-            vjp = REGISTRY[activation].vjps[0]
-            assert vjp is not None
+            layer_out = out if i == top else inputs[i]
+            vjp: Any = REGISTRY[activation].vjps[0]
             attrs = activation_attrs[i]
-            grad = vjp(grad, layer_outs[i], z, **attrs) if attrs else vjp(grad, layer_outs[i], z)
+            grad = vjp(grad, layer_out, z, **attrs) if attrs else vjp(grad, layer_out, z)
         j = 2 * i + 1
-        grad_x, grads[j], grads[j + 1] = linear_joint_vjp(
-            grad, z, layer_xs[i], params[j - 1], params[j],
+        grad, grads[j], grads[j + 1] = linear_joint_vjp(  # type: ignore[assignment]
+            grad, z, inputs[i - 1] if i else x, params[j - 1], params[j],
             (i > lowest or needs[0], needs[j], needs[j + 1]),
         )
-        grad = grad_x  # type: ignore[assignment]
-    grads[0] = grad_x if needs[0] else None
+    grads[0] = grad if needs[0] else None
     return tuple(grads)
 
 
