@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.ops.constants import filled, scalar
 from chainrule.ops.registry import Formula, Op, Sample, register
-from chainrule.ops.scalars import scalar, zeros
 
 Array = np.ndarray
 
@@ -114,7 +114,7 @@ register(
     Op(
         name="relu",
         arg_names=("x",),
-        forward=lambda x: np.maximum(x, zeros(x.shape, x.dtype)),  # (see ops.scalars)
+        forward=lambda x: np.maximum(x, filled(0.0, x.shape, x.dtype)),  # (see ops.constants)
         vjps=(lambda grad, out, x: grad * (x > 0),),
         formulas=(Formula("1 if {x} > 0 else 0", "\\mathbb{{1}}[{x} > 0]"),),
         sample=_away_from_zero,

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
+from chainrule.ops.constants import scalar
 from chainrule.ops.registry import Formula, Op, Sample, register
-from chainrule.ops.scalars import scalar
 
 Array = np.ndarray
 

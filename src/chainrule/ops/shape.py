@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.ops.constants import filled
 from chainrule.ops.registry import Formula, Op, Sample, register, vjps_from_joint
 
 Array = np.ndarray
@@ -69,13 +70,16 @@ def linear_joint_vjp(
     grad_x = grad.dot(W.T) if needs[0] else None
     grad_w = x.T.dot(grad) if needs[1] else None
     grad_b = None
-    if needs[2]:  # np.add.reduce is ndarray.sum without its Python wrapper
+    if needs[2]:
         if b.ndim == 0:
             grad_b = np.asarray(np.add.reduce(grad, None))
-        elif b.shape[0] == 1:  # a shared bias: every entry of Z received it
-            grad_b = np.add.reduce(grad.reshape(-1), 0, keepdims=True)
         else:
-            grad_b = np.add.reduce(grad, 0)
+            # The sum over samples as ones @ G: one BLAS call, faster than a reduction
+            # and more accurate (BLAS keeps several partial sums).
+            if b.shape[0] == 1 and grad.shape[1] > 1:  # a shared bias: every entry of Z got it
+                grad_b = grad.reshape(-1).dot(filled(1.0, (grad.size, 1), grad.dtype))
+            else:
+                grad_b = filled(1.0, (grad.shape[0],), grad.dtype).dot(grad)
     return grad_x, grad_w, grad_b
 
 

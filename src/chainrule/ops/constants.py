@@ -4,7 +4,8 @@ NumPy converts a Python float operand on every call (``x * 0.5``), which on arra
 of a few dozen numbers costs about as much as the arithmetic itself; a 0-d array
 of ``x``'s own dtype gives the same result, bit for bit, without that conversion.
 And ``np.maximum`` runs several times faster against an array of zeros of the
-other operand's shape than against the number 0 (same result, bit for bit).
+other operand's shape than against the number 0 (same result, bit for bit); a sum
+over the rows of a matrix is fastest as a product with a vector of ones.
 """
 
 from __future__ import annotations
@@ -30,21 +31,19 @@ def scalar(value: float, dtype: np.dtype[Any]) -> np.ndarray:
     return array
 
 
-_ZEROS: dict[tuple[tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
+_ARRAYS: dict[tuple[float, tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
 
 
-def zeros(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
-    """A read-only array of zeros (cached; a few shapes per network are in use at once).
-
-    Its memory is never written, so the operating system backs it with one shared
-    page of zeros: it costs address space, not memory.
-    """
-    key = (shape, dtype)
-    array = _ZEROS.get(key)
+def filled(value: float, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+    """A read-only array of ``value`` (cached; a few shapes per network are in use at
+    once). An array of zeros is never written, so the operating system backs it with
+    one shared page of zeros: it costs address space, not memory."""
+    key = (value, shape, dtype)
+    array = _ARRAYS.get(key)
     if array is None:
-        if len(_ZEROS) >= 64:
-            _ZEROS.clear()
-        array = np.zeros(shape, dtype)
+        if len(_ARRAYS) >= 64:
+            _ARRAYS.clear()
+        array = np.zeros(shape, dtype) if value == 0 else np.full(shape, value, dtype)
         array.flags.writeable = False
-        _ZEROS[key] = array
+        _ARRAYS[key] = array
     return array
