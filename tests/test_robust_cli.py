@@ -40,6 +40,9 @@ DAMAGES = [
 OLD_OUTPUT = b"an earlier output that a failed command must leave alone\n"
 
 
+CELL_DAMAGES = ("missing cell", "text cell", "infinite cell")
+
+
 @st.composite
 def csv_files(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
     """CSV bytes: a valid table of features (a, b, c) and target y, then one kind of damage:
@@ -88,7 +91,14 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, dict[str, Any]]:
         data += draw(st.sampled_from([b"caf\xe9\n", b"\xff\xfe\n", b"1,\x80\n"]))
     elif damage == "random bytes":
         data = draw(st.binary(max_size=40))
-    plan = {"names": names, "rows": rows, "damage": damage, "text_target": text_target}
+    damaged_column = names[column] if damage in CELL_DAMAGES and names else None
+    plan = {
+        "names": names,
+        "rows": rows,
+        "damage": damage,
+        "text_target": text_target,
+        "column": damaged_column,  # the column of a damaged cell
+    }
     return data, plan
 
 
@@ -218,7 +228,9 @@ def test_predict_and_evaluate_on_generated_files(model_file, file, command):
             assert _files(folder) == before
             assert not usable, (plan, err)
             return
-        assert _clean(plan) or plan["damage"] in ("junk cells", "junk names")
+        # predict does not read the target column, so a damaged cell there is no error
+        target_only = command == "predict" and plan["column"] == "y"
+        assert _clean(plan) or target_only or plan["damage"] in ("junk cells", "junk names")
         if command == "predict":
             lines = out.read_text().splitlines()
             assert lines[0].startswith("y,probability_") and len(lines) == 1 + len(plan["rows"])

@@ -143,37 +143,19 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return grad.reshape(shape)
 
 
-def backward_order(root: Tensor) -> list[Tensor]:
-    """The op results ``root`` depends on through tensors that need gradients, in
-    the reverse of the order they were computed (``root`` first): the order in
-    which backward() visits them.
-
-    Leaves are not listed; backward() hands them their gradient as it arrives.
-    """
-    if root._node is None:
-        return []
-    # The common case, a chain (each result made from at most one other result that
-    # needs a gradient), is walked from its end without sorting.
+def _sorted_order(starts: list[Tensor]) -> list[Tensor]:
+    """The op results ``starts`` depend on through tensors that need gradients,
+    ``starts`` included, in the reverse of the order they were computed: an
+    iterative walk (graphs of any depth work) and a sort by creation number, which
+    is a topological order. Every node is checked before backward() goes on."""
     found = []
-    tensor: Tensor | None = root
-    while tensor is not None:
-        node = _live_node(tensor)
-        found.append(tensor)
-        tensor = None
-        for parent in node.inputs:
-            if parent._node is not None and parent.requires_grad:
-                if tensor is not None:
-                    return _sorted_order(root)
-                tensor = parent
-    return found
-
-
-def _sorted_order(root: Tensor) -> list[Tensor]:
-    """backward_order() for any graph: an iterative walk (graphs of any depth work)
-    and a sort by creation number, which is a topological order."""
-    found = [root]
-    seen = {id(root)}
-    stack = [root]
+    seen = set()
+    stack = []
+    for tensor in starts:
+        if id(tensor) not in seen:
+            seen.add(id(tensor))
+            found.append(tensor)
+            stack.append(tensor)
     while stack:
         for parent in _live_node(stack.pop()).inputs:
             if parent._node is not None and parent.requires_grad and id(parent) not in seen:
@@ -242,49 +224,68 @@ def backward(
         _accumulate(root, grad_out)
         return
 
+    # The usual graph is a chain: each result made from at most one other result that
+    # needs a gradient. It is walked from the root with no sort (every consumer of the
+    # next result is behind the walk, so its gradient is complete). At the first result
+    # with two or more, the rest of the graph is sorted by creation number.
     grads: dict[int, np.ndarray] = {id(root): grad_out}
-    for tensor in backward_order(root):
+    tensor = root
+    order: list[Tensor] | None = None
+    index = 0
+    while True:
+        node = _live_node(tensor)
         grad = grads.pop(id(tensor), None)
-        if grad is None:
-            continue
-        if tensor._retains_grad:
-            _accumulate(tensor, grad)
-        node = tensor._node
-        assert node is not None
-        op, inputs, arrays, kwargs = node.op, node.inputs, node.arrays, node.kwargs
-        results: Any
-        joint = op.joint_vjp
-        if joint is not None:  # its gradients are new arrays (the Op contract)
-            needs = tuple([p.requires_grad for p in inputs])
-            results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
-        else:
-            results = [
-                vjp(grad, tensor.data, *arrays, **kwargs)
-                if vjp is not None and parent.requires_grad
-                else None
-                for parent, vjp in zip(inputs, op.vjps)
-            ]
-        if not retain_graph:
-            node.release()
-        for parent, grad_in in zip(inputs, results):
-            if grad_in is None:
-                continue
-            shape = parent.data.shape
-            if grad_in.shape != shape:
-                grad_in = unbroadcast(grad_in, shape)
-            if parent._node is not None:
-                key = id(parent)
-                previous = grads.get(key)
-                grads[key] = grad_in if previous is None else previous + grad_in
-            elif parent.grad is None:
-                # The leaf keeps the array as its .grad (and later adds into it) only if
-                # the VJP made it: not the upstream gradient, an input, or a view.
-                dtype = parent.data.dtype
-                if grad_in.dtype != dtype or (joint is None and _shared(grad_in, grad, arrays)):
-                    grad_in = np.array(grad_in, dtype=dtype)
-                parent.grad = grad_in
+        found: list[Tensor] = []  # the results among the inputs that received a gradient
+        if grad is not None:
+            if tensor._retains_grad:
+                _accumulate(tensor, grad)
+            op, inputs, arrays, kwargs = node.op, node.inputs, node.arrays, node.kwargs
+            results: Any
+            joint = op.joint_vjp
+            if joint is not None:  # new arrays of the inputs' shapes (the Op contract)
+                needs = tuple([p.requires_grad for p in inputs])
+                results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
             else:
-                parent.grad += grad_in
+                results = [
+                    vjp(grad, tensor.data, *arrays, **kwargs)
+                    if vjp is not None and parent.requires_grad
+                    else None
+                    for parent, vjp in zip(inputs, op.vjps)
+                ]
+            if not retain_graph:
+                node.release()
+            for parent, grad_in in zip(inputs, results):
+                if grad_in is None:
+                    continue
+                if joint is None and grad_in.shape != parent.data.shape:
+                    grad_in = unbroadcast(grad_in, parent.data.shape)
+                if parent._node is not None:
+                    found.append(parent)
+                    key = id(parent)
+                    previous = grads.get(key)
+                    grads[key] = grad_in if previous is None else previous + grad_in
+                elif parent.grad is None:
+                    # The leaf keeps the array as its .grad (and later adds into it) only
+                    # if the VJP made it: not the upstream gradient, an input, or a view.
+                    dtype = parent.data.dtype
+                    if grad_in.dtype != dtype or (
+                        joint is None and _shared(grad_in, grad, arrays)
+                    ):
+                        grad_in = np.array(grad_in, dtype=dtype)
+                    parent.grad = grad_in
+                else:
+                    parent.grad += grad_in
+        if order is None:
+            if len(found) == 1:
+                tensor = found[0]
+                continue
+            if not found:
+                return
+            order = _sorted_order(found)
+        if index == len(order):
+            return
+        tensor = order[index]
+        index += 1
 
 
 def _shared(grad_in: np.ndarray, grad: np.ndarray, arrays: tuple[np.ndarray, ...]) -> bool:

@@ -94,8 +94,8 @@ class Op:
         in one call, for ops whose gradients share work. Its ``vjps`` are then
         made from it with :func:`vjps_from_joint`, so the two cannot disagree;
         the backward pass calls it once instead of each VJP. Every array it
-        returns must be new (not ``grad_out``, an input or a view of one): a leaf
-        keeps it as its ``.grad`` without a copy.
+        returns must be new (not ``grad_out``, an input or a view of one) and of
+        its input's shape: a leaf keeps it as its ``.grad`` as it is.
     """
 
     name: str
