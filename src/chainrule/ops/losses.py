@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
 from chainrule.ops.constants import scalar
-from chainrule.ops.registry import Formula, Op, Sample, register
+from chainrule.ops.registry import Formula, Op, Sample, register, vjps_from_joint
 
 Array = np.ndarray
 
@@ -260,24 +260,24 @@ def _mse_forward(
     return np.asarray(loss, dtype=pred.dtype), {"diff": diff}
 
 
-def _mse_vjp_pred(
+def _mse_joint_vjp(
     grad: Array,
     out: Array,
     pred: Array,
     target: Array,
+    needs: tuple[bool, ...],
     reduction: str = "mean",
     half: bool = False,
     diff: Array | None = None,
-) -> Array:
+) -> tuple[Array | None, Array | None]:
+    """dE/dO = 2c (O - Y) and dE/dY = -dE/dO, with c the constant of the loss."""
     assert diff is not None
     factor = 2.0 * mse_scale(pred.size, reduction, half)
     if factor == 1.0:  # E = 1/2 sum((O - Y)^2): dE/dO = O - Y
-        return diff * grad
-    return diff * (grad * scalar(factor, grad.dtype))
-
-
-def _mse_vjp_target(grad: Array, out: Array, pred: Array, target: Array, **attrs: Any) -> Array:
-    return -_mse_vjp_pred(grad, out, pred, target, **attrs)
+        grad_pred = diff * grad
+    else:
+        grad_pred = diff * (grad * scalar(factor, grad.dtype))
+    return (grad_pred if needs[0] else None), (-grad_pred if needs[1] else None)
 
 
 def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:
@@ -294,7 +294,8 @@ register(
         arg_names=("O", "Y"),
         forward=_mse_forward,
         saves=True,
-        vjps=(_mse_vjp_pred, _mse_vjp_target),
+        vjps=vjps_from_joint(_mse_joint_vjp, 2),
+        joint_vjp=_mse_joint_vjp,
         formulas=(
             Formula("{coef}({O} - {Y})", "{coef_tex}({O} - {Y})"),
             Formula("{coef}({Y} - {O})", "{coef_tex}({Y} - {O})"),
