@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.ops.constants import filled, scalar
+from chainrule.ops.constants import filled, row_max, row_sum, scalar
 from chainrule.ops.registry import Formula, Op, Sample, register
 
 Array = np.ndarray
@@ -155,6 +155,10 @@ register(
 
 def softmax(x: Array, axis: int = -1) -> Array:
     """exp(x) / sum(exp(x)), shifted by the maximum so nothing overflows."""
+    if axis in (-1, x.ndim - 1):
+        e = safe_exp_neg(x - row_max(x), x.shape[-1])
+        e /= row_sum(e)
+        return e
     e = safe_exp_neg(x - x.max(axis=axis, keepdims=True), x.shape[axis])
     e /= e.sum(axis=axis, keepdims=True)
     return e

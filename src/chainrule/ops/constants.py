@@ -5,7 +5,9 @@ of a few dozen numbers costs about as much as the arithmetic itself; a 0-d array
 of ``x``'s own dtype gives the same result, bit for bit, without that conversion.
 And ``np.maximum`` runs several times faster against an array of zeros of the
 other operand's shape than against the number 0 (same result, bit for bit); a sum
-over the rows of a matrix is fastest as a product with a vector of ones.
+over the rows of a matrix is fastest as a product with a vector of ones, and the
+maxima of short rows (class scores) are fastest taken down the columns of the
+transpose.
 """
 
 from __future__ import annotations
@@ -47,3 +49,17 @@ def filled(value: float, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.nda
         array.flags.writeable = False
         _ARRAYS[key] = array
     return array
+
+
+def row_sum(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=-1, keepdims=True)`` as ``x @ ones``: one BLAS call, faster than a
+    reduction and at least as accurate (BLAS keeps several partial sums)."""
+    return x.dot(filled(1.0, (x.shape[-1], 1), x.dtype))
+
+
+def row_max(x: np.ndarray) -> np.ndarray:
+    """``x.max(axis=-1, keepdims=True)``; for a matrix of short rows, the maxima down the
+    columns of its transpose (NumPy reduces short rows one at a time, columns at once)."""
+    if x.ndim == 2 and 0 < x.shape[1] <= 32:
+        return np.maximum.reduce(np.ascontiguousarray(x.T), 0)[:, None]
+    return x.max(axis=-1, keepdims=True)

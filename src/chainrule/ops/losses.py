@@ -10,12 +10,12 @@ scores' shape (one-hot rows or probabilities).
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import numpy as np
 
 from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
-from chainrule.ops.constants import scalar
+from chainrule.ops.constants import row_max, row_sum, scalar
 from chainrule.ops.registry import Formula, Op, Sample, register, vjps_from_joint
 
 Array = np.ndarray
@@ -41,7 +41,9 @@ def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
 
 
 def _reduce(per_sample: Array, reduction: str) -> Array:
-    return np.asarray(per_sample.mean() if reduction == "mean" else per_sample.sum())
+    """The mean (as ndarray.mean computes it) or the sum of the per-sample losses."""
+    total = np.add.reduce(per_sample, None)
+    return np.asarray(total / per_sample.size if reduction == "mean" else total)
 
 
 def _per(reduction: str, count: int) -> Array | float:
@@ -59,13 +61,13 @@ def _softmax_ce_forward(
     logits: Array, target: Array, reduction: str = "mean"
 ) -> tuple[Array, dict[str, Array]]:
     # -log softmax(z)[y] = log(sum(exp(z - m))) - (z[y] - m), with m the row maximum
-    shifted = logits - logits.max(axis=-1, keepdims=True)
+    shifted = logits - row_max(logits)
     probs = safe_exp_neg(shifted, logits.shape[-1])
-    total = probs.sum(axis=-1, keepdims=True)
+    total = row_sum(probs)
     probs /= total
     log_total = np.log(total[..., 0])
     if target.ndim == logits.ndim:
-        per_sample = log_total * target.sum(axis=-1) - (target * shifted).sum(axis=-1)
+        per_sample = log_total * row_sum(target)[..., 0] - row_sum(target * shifted)[..., 0]
     else:
         per_sample = log_total - _pick(shifted, target)[1]
     return _reduce(per_sample, reduction), {"probs": probs}
@@ -85,7 +87,7 @@ def _softmax_ce_vjp(
     else:  # probabilities minus one-hot rows
         delta = probs.copy()
         delta[_pick(delta, target)[0]] -= 1.0
-    delta *= grad * _per(reduction, int(np.prod(logits.shape[:-1])))
+    delta *= grad * _per(reduction, math.prod(logits.shape[:-1]))
     return delta
 
 
@@ -126,7 +128,7 @@ register(
 def _probs_ce_forward(probs: Array, target: Array, reduction: str = "mean") -> Array:
     logp = np.log(np.maximum(probs, np.finfo(probs.dtype).tiny))
     if target.ndim == probs.ndim:
-        per_sample = -(target * logp).sum(axis=-1)
+        per_sample = -row_sum(target * logp)[..., 0]
     else:
         per_sample = -np.take_along_axis(logp, target.astype(np.intp)[..., None], axis=-1)[..., 0]
     return _reduce(per_sample, reduction)
@@ -136,7 +138,7 @@ def _probs_ce_vjp(
     grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
 ) -> Array:
     rows = _targets_as_rows(target, probs)
-    scale = grad * _per(reduction, int(np.prod(probs.shape[:-1])))
+    scale = grad * _per(reduction, math.prod(probs.shape[:-1]))
     return -rows / np.maximum(probs, np.finfo(probs.dtype).tiny) * scale
 
 
@@ -273,10 +275,8 @@ def _mse_joint_vjp(
     """dE/dO = 2c (O - Y) and dE/dY = -dE/dO, with c the constant of the loss."""
     assert diff is not None
     factor = 2.0 * mse_scale(pred.size, reduction, half)
-    if factor == 1.0:  # E = 1/2 sum((O - Y)^2): dE/dO = O - Y
-        grad_pred = diff * grad
-    else:
-        grad_pred = diff * (grad * scalar(factor, grad.dtype))
+    # with E = 1/2 sum((O - Y)^2), dE/dO = O - Y: no factor to apply
+    grad_pred = diff * grad if factor == 1.0 else diff * (grad * scalar(factor, grad.dtype))
     return (grad_pred if needs[0] else None), (-grad_pred if needs[1] else None)
 
 
