@@ -137,6 +137,23 @@ def test_bce_after_fused_sigmoid_is_computed_from_logits():
     assert loss.item() == pytest.approx(1000.0 + model[0].bias.item())
 
 
+def test_bce_after_a_fused_run_ending_in_sigmoid_is_computed_from_logits():
+    model = nn.Sequential(nn.Linear(1, 1, dtype=np.float64), nn.ReLU())
+    model.append(nn.Linear(1, 1, dtype=np.float64))
+    model.append(nn.Sigmoid())
+    model[0].weight.data[...] = 1.0
+    model[0].bias.data[...] = 0.0
+    model[2].weight.data[...] = 1000.0
+    x = np.array([[1.0], [2.0]])
+    assert model(x).node.op.name == "dense_stack2"
+    # probabilities round to exactly 1; the loss is still exact: 1000 x + b for target 0
+    with np.errstate(all="raise"):
+        loss = nn.BCELoss(reduction="sum")(model(x), np.array([[0.0], [0.0]]))
+        loss.backward()
+    assert loss.item() == pytest.approx(3000.0 + 2 * model[2].bias.item())
+    assert np.isfinite(model[2].weight.grad).all()
+
+
 def test_appending_a_layer_replans_the_fusion():
     model = nn.Sequential(nn.Linear(2, 2))
     x = np.ones((1, 2), dtype=np.float32)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from chainrule.ops.fused import MAX_STACK, stack_op_name
 from chainrule.ops.registry import Op
 
 if TYPE_CHECKING:
@@ -306,7 +307,7 @@ def _set_tensor_type(cls: type[Tensor]) -> None:
 # through a softmax/sigmoid output to its logits for stability, so these ops keep
 # their node even when no gradient is needed (outside no_grad()).
 _ALWAYS_RECORDED = frozenset(
-    {"softmax", "sigmoid", "dense", *(f"dense_stack{n}" for n in range(2, 5))}
+    {"softmax", "sigmoid", "dense", *(stack_op_name(n) for n in range(2, MAX_STACK + 1))}
 )
 
 
