@@ -187,3 +187,26 @@ def test_backward_frees_the_graph_unless_retained():
     assert watch() is None  # freed by the pass that did not retain the graph
     with pytest.raises(ValueError, match="a second time.*retain_graph=True"):
         z.backward()
+
+
+def test_a_chain_that_branches_further_down_gets_every_contribution():
+    # root -> chain of 3 ops -> a diamond (y used twice) -> a deep chain -> x
+    x = cr.tensor(0.5, requires_grad=True, dtype=np.float64)
+    h = x
+    for _ in range(2_000):  # deep below the diamond: the sorted walk must be iterative
+        h = h * 1.0
+    y = h * 2.0
+    d = y * y + y  # the diamond: both inputs of the add are results
+    z = ((d * 3.0) + 1.0) * 2.0  # a chain from the root down to the diamond
+    z.backward()
+    # z = 2 (3 (4x^2 + 2x) + 1), dz/dx = 6 (8x + 2) = 6 * 6 = 36 at x = 0.5
+    assert x.grad == pytest.approx(36.0, rel=1e-12)
+
+
+def test_a_freed_result_inside_a_chain_is_named():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    (y * 2).sum().backward()  # frees y's node
+    z = (y * 5).sum()
+    with pytest.raises(ValueError, match="result of mul a second time.*retain_graph=True"):
+        z.backward()

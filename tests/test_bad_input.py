@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import chainrule as cr
 from chainrule import nn
 
 
@@ -90,3 +91,12 @@ def test_nan_target_and_binary_target_range():
 def test_invalid_constructor_arguments(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_functional_linear_takes_rows_of_samples():
+    w = cr.tensor(np.ones((3, 2)), requires_grad=True)
+    out = cr.functional.linear(np.ones((4, 3)), w, cr.tensor(np.zeros(2), requires_grad=True))
+    out.sum().backward()
+    assert np.array_equal(w.grad, np.full((3, 2), 4.0))
+    with pytest.raises(ValueError, match=r"2-D array.*got shape \(3,\).*reshape\(1, -1\)"):
+        cr.functional.linear(np.ones(3), w)
