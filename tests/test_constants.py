@@ -27,6 +27,10 @@ def test_filled_arrays_are_cached_read_only_and_the_cache_stays_bounded():
     for n in range(200):  # many batch sizes: the cache is cleared rather than grown
         assert filled(1.0, (n,), np.dtype(np.float64)).sum() == n
     assert len(constants._ARRAYS) <= 64
+    big = filled(1.0, (2_000_000,), np.dtype(np.float32))  # too big to keep
+    assert big.sum() == 2_000_000 and not big.flags.writeable
+    assert filled(1.0, (2_000_000,), np.dtype(np.float32)) is not big
+    assert sum(a.size for a in constants._ARRAYS.values()) <= constants._CACHE_ELEMENTS
 
 
 @pytest.mark.parametrize(
@@ -48,3 +52,18 @@ def test_row_reductions_propagate_nan_and_infinity():
     assert np.isnan(row_max(x)[0, 0]) and row_max(x)[1, 0] == np.inf and row_max(x)[2, 0] == -1
     assert np.isnan(row_sum(x)[0, 0]) and row_sum(x)[1, 0] == np.inf
 
+
+
+@pytest.mark.parametrize("rows, columns", [(6, 1), (6, 5), (100, 50), (3, 2000)])
+@pytest.mark.parametrize("bias_shape", ["vector", "shared", "scalar"])
+def test_bias_gradients_are_the_sums_of_the_upstream_gradient(rows, columns, bias_shape):
+    from chainrule.ops.shape import linear_joint_vjp
+
+    rng = np.random.default_rng(2)
+    grad = rng.normal(size=(rows, columns))
+    b = {"vector": np.zeros(columns), "shared": np.zeros(1), "scalar": np.zeros(())}[bias_shape]
+    x, w = rng.normal(size=(rows, 3)), rng.normal(size=(3, columns))
+    grad_b = linear_joint_vjp(grad, grad, x, w, b, (False, False, True))[2]
+    assert grad_b.shape == b.shape
+    expected = grad.sum(axis=0) if bias_shape == "vector" else grad.sum()
+    np.testing.assert_allclose(grad_b, expected, rtol=1e-12, atol=1e-12)

@@ -34,20 +34,27 @@ def scalar(value: float, dtype: np.dtype[Any]) -> np.ndarray:
 
 
 _ARRAYS: dict[tuple[float, tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
+_CACHE_ELEMENTS = 1 << 22  # what the cache of filled() may hold, in elements
+_cached_elements = 0
 
 
 def filled(value: float, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
-    """A read-only array of ``value`` (cached; a few shapes per network are in use at
-    once). An array of zeros is never written, so the operating system backs it with
+    """A read-only array of ``value``. Arrays of up to a million elements are cached
+    (a network uses a few shapes over and over); the cache holds at most four million
+    elements. An array of zeros is never written, so the operating system backs it with
     one shared page of zeros: it costs address space, not memory."""
+    global _cached_elements
     key = (value, shape, dtype)
     array = _ARRAYS.get(key)
     if array is None:
-        if len(_ARRAYS) >= 64:
-            _ARRAYS.clear()
         array = np.zeros(shape, dtype) if value == 0 else np.full(shape, value, dtype)
         array.flags.writeable = False
-        _ARRAYS[key] = array
+        if array.size <= _CACHE_ELEMENTS // 4:
+            if _cached_elements + array.size > _CACHE_ELEMENTS or len(_ARRAYS) >= 64:
+                _ARRAYS.clear()
+                _cached_elements = 0
+            _ARRAYS[key] = array
+            _cached_elements += array.size
     return array
 
 

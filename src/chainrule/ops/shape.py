@@ -76,10 +76,15 @@ def linear_joint_vjp(
         else:
             # The sum over samples as ones @ G: one BLAS call, faster than a reduction
             # and more accurate (BLAS keeps several partial sums).
-            if b.shape[0] == 1 and grad.shape[1] > 1:  # a shared bias: every entry of Z got it
-                grad_b = grad.reshape(-1).dot(filled(1.0, (grad.size, 1), grad.dtype))
+            rows, columns = grad.shape
+            if b.shape[0] == 1 and columns > 1:  # a shared bias: every entry of Z received it
+                if grad.size <= 4096:  # one product, with a short vector of ones
+                    grad_b = grad.reshape(-1).dot(filled(1.0, (grad.size, 1), grad.dtype))
+                else:
+                    grad_b = filled(1.0, (rows,), grad.dtype).dot(grad)
+                    grad_b = grad_b.dot(filled(1.0, (columns, 1), grad.dtype))
             else:
-                grad_b = filled(1.0, (grad.shape[0],), grad.dtype).dot(grad)
+                grad_b = filled(1.0, (rows,), grad.dtype).dot(grad)
     return grad_x, grad_w, grad_b
 
 
