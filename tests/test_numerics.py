@@ -147,6 +147,11 @@ def sigmoid_without_scipy(monkeypatch):
     from chainrule.ops import activations
 
     monkeypatch.setattr(activations, "_EXPIT", False)
+
+    def look_up_again() -> None:
+        raise AssertionError("SciPy was looked up again after it was found missing")
+
+    monkeypatch.setattr(activations, "_load_expit", look_up_again)
     return activations.sigmoid
 
 

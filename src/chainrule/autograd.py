@@ -2,8 +2,9 @@
 
 Every op result made while gradients are enabled remembers a :class:`Node`: the
 registered :class:`~chainrule.ops.registry.Op`, its input tensors and attributes.
-:func:`backward` sorts those nodes (iteratively, so graphs of any depth work) and
-applies each op's vector-Jacobian products from the registry in reverse order.
+:func:`backward` visits those nodes from the output back (a chain as it stands, any
+other graph sorted by creation order, iteratively, so graphs of any depth work) and
+applies each op's vector-Jacobian products from the registry.
 """
 
 from __future__ import annotations

@@ -39,14 +39,14 @@ def sigmoid(x: Array) -> Array:
     """1 / (1 + exp(-x)).
 
     With SciPy installed (it comes with chainrule's extras) this is one call of
-    ``scipy.special.expit``, exact to a relative error of about 1e-16 everywhere.
+    ``scipy.special.expit``, accurate to a unit or so in the last place everywhere.
     Without SciPy, or for float16, it is computed as (1 + tanh(x / 2)) / 2, which
     needs no exponential that could overflow; its values far in the negative tail
     (below about 1e-16) are then exact to an absolute, not a relative, error of
     1e-16 (the cross-entropy losses work from logits, so no log of such a value is
     taken). Both reach exactly 0 and 1 at the extremes with no floating-point warning.
     """
-    expit = _EXPIT or _load_expit()
+    expit = _EXPIT if _EXPIT is not None else _load_expit()
     if expit and x.dtype in _EXPIT_DTYPES:
         return expit(x)
     half = scalar(0.5, x.dtype)
