@@ -332,16 +332,16 @@ class Sequential(Module):
 
         layers = list(self._modules.values())
         plan: list[Any] = []
-        run: tuple[list[Any], list[Any]] = ([], [])
+        linears: list[Any] = []  # the run being gathered, and the activation after each
+        activations: list[Any] = []
 
         def close_run() -> None:
-            linears, activations = run
             if len(linears) == 1 and activations[0] is None:
                 plan.append(linears[0])
             elif linears:
                 plan.append(FusedRun(linears, activations))
-            run[0].clear()
-            run[1].clear()
+            linears.clear()
+            activations.clear()
 
         i = 0
         while i < len(layers):
@@ -351,15 +351,14 @@ class Sequential(Module):
                 plan.append(layer)
                 i += 1
                 continue
-            linears = run[0]
             if linears and (
                 len(linears) == MAX_STACK or linears[-1].out_features != layer.in_features
             ):
                 close_run()
             after = layers[i + 1] if i + 1 < len(layers) else None
             fusable = getattr(after, "fusable", False)
-            run[0].append(layer)
-            run[1].append(after if fusable else None)
+            linears.append(layer)
+            activations.append(after if fusable else None)
             i += 2 if fusable else 1
         close_run()
         object.__setattr__(self, "_plan", plan)
