@@ -161,3 +161,21 @@ def test_appending_a_layer_replans_the_fusion():
     model.append(nn.ReLU())
     assert model(x).node.op.name == "dense"
     assert cr.autograd.fusion_enabled()
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5, 9])
+def test_deep_runs_fused_in_chunks_are_bit_identical_to_unfused(depth):
+    rng = np.random.default_rng(depth)
+    layers = []
+    for i in range(depth):
+        layers.append(nn.Linear(3, 3, bias="shared" if i % 2 else True, rng=rng))
+        if i % 3 != 2:  # some layers without an activation, inside the runs too
+            layers.append([nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.2)][i % 3]())
+    model = nn.Sequential(*layers)
+    x = rng.normal(size=(4, 3)).astype(np.float32)
+    y = rng.normal(size=(4, 3)).astype(np.float32)
+    out_f, loss_f, grads_f = _run(model, x, y, nn.MSELoss(), fused=True)
+    out_u, loss_u, grads_u = _run(model, x, y, nn.MSELoss(), fused=False)
+    assert np.array_equal(out_f.data, out_u.data) and loss_f.item() == loss_u.item()
+    for name in grads_u:
+        assert np.array_equal(grads_f[name], grads_u[name]), name
