@@ -150,3 +150,18 @@ def test_training_reduces_the_loss_on_xor():
         losses.append(loss.item())
     assert losses[-1] < 0.05 < losses[0]
     assert (model(X).data.argmax(axis=1) == y).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sgd_updates_a_one_number_parameter_exactly_as_an_array(dtype):
+    rng = np.random.default_rng(0)
+    for lr in (0.5, 0.1, 1e-3, 0.37):
+        values, grads = rng.normal(size=50).astype(dtype), rng.normal(size=50).astype(dtype)
+        shared = [cr.nn.Parameter(np.array([v], dtype)) for v in values]  # shape (1,)
+        vector = cr.nn.Parameter(values.copy())
+        for p, g in zip(shared, grads):
+            p.grad = np.array([g], dtype)
+        vector.grad = grads.copy()
+        cr.optim.SGD([*shared, vector], lr=lr).step()
+        assert np.array_equal(np.concatenate([p.data for p in shared]), vector.data)
+        assert all(p.data.dtype == dtype for p in shared)

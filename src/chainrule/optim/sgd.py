@@ -62,6 +62,9 @@ class SGD(Optimizer):
                     grad = p.grad
                     if grad is not None and p.requires_grad:
                         data = p.data
+                        if data.size == 1 and data.ndim == 1:  # a shared bias: as a number
+                            data[0] -= lr * grad[0]  # (the same arithmetic, bit for bit)
+                            continue
                         if rate is None or rate.dtype != data.dtype:
                             rate = np.array(lr, data.dtype)
                         data -= rate * grad
