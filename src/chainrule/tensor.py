@@ -99,11 +99,12 @@ class Tensor:
         self._retains_grad = False
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
+    def _from_op(cls, data: np.ndarray) -> Tensor:
+        """A tensor around ``data`` that needs no gradient (yet): apply() records its node."""
         out = cls.__new__(cls)
         out.data = data
         out.grad = None
-        out.requires_grad = requires_grad
+        out.requires_grad = False
         out.name = None
         out._node = None
         out._retains_grad = False

@@ -16,23 +16,6 @@ from typing import Any
 
 import numpy as np
 
-_CACHE: dict[tuple[float, np.dtype[Any]], np.ndarray] = {}
-
-
-def scalar(value: float, dtype: np.dtype[Any]) -> np.ndarray:
-    """``value`` as a read-only 0-d array of ``dtype`` (cached: use it for fixed constants;
-    values that change every step, such as a scheduled learning rate, use np.array)."""
-    key = (value, dtype)
-    array = _CACHE.get(key)
-    if array is None:
-        if len(_CACHE) >= 1024:  # values that depend on a batch size: keep it bounded
-            _CACHE.clear()
-        array = np.array(value, dtype=dtype)
-        array.flags.writeable = False
-        _CACHE[key] = array
-    return array
-
-
 _ARRAYS: dict[tuple[float, tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
 _CACHE_ELEMENTS = 1 << 22  # what the cache of filled() may hold, in elements
 _cached_elements = 0
@@ -56,6 +39,14 @@ def filled(value: float, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.nda
             _ARRAYS[key] = array
             _cached_elements += array.size
     return array
+
+
+def scalar(value: float, dtype: np.dtype[Any]) -> np.ndarray:
+    """``value`` as a read-only 0-d array of ``dtype``: ``filled(value, (), dtype)``, with
+    the cached case looked up first (it is on the hot path). Use it for constants; values
+    that change every step, such as a scheduled learning rate, use np.array."""
+    array = _ARRAYS.get((value, (), dtype))
+    return array if array is not None else filled(value, (), dtype)
 
 
 def row_sum(x: np.ndarray) -> np.ndarray:

@@ -25,12 +25,25 @@ FUSABLE = ("sigmoid", "tanh", "relu", "leaky_relu")
 MAX_STACK = 4  # dense_stack2 ... dense_stack4 are registered
 
 
+def _activate(z: Array, activation: str, attrs: dict[str, Any] | None) -> Array:
+    """The registered activation's forward on Z."""
+    forward = REGISTRY[activation].forward
+    return forward(z, **attrs) if attrs else forward(z)
+
+
+def _activation_vjp(
+    grad: Array, out: Array, z: Array, activation: str, attrs: dict[str, Any] | None
+) -> Array:
+    """dE/dZ from dE/d(out), by the registered activation's VJP."""
+    vjp: Any = REGISTRY[activation].vjps[0]
+    return vjp(grad, out, z, **attrs) if attrs else vjp(grad, out, z)
+
+
 def _dense_forward(
     x: Array, W: Array, b: Array, activation: str, activation_attrs: dict[str, Any] | None = None  # noqa: N803
 ) -> tuple[Array, dict[str, Array]]:
     z = linear_forward(x, W, b)
-    forward = REGISTRY[activation].forward
-    return (forward(z, **activation_attrs) if activation_attrs else forward(z)), {"z": z}
+    return _activate(z, activation, activation_attrs), {"z": z}
 
 
 def dense_joint_vjp(
@@ -46,12 +59,7 @@ def dense_joint_vjp(
 ) -> tuple[Array | None, Array | None, Array | None]:
     """The activation's VJP gives dE/dZ once; the linear op's joint VJP takes it from there."""
     assert z is not None
-    activation_vjp = REGISTRY[activation].vjps[0]
-    assert activation_vjp is not None
-    if activation_attrs:
-        grad_z = activation_vjp(grad, out, z, **activation_attrs)
-    else:
-        grad_z = activation_vjp(grad, out, z)
+    grad_z = _activation_vjp(grad, out, z, activation, activation_attrs)
     return linear_joint_vjp(grad_z, z, x, W, b, needs)
 
 
@@ -100,9 +108,7 @@ def _stack_forward(
         x = z = linear_forward(x, W[i], b[i])
         zs.append(z)
         if activation is not None:
-            attrs = activation_attrs[i]
-            forward = REGISTRY[activation].forward
-            x = forward(z, **attrs) if attrs else forward(z)
+            x = _activate(z, activation, activation_attrs[i])
     return x, {"inputs": tuple(inputs), "zs": tuple(zs)}
 
 
@@ -134,9 +140,7 @@ def stack_joint_vjp(
         activation = activations[i]
         if activation is not None:
             layer_out = out if i == top else inputs[i]
-            vjp: Any = REGISTRY[activation].vjps[0]
-            attrs = activation_attrs[i]
-            grad = vjp(grad, layer_out, z, **attrs) if attrs else vjp(grad, layer_out, z)
+            grad = _activation_vjp(grad, layer_out, z, activation, activation_attrs[i])
         j = 2 * i + 1
         grad, grads[j], grads[j + 1] = linear_joint_vjp(  # type: ignore[assignment]
             grad, z, inputs[i - 1] if i else x, params[j - 1], params[j],
