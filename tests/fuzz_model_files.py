@@ -59,7 +59,7 @@ def seed_files(folder: Path) -> list[bytes]:
     """Valid files to mutate, written in ``folder``: model files of several shapes and
     dtypes, and a checkpoint."""
     models = [
-        cr.nn.Sequential(cr.nn.Linear(2, 3, rng=0), cr.nn.ReLU(), cr.nn.Linear(3, 1, rng=1)),
+        cr.nn.Sequential(cr.nn.Linear(2, 3, rng=0), cr.nn.ReLU(), cr.nn.Linear(3, 2, rng=1)),
         cr.nn.Sequential(
             cr.nn.Linear(3, 2, bias="shared", rng=2, dtype="float64"),
             cr.nn.LeakyReLU(0.2),

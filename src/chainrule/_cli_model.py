@@ -41,7 +41,7 @@ def predict(args: argparse.Namespace) -> int:
     prep = loaded.preprocessing
     # A target column in the file is left unread: it may be blank in data to predict.
     X, _ = _read(args.data, loaded, None, ignore=[prep.target_name] if prep.target_name else [])
-    outputs = _outputs(loaded, X)
+    outputs = _outputs(loaded, X, args.data)
     columns: dict[str, list[Any]] = {}
     if prep.task == "classification" and prep.classes:
         probabilities = _softmax(outputs)
@@ -84,7 +84,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if target is None:
         raise ValueError("the model file does not name its target column; pass --target COLUMN")
     X, y = _read(args.data, loaded, target)
-    outputs = _outputs(loaded, X)
+    outputs = _outputs(loaded, X, args.data)
     print(f"{args.data}: {len(X)} rows")
     if prep.task == "classification" and prep.classes:
         if y.dtype.kind in "US" and any(not isinstance(c, str) for c in prep.classes):
@@ -119,11 +119,17 @@ def evaluate(args: argparse.Namespace) -> int:
     if predicted_values.shape[1] != 1:
         raise ValueError("evaluate supports models with one output column")
     pred = predicted_values[:, 0]
-    print(
-        f"mse {metrics.mean_squared_error(y, pred):.6g}  "
-        f"mae {metrics.mean_absolute_error(y, pred):.6g}"
-        f"  r2 {metrics.r2_score(y, pred):.4f}"
-    )
+    with np.errstate(all="ignore"):
+        scores = [metric(y, pred) for metric in (
+            metrics.mean_squared_error, metrics.mean_absolute_error, metrics.r2_score
+        )]  # fmt: skip
+    if not np.isfinite(scores).all():
+        row = int(np.argmax(np.abs(y - pred)))
+        raise ValueError(
+            f"{args.data}: row {row + 1}: the prediction {pred[row]:.6g} is so far from the "
+            f"target {y[row]:.6g} that the squared error overflows; no score can be computed"
+        )
+    print(f"mse {scores[0]:.6g}  mae {scores[1]:.6g}  r2 {scores[2]:.4f}")
     return 0
 
 
@@ -167,18 +173,44 @@ def _read(
     return data.X, y
 
 
-def _outputs(loaded: Any, X: np.ndarray) -> np.ndarray:
+def _outputs(loaded: Any, X: np.ndarray, source: str) -> np.ndarray:
+    """The model's outputs for the rows of ``X`` (read from ``source``), checked finite.
+
+    Finite weights can still overflow on inputs far from the training data; a row whose
+    scaled features, outputs or (regression) unscaled predictions are not finite is named
+    instead of printing ``nan`` or ``inf``.
+    """
     from chainrule.autograd import no_grad
 
     model = loaded.model
-    with no_grad():
-        return np.asarray(
-            model(loaded.preprocessing.transform(X).astype(model.dtype)).data, dtype=np.float64
+    prep = loaded.preprocessing
+    with no_grad(), np.errstate(all="ignore"):
+        scaled = prep.transform(X).astype(model.dtype)
+        _check_rows(scaled, source, "its feature values overflow when scaled for the model")
+        outputs = np.asarray(model(scaled).data, dtype=np.float64)
+        _check_rows(outputs, source, "the model's output overflows for this row's values")
+        if not (prep.task == "classification" and prep.classes):
+            _check_rows(
+                _unscale(prep, outputs), source, "the prediction overflows when unscaled"
+            )
+    return outputs
+
+
+def _check_rows(values: np.ndarray, source: str, problem: str) -> None:
+    """Refuse output built on ``values`` if any is NaN or infinite, naming the first row
+    (1-based, as the CSV messages count data rows)."""
+    finite = np.isfinite(values).reshape(len(values), -1).all(axis=1)
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise ValueError(
+            f"{source}: row {row + 1}: {problem}; check the row for values far outside "
+            "the training data"
         )
 
 
 def _softmax(outputs: np.ndarray) -> np.ndarray:
-    shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    with np.errstate(over="ignore"):  # a difference beyond float64's range: exp gives 0
+        shifted = np.exp(outputs - outputs.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 

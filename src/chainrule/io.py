@@ -11,6 +11,16 @@ architecture is rebuilt only from the layer types in :mod:`chainrule.nn`, and ea
 weight is then read from the file straight into its parameter, so loading needs about
 the file's size in memory, not twice that.
 
+The loader judges the whole model, and :func:`save` refuses to write what it would
+refuse: a file may declare at most :data:`MAX_LAYERS` (10,000) layers, counted over
+every layer list, and is refused before anything is built if it declares more; its
+layer lists hold only layer types (:data:`chainrule.nn.LAYER_TYPES`) and nested
+``Sequential`` containers, never a loss; every attribute lies in the range its layer
+documents; every weight and every stored scaling statistic is finite (scales > 0);
+the layers chain (one sample of zeros runs through them), and the class labels and
+target scaling match the model's output width. Every walk over a model's layers is
+linear in their number.
+
 Every file is written atomically (:func:`atomic_write`): a crash mid-save leaves the
 previous file intact.
 """
@@ -33,11 +43,14 @@ from chainrule._container import (
     open_tensors,
     write_tensors,
 )
+from chainrule.autograd import no_grad
 from chainrule.data.preprocess import Standardizer
 from chainrule.nn.module import Module, from_config
+from chainrule.tensor import all_finite
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "MAX_LAYERS",
     "ModelFile",
     "ModelFileError",
     "Preprocessing",
@@ -49,6 +62,10 @@ __all__ = [
 
 MODEL_FORMAT = "chainrule.model"
 _MAX_CONFIG_DEPTH = 32
+#: The most layers a model file may declare, counted over all its layer lists (nested
+#: ``Sequential`` containers included); :func:`save` and :func:`load` refuse more.
+MAX_LAYERS = 10_000
+_FINITE_CHUNK = 2**16  # elements checked at a time, so checking allocates almost nothing
 PathLike = str | os.PathLike[str]
 
 
@@ -162,11 +179,28 @@ def save(model: Module, path: PathLike, *, preprocessing: Preprocessing | None =
     """
     if not isinstance(model, Module):
         raise TypeError(f"save() takes a chainrule Module, got {type(model).__name__}")
+    layers = sum(1 for _ in model.modules()) - 1
+    if layers > MAX_LAYERS:
+        raise ValueError(
+            f"cannot save a model of {layers:,} layers: model files hold at most "
+            f"{MAX_LAYERS:,} (chainrule.io.MAX_LAYERS)"
+        )
     info = {
         "config": model.get_config(),
         "preprocessing": (preprocessing or Preprocessing()).to_dict(),
     }
-    write_tensors(path, model.state_dict(), info, MODEL_FORMAT)
+    state = model.state_dict()
+    try:
+        # Everything load() checks, checked here on the model in memory: save never
+        # writes a file that load refuses.
+        from_config(info["config"], initialize=False)
+        prep = Preprocessing.from_dict(info["preprocessing"])
+        for name, values in state.items():
+            _check_finite(name, values)
+        _check_fits(model, prep)
+    except ValueError as err:
+        raise ValueError(f"cannot save the model: {_one_line(err)}") from None
+    write_tensors(path, state, info, MODEL_FORMAT)
 
 
 def load(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> Module:
@@ -191,7 +225,10 @@ def load_model_file(path: PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> Model
         except (ValueError, TypeError, OverflowError, RecursionError) as err:
             raise ModelFileError(f"{stored.source}: invalid preprocessing: {err}") from None
         model = build_model(info.get("config"), stored)
-    _check_preprocessing(model, preprocessing, stored.source)
+    try:
+        _check_fits(model, preprocessing)
+    except ValueError as err:
+        raise ModelFileError(f"{stored.source}: {_one_line(err)}") from None
     return ModelFile(model, preprocessing, int(info["version"]))
 
 
@@ -217,17 +254,30 @@ def build_model(config: Any, stored: StoredTensors) -> Module:
         )
     for name, param in model.named_parameters():
         param.data = stored.read(name)
+        try:
+            _check_finite(name, param.data)
+        except ValueError as err:
+            raise ModelFileError(
+                f"{source}: {err}; the file is damaged or was saved from a model that diverged"
+            ) from None
     return model
 
 
 def _check_config_size(config: Any, stored_elements: int, source: Path) -> None:
     """Refuse configs whose layers would need more memory than the file's weights hold."""
     pending: list[tuple[Any, int]] = [(config, 0)]
-    needed = 0
+    needed = layers = 0
     while pending:
         node, depth = pending.pop()
         if depth > _MAX_CONFIG_DEPTH:
             raise ModelFileError(f"{source}: the stored architecture is nested too deeply")
+        if isinstance(node, dict) and isinstance(node.get("layers"), list):
+            layers += len(node["layers"])
+            if layers > MAX_LAYERS:  # before the walk descends into them
+                raise ModelFileError(
+                    f"{source}: the stored architecture declares more than {MAX_LAYERS:,} "
+                    "layers, the limit of a model file (chainrule.io.MAX_LAYERS)"
+                )
         if isinstance(node, list):
             pending += [(item, depth + 1) for item in node]
         elif isinstance(node, dict):
@@ -245,14 +295,58 @@ def _check_config_size(config: Any, stored_elements: int, source: Path) -> None:
         )
 
 
-def _check_preprocessing(model: Module, prep: Preprocessing, source: Path) -> None:
+def _check_finite(name: str, values: np.ndarray) -> None:
+    """Refuse a parameter holding NaN or an infinity, naming it and the first such entry;
+    checked in chunks so that a large tensor needs no second copy."""
+    flat = values.reshape(-1)
+    for start in range(0, flat.size, _FINITE_CHUNK):
+        chunk = flat[start : start + _FINITE_CHUNK]
+        if not all_finite(chunk):
+            offset = start + int(np.flatnonzero(~np.isfinite(chunk))[0])
+            index = tuple(int(i) for i in np.unravel_index(offset, values.shape))
+            raise ValueError(f"parameter {name!r} holds {float(flat[offset])} at index {index}")
+
+
+def _check_fits(model: Module, prep: Preprocessing) -> None:
+    """Refuse a model whose layers do not chain or whose preprocessing does not fit it:
+    feature names and scaling must match its input width, class labels and target
+    scaling its output width. One sample of zeros is run through the layers."""
     first = next((m for m in model.modules() if hasattr(m, "in_features")), None)
     n_in = getattr(first, "in_features", None)
     for label, count in (
         ("feature names", None if prep.feature_names is None else len(prep.feature_names)),
         ("scaler features", None if prep.scaler is None else prep.scaler.n_features_in_),
     ):
-        if count is not None and n_in is not None and count != n_in:
-            raise ModelFileError(
-                f"{source}: the model reads {n_in} features but the file stores {count} {label}"
+        if count is None:
+            continue
+        if n_in is not None and count != n_in:
+            raise ValueError(
+                f"the model reads {n_in} features but the preprocessing holds {count} {label}"
             )
+        n_in = count
+    if n_in is None:
+        return  # no layer and no preprocessing says how wide an input is
+    try:
+        with no_grad(), np.errstate(all="ignore"):
+            dtype = model.dtype
+            output = model(np.zeros((1, n_in), dtype=np.float32 if dtype is None else dtype))
+    except Exception as err:  # whatever a layer raises, the layers do not chain
+        raise ValueError(f"the layers do not fit together: {err}") from None
+    shape = np.shape(getattr(output, "data", output))
+    if len(shape) != 2:
+        raise ValueError(f"the model's output has shape {shape}, not (samples, outputs)")
+    n_out = shape[1]
+    if prep.task == "classification" and prep.classes is not None and len(prep.classes) != n_out:
+        raise ValueError(
+            f"the model has {n_out} output(s) but the preprocessing holds {len(prep.classes)} "
+            "class labels; a classifier has one output per class"
+        )
+    if prep.target_scaler is not None and prep.target_scaler.n_features_in_ != n_out:
+        raise ValueError(
+            f"the model has {n_out} output(s) but the target scaling is for "
+            f"{prep.target_scaler.n_features_in_}"
+        )
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).splitlines())

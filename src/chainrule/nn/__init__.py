@@ -1,14 +1,26 @@
 """Layers, losses and containers (PyTorch's ``torch.nn``)."""
 
-from chainrule.nn.layers import Identity, LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.layers import (
+    LAYER_TYPES,
+    Identity,
+    Layer,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Tanh,
+)
 from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module, Parameter, Sequential, from_config
 
 __all__ = [
+    "LAYER_TYPES",
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "Identity",
+    "Layer",
     "LeakyReLU",
     "Linear",
     "MSELoss",

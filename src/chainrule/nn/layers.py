@@ -1,4 +1,12 @@
-"""Layers: Linear and the activation functions."""
+"""Layers: Linear and the activation functions.
+
+Every layer type derives from :class:`Layer`, which records it by name in
+:data:`LAYER_TYPES`: the types a model's layer list may hold (beside nested
+:class:`~chainrule.nn.Sequential` containers), and the only ones model files are
+built from. Losses and containers are modules but not layers. Each constructor
+refuses attributes outside their documented range, so no layer, built in code or
+from a file, holds a size, slope or axis it cannot compute with.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +27,38 @@ BiasKind = bool | Literal["shared"]
 _LINEAR = get_op("linear")
 _MATMUL = get_op("matmul")
 _DENSE = get_op("dense")
+#: The largest ``in_features`` / ``out_features`` of a Linear layer: BLAS indexes with
+#: 32-bit integers.
+MAX_FEATURES = 2**31 - 1
+#: The float dtypes a layer's parameters may have (those model files store).
+PARAMETER_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+#: Every layer type, by class name, filled in as :class:`Layer` subclasses are defined.
+LAYER_TYPES: dict[str, type[Layer]] = {}
+
+
+class Layer(Module):
+    """Base class of the layer types: what a model's layer list may hold.
+
+    Each public subclass defined in chainrule is recorded in :data:`LAYER_TYPES`
+    when its class statement runs, so the list of layer types is the set of classes
+    that are layers, not a list of names kept by hand. Losses
+    (:class:`~chainrule.nn.MSELoss`, ...) are modules but not layers.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_") and cls.__module__.startswith("chainrule."):
+            LAYER_TYPES[cls.__name__] = cls
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
@@ -31,13 +71,14 @@ def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
         raise TypeError(f"{layer!r}: {err}") from None
 
 
-class Linear(Module):
+class Linear(Layer):
     """Fully connected layer: ``Z = X @ W + b``.
 
     Parameters
     ----------
     in_features, out_features : int
-        Sizes of each input row and each output row.
+        Sizes of each input row and each output row, from 1 to ``MAX_FEATURES``
+        (2**31 - 1).
     bias : True, False or "shared", default True
         True: one bias per output neuron, shape ``(out_features,)``.
         "shared": one scalar, shape ``(1,)``, added to every neuron (the textbook
@@ -48,7 +89,7 @@ class Linear(Module):
     bias_init : str or callable, optional
         Bias initializer. Default: PyTorch's rule when ``init`` is None, zeros
         otherwise (Keras's rule).
-    dtype : float dtype, default float32
+    dtype : float16, float32 or float64, default float32
     rng : int or numpy.random.Generator, optional
         Source of the initial values (default: the global one, see
         :func:`chainrule.manual_seed`).
@@ -76,18 +117,27 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         for label, value in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Linear: {label} must be a positive integer, got {value!r}")
-        if bias not in (True, False, "shared"):
-            raise ValueError(f'Linear: bias must be True, False or "shared", got {bias!r}')
+            if not (_is_whole(value) and 1 <= value <= MAX_FEATURES):
+                raise ValueError(
+                    f"Linear: {label} must be a positive integer, got {_shown(value)}; sizes "
+                    f"run from 1 to {MAX_FEATURES}"
+                )
+        if isinstance(bias, (bool, np.bool_)):
+            bias = bool(bias)
+        elif not (isinstance(bias, str) and bias == "shared"):
+            raise ValueError(
+                f'Linear: bias must be True, False or "shared", got {_shown(bias)}'
+            )
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.bias_kind: BiasKind = bias
         self.init = initializers.get(init) if init is not None else None
         self.bias_init = initializers.get(bias_init) if bias_init is not None else None
         dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"Linear: dtype must be a float dtype, got {dtype}")
+        if dtype not in PARAMETER_DTYPES:
+            raise TypeError(
+                f"Linear: dtype must be float16, float32 or float64, got {dtype}"
+            )
         self.weight = Parameter(new_parameter_data((self.in_features, self.out_features), dtype))
         self.bias: Parameter | None = None
         if bias:
@@ -173,6 +223,11 @@ class Linear(Module):
         return text
 
 
+def _shown(value: Any) -> str:
+    """A value as the user wrote it (``1e+308``, ``nan``), never a NumPy repr."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 class FusedRun:
     """Linear layers with a bias in a row, each followed by its elementwise activation
     or by none, that ``nn.Sequential`` runs as one registered op: ``dense`` for a
@@ -217,7 +272,7 @@ class FusedRun:
         return x  # type: ignore[return-value]
 
 
-class _Activation(Module):
+class _Activation(Layer):
     op_name = ""
     _op: Op
     fusable = True  # nn.Sequential may run it together with the Linear layer before it
@@ -251,8 +306,14 @@ class ReLU(_Activation):
     op_name = "relu"
 
 
-class LeakyReLU(Module):
-    """z if z > 0 else negative_slope * z, elementwise."""
+class LeakyReLU(Layer):
+    """z if z > 0 else negative_slope * z, elementwise.
+
+    Parameters
+    ----------
+    negative_slope : float, default 0.01
+        The slope for negative inputs, from 0 (ReLU) to 1 (the identity).
+    """
 
     fusable = True
     op_name = "leaky_relu"
@@ -260,9 +321,10 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        if not np.isfinite(negative_slope) or negative_slope < 0:
+        if not (_is_real(negative_slope) and 0 <= negative_slope <= 1):
             raise ValueError(
-                f"LeakyReLU: negative_slope must be a finite number >= 0, got {negative_slope!r}"
+                "LeakyReLU: negative_slope must be a finite number >= 0 and at most 1, got "
+                f"{_shown(negative_slope)}"
             )
         self.negative_slope = float(negative_slope)
 
@@ -281,11 +343,21 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope:g}"
 
 
-class Softmax(Module):
-    """exp(z) / sum(exp(z)) along ``axis``; rows of the output sum to 1."""
+class Softmax(Layer):
+    """exp(z) / sum(exp(z)) along ``axis``; rows of the output sum to 1.
+
+    Parameters
+    ----------
+    axis : int, default -1
+        The axis that sums to 1, from -32 to 31 (NumPy's limit on dimensions).
+    """
 
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
+        if not (_is_whole(axis) and -32 <= axis < 32):
+            raise ValueError(
+                f"Softmax: axis must be an integer from -32 to 31, got {_shown(axis)}"
+            )
         self.axis = int(axis)
 
     def forward(self, x: ArrayLike) -> Tensor:
@@ -298,7 +370,7 @@ class Softmax(Module):
         return f"axis={self.axis}"
 
 
-class Identity(Module):
+class Identity(Layer):
     """Returns its input unchanged."""
 
     def forward(self, x: ArrayLike) -> Tensor:

@@ -117,15 +117,17 @@ class Module:
 
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """(dotted name, module) for this module (name ``prefix``) and all below it."""
+        # Depth first, parents before children, in the order children were assigned: the
+        # children go on the stack reversed so the first is popped first. Each module is
+        # pushed and popped once, so the walk is linear in the number of modules.
         stack: list[tuple[str, Module]] = [(prefix, self)]
         while stack:
-            name, module = stack.pop(0)
+            name, module = stack.pop()
             yield name, module
-            children = [
+            stack.extend(
                 (f"{name}.{child_name}" if name else child_name, child)
-                for child_name, child in module._modules.items()
-            ]
-            stack[0:0] = children
+                for child_name, child in reversed(module._modules.items())
+            )
 
     def modules(self) -> Iterator[Module]:
         for _, module in self.named_modules():
@@ -418,19 +420,33 @@ def from_config(config: dict[str, Any], *, initialize: bool = True) -> Module:
 
 def _build(config: dict[str, Any]) -> Module:
     from chainrule import nn
+    from chainrule.nn.layers import LAYER_TYPES
 
     if not isinstance(config, dict) or not isinstance(config.get("type"), str):
         raise ValueError(f"a module config is a dict with a 'type' name, got {config!r}")
     kind = config["type"]
-    cls = getattr(nn, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, Module)) or kind in ("Module", "Parameter"):
-        raise ValueError(f"unknown module type {kind!r} in config")
     args = {k: v for k, v in config.items() if k != "type"}
-    if cls is Sequential:
+    if kind == "Sequential":
         layers = args.pop("layers", None)
         if not isinstance(layers, list) or args:
             raise ValueError("a Sequential config needs exactly one entry, 'layers': a list")
         return Sequential(*(_build(layer) for layer in layers))
+    cls = LAYER_TYPES.get(kind)
+    if cls is None:
+        # Only layer types are built: a loss or a base class in a layer list would load
+        # and fail only when the model is used.
+        known = getattr(nn, kind, None) if kind in nn.__all__ else None
+        shown = repr(kind if len(kind) <= 40 else kind[:40] + "...")
+        if not isinstance(known, type):
+            problem = f"unknown module type {shown} in config"
+        elif known.__module__ == "chainrule.nn.loss":
+            problem = f"{shown} in config is a loss, not a layer type"
+        else:
+            problem = f"{shown} in config is not a layer type"
+        raise ValueError(
+            f"{problem}; a model is built from Sequential and the layer types "
+            f"{', '.join(sorted(LAYER_TYPES))}"
+        )
     try:
         return cls(**args)
     except TypeError as err:
