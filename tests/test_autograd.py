@@ -148,8 +148,8 @@ def test_repr_mentions_grad_and_dtype():
 
 def test_gradcheck_reports_a_wrong_gradient():
     # A deliberately wrong op, registered privately: its VJP misses the factor 2.
-    from chainrule.autograd import apply
     from chainrule.ops.registry import Formula, Op, Sample
+    from chainrule.tensor import apply
 
     wrong = Op(
         name="square_wrong",

@@ -8,7 +8,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.autograd import fusion
+from chainrule.nn.fusion import fusion
 
 ACTIVATIONS = [nn.Sigmoid, nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.1)]
 LOSSES = [
@@ -70,7 +70,7 @@ def test_fused_graph_has_one_node_per_run_of_layers_and_unfused_one_per_stage():
 def _plan(model):
     model(np.ones((1, model[0].in_features), dtype=np.float32))
     return [
-        step.op.name if isinstance(step, nn.layers.FusedRun) else type(step).__name__
+        step.op.name if isinstance(step, nn.fusion.FusedRun) else type(step).__name__
         for step in model._plan
     ]
 
@@ -160,7 +160,7 @@ def test_appending_a_layer_replans_the_fusion():
     assert model(x).node.op.name == "linear"
     model.append(nn.ReLU())
     assert model(x).node.op.name == "dense"
-    assert cr.autograd.fusion_enabled()
+    assert cr.nn.fusion.fusion_enabled()
 
 
 @pytest.mark.parametrize("depth", [2, 3, 4, 5, 9])

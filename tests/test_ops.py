@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd import apply
 from chainrule.ops import REGISTRY, get_op
+from chainrule.tensor import apply
 
 SHAPES = [(1, 1), (1, 4), (3, 1), (4, 5)]  # batch 1 and width 1 included
 SEEDS = [0, 1, 2]

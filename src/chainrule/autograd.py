@@ -1,10 +1,16 @@
-"""The engine: record ops on a tape, then walk it backwards.
+"""The engine: walk the recorded ops backwards.
 
 Every op result made while gradients are enabled remembers a :class:`Node`: the
-registered :class:`~chainrule.ops.registry.Op`, its input tensors and attributes.
-:func:`backward` visits those nodes from the output back (a chain as it stands, any
-other graph sorted by creation order, iteratively, so graphs of any depth work) and
-applies each op's vector-Jacobian products from the registry.
+registered :class:`~chainrule.ops.registry.Op`, its input tensors and attributes
+(:func:`chainrule.tensor.apply` records it). :func:`backward` visits those nodes
+from the output back (a chain as it stands, any other graph sorted by creation
+order, iteratively, so graphs of any depth work) and applies each op's
+vector-Jacobian products from the registry.
+
+The engine never makes a tensor and knows no op by name: of a tensor it reads and
+writes only ``data``, ``grad``, ``requires_grad``, ``_node`` and ``_retains_grad``,
+and of an op only its registry entry. So the dependency runs one way, from
+:mod:`chainrule.tensor` down to here.
 """
 
 from __future__ import annotations
@@ -17,10 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from chainrule.ops.fused import MAX_STACK, stack_op_name
-from chainrule.ops.registry import Op
-
 if TYPE_CHECKING:
+    from chainrule.ops.registry import Op
     from chainrule.tensor import Tensor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -212,15 +216,15 @@ def backward(
         if root.data.size != 1:
             raise ValueError(
                 f"backward() without a gradient needs a single-element output, got shape "
-                f"{root.shape}; pass grad_out with that shape or reduce the output first"
+                f"{root.data.shape}; pass grad_out with that shape or reduce the output first"
             )
         data = root.data
         grad_out = np.ones(data.shape, data.dtype) if data.ndim else np.array(1.0, data.dtype)
     else:
         grad_out = np.asarray(grad_out, dtype=root.data.dtype)
-        if grad_out.shape != root.shape:
+        if grad_out.shape != root.data.shape:
             raise ValueError(
-                f"backward(): grad_out has shape {grad_out.shape}, expected {root.shape}"
+                f"backward(): grad_out has shape {grad_out.shape}, expected {root.data.shape}"
             )
     if root._node is None:
         _accumulate(root, grad_out)
@@ -293,65 +297,3 @@ def backward(
 def _shared(grad_in: np.ndarray, grad: np.ndarray, arrays: tuple[np.ndarray, ...]) -> bool:
     """Whether a VJP's result may be held elsewhere: the upstream gradient, an input, a view."""
     return grad_in is grad or grad_in.base is not None or any(grad_in is a for a in arrays)
-
-
-_tensor_type: type[Tensor]
-
-
-def _set_tensor_type(cls: type[Tensor]) -> None:
-    """Called once by chainrule.tensor (which imports this module) with its class."""
-    global _tensor_type
-    _tensor_type = cls
-
-
-# Losses that take probabilities (CrossEntropyLoss(from_probs=True), BCELoss) look
-# through a softmax/sigmoid output to its logits for stability, so these ops keep
-# their node even when no gradient is needed (outside no_grad()).
-_ALWAYS_RECORDED = frozenset(
-    {"softmax", "sigmoid", "dense", *(stack_op_name(n) for n in range(2, MAX_STACK + 1))}
-)
-
-
-class _Fusion:
-    enabled = True
-
-
-def fusion_enabled() -> bool:
-    """Whether ``nn.Sequential`` runs Linear + activation pairs as one ``dense`` op."""
-    return _Fusion.enabled
-
-
-@contextmanager
-def fusion(enabled: bool) -> Iterator[None]:
-    """Turn layer fusion on or off inside a ``with`` block.
-
-    Fused and unfused networks compute bit-identical values; unfused graphs have a
-    node for every layer, which is what explanations show.
-    """
-    previous = _Fusion.enabled
-    _Fusion.enabled = bool(enabled)
-    try:
-        yield
-    finally:
-        _Fusion.enabled = previous
-
-
-def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
-    """Run ``op`` forward on tensors and record it when gradients are needed."""
-    arrays = tuple([t.data for t in inputs])
-    if op.saves:
-        result, saved = op.forward(*arrays, **attrs)
-    else:
-        result, saved = op.forward(*arrays, **attrs), None
-    if type(result) is not np.ndarray:  # NumPy reductions return scalars
-        result = np.asarray(result)
-    out = _tensor_type._from_op(result)
-    if _GradMode.enabled:
-        for tensor, differentiable in zip(inputs, op.differentiable):
-            if differentiable and tensor.requires_grad:
-                out.requires_grad = True
-                out._node = Node(op, inputs, arrays, attrs, saved)
-                return out
-        if op.name in _ALWAYS_RECORDED:
-            out._node = Node(op, inputs, arrays, attrs, saved)
-    return out

@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import apply
 from chainrule.ops import get_op
-from chainrule.tensor import ArrayLike, Tensor
+from chainrule.tensor import ArrayLike, Tensor, apply
 
 
 def _t(x: ArrayLike, like: Tensor | None = None) -> Tensor:

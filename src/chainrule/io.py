@@ -45,7 +45,8 @@ from chainrule._container import (
 )
 from chainrule.autograd import no_grad
 from chainrule.data.preprocess import Standardizer
-from chainrule.nn.module import Module, from_config
+from chainrule.nn.config import from_config
+from chainrule.nn.module import Module
 from chainrule.tensor import all_finite
 
 __all__ = [

@@ -2,8 +2,8 @@
 
 ``Tensor.data`` is the NumPy array itself (assign to it, or change it in place);
 ``Tensor.grad`` is filled by :meth:`Tensor.backward`. Operators on tensors call
-the registered ops in :mod:`chainrule.ops`, so each one is recorded for the
-backward pass.
+the registered ops in :mod:`chainrule.ops` through :func:`apply`, which records
+each one for the backward pass (:mod:`chainrule.autograd`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from chainrule import autograd
+from chainrule.autograd import Node, _GradMode
+from chainrule.autograd import backward as _backward
+from chainrule.ops import get_op
 
 if TYPE_CHECKING:
-    from chainrule.autograd import Node
+    from chainrule.ops import Op
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 ArrayLike = Union["Tensor", np.ndarray, float, int, list[Any], tuple[Any, ...]]
@@ -159,7 +161,7 @@ class Tensor:
     # Compute gradients of this tensor with respect to every leaf it depends on. The
     # graph's saved values are freed on the way (as in PyTorch); pass
     # retain_graph=True to backpropagate through the same graph again.
-    backward = autograd.backward
+    backward = _backward
 
     def retain_grad(self) -> Tensor:
         """Keep this intermediate result's gradient in ``.grad`` after backward()."""
@@ -200,16 +202,12 @@ class Tensor:
         return Tensor(_as_float_array(other, self.dtype))
 
     def _binary(self, name: str, other: ArrayLike, reverse: bool = False) -> Tensor:
-        from chainrule.ops import get_op
-
         other_t = self._lift(other)
         a, b = (other_t, self) if reverse else (self, other_t)
-        return autograd.apply(get_op(name), a, b)
+        return apply(get_op(name), a, b)
 
     def _unary(self, name: str, **attrs: Any) -> Tensor:
-        from chainrule.ops import get_op
-
-        return autograd.apply(get_op(name), self, **attrs)
+        return apply(get_op(name), self, **attrs)
 
     def __add__(self, other: ArrayLike) -> Tensor:
         return self._binary("add", other)
@@ -281,7 +279,29 @@ class Tensor:
         return self._unary("transpose", axes=axes)
 
 
-autograd._set_tensor_type(Tensor)
+def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
+    """Run ``op`` forward on tensors and record its node when gradients are needed.
+
+    The node is recorded when an input the op differentiates needs a gradient, or,
+    for an op whose registry entry says ``always_record``, whenever recording is on.
+    """
+    arrays = tuple([t.data for t in inputs])
+    if op.saves:
+        result, saved = op.forward(*arrays, **attrs)
+    else:
+        result, saved = op.forward(*arrays, **attrs), None
+    if type(result) is not np.ndarray:  # NumPy reductions return scalars
+        result = np.asarray(result)
+    out = Tensor._from_op(result)
+    if _GradMode.enabled:
+        for tensor, differentiable in zip(inputs, op.differentiable):
+            if differentiable and tensor.requires_grad:
+                out.requires_grad = True
+                out._node = Node(op, inputs, arrays, attrs, saved)
+                return out
+        if op.always_record:
+            out._node = Node(op, inputs, arrays, attrs, saved)
+    return out
 
 
 def tensor(

@@ -20,7 +20,8 @@ from chainrule.explain.matrix_view import matrix_view_blocks
 from chainrule.explain.notation import forward_math, name_math
 from chainrule.explain.scalar import scalar_blocks
 from chainrule.explain.trace import Trace, Value
-from chainrule.nn.module import Module, Sequential
+from chainrule.nn.module import Module
+from chainrule.nn.sequential import Sequential
 
 if TYPE_CHECKING:
     from chainrule.explain.explanation import Explanation

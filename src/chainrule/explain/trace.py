@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import enable_grad, fusion
+from chainrule.autograd import enable_grad
+from chainrule.nn.fusion import fusion
 from chainrule.nn.layers import Linear
 from chainrule.nn.module import Module, Parameter
 from chainrule.optim import SGD

@@ -1,5 +1,6 @@
 """Layers, losses and containers (PyTorch's ``torch.nn``)."""
 
+from chainrule.nn.config import from_config
 from chainrule.nn.layers import (
     LAYER_TYPES,
     Identity,
@@ -12,7 +13,8 @@ from chainrule.nn.layers import (
     Tanh,
 )
 from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
-from chainrule.nn.module import Module, Parameter, Sequential, from_config
+from chainrule.nn.module import Module, Parameter
+from chainrule.nn.sequential import Sequential
 
 __all__ = [
     "LAYER_TYPES",

@@ -16,12 +16,10 @@ import numpy as np
 
 from chainrule import functional as F
 from chainrule import init as initializers
-from chainrule.autograd import apply
 from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
 from chainrule.ops import Op, get_op
-from chainrule.ops.fused import stack_op_name
 from chainrule.random import RandomState
-from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite
+from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite, apply
 
 BiasKind = bool | Literal["shared"]
 _LINEAR = get_op("linear")
@@ -226,50 +224,6 @@ class Linear(Layer):
 def _shown(value: Any) -> str:
     """A value as the user wrote it (``1e+308``, ``nan``), never a NumPy repr."""
     return repr(value.item() if isinstance(value, np.generic) else value)
-
-
-class FusedRun:
-    """Linear layers with a bias in a row, each followed by its elementwise activation
-    or by none, that ``nn.Sequential`` runs as one registered op: ``dense`` for a
-    single layer with an activation, ``dense_stackN`` for N = 2 to 4 layers. The
-    values are bit-identical to running the layers one by one.
-    """
-
-    __slots__ = ("linears", "activations", "op", "names", "attrs")
-
-    def __init__(self, linears: list[Linear], activations: list[Any]) -> None:
-        self.linears = tuple(linears)
-        self.activations = tuple(activations)
-        self.op = get_op(stack_op_name(len(linears))) if len(linears) > 1 else _DENSE
-        self.names = tuple(None if a is None else a.op_name for a in activations)
-        # Attributes that cannot change (no LeakyReLU slope) are gathered once.
-        self.attrs = None if any(isinstance(a, LeakyReLU) for a in activations) else (
-            (None,) * len(activations)
-        )
-
-    def __call__(self, x: ArrayLike) -> Tensor:
-        first = self.linears[0]
-        if self.op is _DENSE:
-            return first.fused(x, self.activations[0])
-        x_t = first._checked_input(x)
-        dtype = x_t.data.dtype
-        params: list[Tensor] = []
-        for linear in self.linears:
-            weight, bias = linear.weight, linear.bias
-            if bias is None or weight.data.dtype != dtype:  # changed since: run one by one,
-                return self.unfused(x_t)  # so each layer checks its own input
-            params += (weight, bias)
-        attrs = self.attrs
-        if attrs is None:
-            attrs = tuple(None if a is None else a.activation_attrs for a in self.activations)
-        return apply(self.op, x_t, *params, activations=self.names, activation_attrs=attrs)
-
-    def unfused(self, x: ArrayLike) -> Tensor:
-        for linear, activation in zip(self.linears, self.activations):
-            x = linear(x)
-            if activation is not None:
-                x = activation(x)
-        return x  # type: ignore[return-value]
 
 
 class _Activation(Layer):

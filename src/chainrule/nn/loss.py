@@ -12,11 +12,10 @@ from typing import Any
 import numpy as np
 
 from chainrule import functional as F
-from chainrule.autograd import apply
 from chainrule.nn.layers import as_tensor
 from chainrule.nn.module import Module
 from chainrule.ops import get_op
-from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite
+from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite, apply
 
 REDUCTIONS = ("mean", "sum")
 _MSE = get_op("mse")

@@ -1,14 +1,17 @@
-"""Module, Parameter and Sequential: PyTorch's container contract on NumPy."""
+"""Module and Parameter: PyTorch's container contract on NumPy.
+
+Containers and model files build on this: :mod:`chainrule.nn.sequential` (layers in a
+row), :mod:`chainrule.nn.config` (a module from its ``get_config()`` data).
+"""
 
 from __future__ import annotations
 
 import contextvars
 from collections.abc import Iterator
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import _Fusion
 from chainrule.tensor import ArrayLike, Tensor
 
 # False while from_config(..., initialize=False) builds a module whose values will be
@@ -287,167 +290,3 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n  " + "\n  ".join(lines) + "\n)"
-
-
-class Sequential(Module):
-    """Layers applied one after another: ``Sequential(Linear(2, 3), Sigmoid(), ...)``.
-
-    Indexable (``model[0]``, ``model[1:]``), iterable and has a length.
-    """
-
-    def __init__(self, *layers: Module) -> None:
-        super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(
-                    f"Sequential takes Module instances; argument {i} is {type(layer).__name__}"
-                )
-            setattr(self, str(i), layer)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        object.__setattr__(self, "_plan", None)  # the layers changed: plan again
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_plan", None)  # made again on the first call (copies, pickles)
-        return state
-
-    def forward(self, x: Any) -> Any:
-        if not _Fusion.enabled:
-            for layer in self._modules.values():
-                x = layer(x)
-            return x
-        plan = self.__dict__.get("_plan")
-        if plan is None:
-            plan = self._make_plan()
-        for step in plan:
-            x = step(x)
-        return x
-
-    def _make_plan(self) -> list[Any]:
-        """The layers to run when fusing: each run of Linear layers with a bias, each
-        followed by an elementwise activation or by none, with sizes that chain, becomes
-        one FusedRun (a single op) of up to MAX_STACK layers; other layers run as they are."""
-        from chainrule.nn.layers import FusedRun, Linear
-        from chainrule.ops.fused import MAX_STACK
-
-        layers = list(self._modules.values())
-        plan: list[Any] = []
-        linears: list[Any] = []  # the run being gathered, and the activation after each
-        activations: list[Any] = []
-
-        def close_run() -> None:
-            if len(linears) == 1 and activations[0] is None:
-                plan.append(linears[0])
-            elif linears:
-                plan.append(FusedRun(linears, activations))
-            linears.clear()
-            activations.clear()
-
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
-            if not (isinstance(layer, Linear) and layer.bias is not None):
-                close_run()
-                plan.append(layer)
-                i += 1
-                continue
-            if linears and (
-                len(linears) == MAX_STACK or linears[-1].out_features != layer.in_features
-            ):
-                close_run()
-            after = layers[i + 1] if i + 1 < len(layers) else None
-            fusable = getattr(after, "fusable", False)
-            linears.append(layer)
-            activations.append(after if fusable else None)
-            i += 2 if fusable else 1
-        close_run()
-        object.__setattr__(self, "_plan", plan)
-        return plan
-
-    def _config(self) -> dict[str, Any]:
-        return {"layers": [layer.get_config() for layer in self]}
-
-    def append(self, layer: Module) -> Sequential:
-        setattr(self, str(len(self)), layer)
-        return self
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(list(self._modules.values()))
-
-    @overload
-    def __getitem__(self, index: int) -> Module: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequential: ...
-
-    def __getitem__(self, index: int | slice) -> Module:
-        layers = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*layers[index])
-        try:
-            return layers[index]
-        except IndexError:
-            raise IndexError(
-                f"index {index} is out of range for a Sequential of {len(layers)} layers"
-            ) from None
-
-
-def from_config(config: dict[str, Any], *, initialize: bool = True) -> Module:
-    """Build a module from :meth:`Module.get_config` data.
-
-    Parameters
-    ----------
-    config : dict
-        ``{"type": "Linear", ...}`` as :meth:`Module.get_config` returns it.
-    initialize : bool, default True
-        Draw fresh parameter values, as the constructors do. False builds only the
-        architecture: every parameter is a read-only placeholder of the right shape
-        and dtype that takes no memory and draws no random numbers, until values are
-        assigned to its ``.data``. :func:`chainrule.load` builds models this way, so
-        loading holds each weight in memory once.
-    """
-    token = _INITIALIZE.set(bool(initialize))
-    try:
-        return _build(config)
-    finally:
-        _INITIALIZE.reset(token)
-
-
-def _build(config: dict[str, Any]) -> Module:
-    from chainrule import nn
-    from chainrule.nn.layers import LAYER_TYPES
-
-    if not isinstance(config, dict) or not isinstance(config.get("type"), str):
-        raise ValueError(f"a module config is a dict with a 'type' name, got {config!r}")
-    kind = config["type"]
-    args = {k: v for k, v in config.items() if k != "type"}
-    if kind == "Sequential":
-        layers = args.pop("layers", None)
-        if not isinstance(layers, list) or args:
-            raise ValueError("a Sequential config needs exactly one entry, 'layers': a list")
-        return Sequential(*(_build(layer) for layer in layers))
-    cls = LAYER_TYPES.get(kind)
-    if cls is None:
-        # Only layer types are built: a loss or a base class in a layer list would load
-        # and fail only when the model is used.
-        known = getattr(nn, kind, None) if kind in nn.__all__ else None
-        shown = repr(kind if len(kind) <= 40 else kind[:40] + "...")
-        if not isinstance(known, type):
-            problem = f"unknown module type {shown} in config"
-        elif known.__module__ == "chainrule.nn.loss":
-            problem = f"{shown} in config is a loss, not a layer type"
-        else:
-            problem = f"{shown} in config is not a layer type"
-        raise ValueError(
-            f"{problem}; a model is built from Sequential and the layer types "
-            f"{', '.join(sorted(LAYER_TYPES))}"
-        )
-    try:
-        return cls(**args)
-    except TypeError as err:
-        raise ValueError(f"invalid arguments for {kind} in config: {err}") from None

@@ -94,6 +94,7 @@ register(
         sample=_unary_sample,
         elementwise=True,
         description="sigma(x) = 1 / (1 + e^-x)",
+        always_record=True,
     )
 )
 
@@ -187,6 +188,7 @@ register(
         ),
         sample=_axis_sample,
         description="exp(x) / sum(exp(x)) along an axis",
+        always_record=True,
     )
 )
 

@@ -7,7 +7,7 @@ cuts the bookkeeping per layer on small networks. Their forward and gradients ar
 the registered ``linear`` op followed by the registered activation, computed by
 exactly those entries of the registry, so a fused and an unfused network compute
 bit-identical values. Explanations run unfused (see
-:func:`chainrule.autograd.fusion`) to show Z and the activation as two stages.
+:func:`chainrule.nn.fusion.fusion`) to show Z and the activation as two stages.
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ register(
         saves=True,
         description="activation(X @ W + b): a Linear layer and its activation in one op",
         formula_names=lambda activation, activation_attrs=None: {"act": activation},
+        always_record=True,  # its activation may be a sigmoid a loss looks through
     )
 )
 
@@ -220,5 +221,6 @@ for _layers in range(2, MAX_STACK + 1):
             sample=_stack_sample(_layers),
             saves=True,
             description=f"{_layers} Linear layers, each with its activation (or none), in one op",
+            always_record=True,
         )
     )

@@ -96,6 +96,11 @@ class Op:
         the backward pass calls it once instead of each VJP. Every array it
         returns must be new (not ``grad_out``, an input or a view of one) and of
         its input's shape: a leaf keeps it as its ``.grad`` as it is.
+    always_record : bool
+        Record the node even when no input needs a gradient (outside
+        ``no_grad()``), so a loss that takes probabilities can look through this
+        op's result to the logits before it, for stability (the softmax, the
+        sigmoid and the fused layers that may end in one).
     """
 
     name: str
@@ -109,6 +114,7 @@ class Op:
     description: str = ""
     formula_names: Callable[..., dict[str, str]] | None = None
     joint_vjp: Callable[..., tuple[Array | None, ...]] | None = None
+    always_record: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.arg_names)

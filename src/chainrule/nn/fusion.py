@@ -1,0 +1,127 @@
+"""Layer fusion: how ``nn.Sequential`` runs Linear layers and their activations as
+one registered op (``dense``, ``dense_stackN``; see :mod:`chainrule.ops.fused`).
+
+This is nn's own concern, kept apart from the layers it plans over: the layers do
+not know it, and :class:`~chainrule.nn.sequential.Sequential` asks it for a plan.
+An activation layer is fusable when its class says ``fusable = True`` and its op
+saves nothing in the forward pass (the fused op keeps only each layer's Z).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from chainrule.nn.layers import LeakyReLU, Linear
+from chainrule.ops import get_op
+from chainrule.ops.fused import MAX_STACK, stack_op_name
+from chainrule.tensor import ArrayLike, Tensor, apply
+
+_DENSE = get_op("dense")
+
+
+class _Fusion:
+    enabled = True
+
+
+def fusion_enabled() -> bool:
+    """Whether ``nn.Sequential`` runs Linear + activation pairs as one ``dense`` op."""
+    return _Fusion.enabled
+
+
+@contextmanager
+def fusion(enabled: bool) -> Iterator[None]:
+    """Turn layer fusion on or off inside a ``with`` block.
+
+    Fused and unfused networks compute bit-identical values; unfused graphs have a
+    node for every layer, which is what explanations show.
+    """
+    previous = _Fusion.enabled
+    _Fusion.enabled = bool(enabled)
+    try:
+        yield
+    finally:
+        _Fusion.enabled = previous
+
+
+def fusion_plan(layers: list[Any]) -> list[Any]:
+    """The steps to run ``layers`` (a Sequential's, in order) when fusing: each run of
+    Linear layers with a bias, each followed by an elementwise activation or by none,
+    with sizes that chain, becomes one FusedRun (a single op) of up to MAX_STACK layers;
+    other layers run as they are."""
+    plan: list[Any] = []
+    linears: list[Any] = []  # the run being gathered, and the activation after each
+    activations: list[Any] = []
+
+    def close_run() -> None:
+        if len(linears) == 1 and activations[0] is None:
+            plan.append(linears[0])
+        elif linears:
+            plan.append(FusedRun(linears, activations))
+        linears.clear()
+        activations.clear()
+
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        if not (isinstance(layer, Linear) and layer.bias is not None):
+            close_run()
+            plan.append(layer)
+            i += 1
+            continue
+        if linears and (
+            len(linears) == MAX_STACK or linears[-1].out_features != layer.in_features
+        ):
+            close_run()
+        after = layers[i + 1] if i + 1 < len(layers) else None
+        fusable = getattr(after, "fusable", False)
+        linears.append(layer)
+        activations.append(after if fusable else None)
+        i += 2 if fusable else 1
+    close_run()
+    return plan
+
+
+class FusedRun:
+    """Linear layers with a bias in a row, each followed by its elementwise activation
+    or by none, that ``nn.Sequential`` runs as one registered op: ``dense`` for a
+    single layer with an activation, ``dense_stackN`` for N = 2 to 4 layers. The
+    values are bit-identical to running the layers one by one.
+    """
+
+    __slots__ = ("linears", "activations", "op", "names", "attrs")
+
+    def __init__(self, linears: list[Linear], activations: list[Any]) -> None:
+        self.linears = tuple(linears)
+        self.activations = tuple(activations)
+        self.op = get_op(stack_op_name(len(linears))) if len(linears) > 1 else _DENSE
+        self.names = tuple(None if a is None else a.op_name for a in activations)
+        # Attributes that cannot change (no LeakyReLU slope) are gathered once.
+        self.attrs = None if any(isinstance(a, LeakyReLU) for a in activations) else (
+            (None,) * len(activations)
+        )
+
+    def __call__(self, x: ArrayLike) -> Tensor:
+        first = self.linears[0]
+        if self.op is _DENSE:
+            return first.fused(x, self.activations[0])
+        x_t = first._checked_input(x)
+        dtype = x_t.data.dtype
+        params: list[Tensor] = []
+        for linear in self.linears:
+            weight, bias = linear.weight, linear.bias
+            if bias is None or weight.data.dtype != dtype:  # changed since: run one by one,
+                return self.unfused(x_t)  # so each layer checks its own input
+            params += (weight, bias)
+        attrs = self.attrs
+        if attrs is None:
+            attrs = tuple(None if a is None else a.activation_attrs for a in self.activations)
+        return apply(self.op, x_t, *params, activations=self.names, activation_attrs=attrs)
+
+    def unfused(self, x: ArrayLike) -> Tensor:
+        for linear, activation in zip(self.linears, self.activations):
+            x = linear(x)
+            if activation is not None:
+                x = activation(x)
+        return x  # type: ignore[return-value]
