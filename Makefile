@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/chainrule demo
 
+# lint-imports checks the layering contract in pyproject.toml (docs/architecture.md).
 test: $(STAMP)
 	$(PY) -m pytest
 	$(PY) -m ruff check src tests
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 # The long robustness runs that `make test` leaves out (pytest -m stress): 100 saves killed
 # at random moments, 30 training runs killed and resumed, 20,000 mutated model files and

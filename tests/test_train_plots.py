@@ -28,12 +28,11 @@ def test_curves_boundary_and_predictions_are_written_as_png(tmp_path):
     )
     figure = plot_history(history, tmp_path / "curves.png", title="moons")
     assert len(figure.axes) == 2
-    history.plot(tmp_path / "again.png")
     plot_decision_boundary(
         model, X, np.where(y == 1, "b", "a"), tmp_path / "boundary.png", resolution=50
     )
     plot_predictions(y, y + 0.1, tmp_path / "predictions.png")
-    for name in ("curves", "again", "boundary", "predictions"):
+    for name in ("curves", "boundary", "predictions"):
         assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG)
 
 

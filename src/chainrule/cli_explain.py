@@ -346,7 +346,8 @@ def _animate(args: argparse.Namespace) -> int:
 
 def write_demo_outputs(out_dir: str | Path) -> list[Path]:
     """Both worked examples as HTML and SVG, the descent GIF and the gradient-flow chart."""
-    from chainrule.explain.examples import house_prices, house_prices_animation, softmax_classifier
+    from chainrule.explain.examples import house_prices, softmax_classifier
+    from chainrule.viz.animate import house_prices_animation
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

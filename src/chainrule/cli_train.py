@@ -233,7 +233,9 @@ def _train(args: argparse.Namespace) -> int:
     )
     cr.save(model, args.out, preprocessing=preprocessing)
     if args.plot:
-        history.plot(args.plot)
+        from chainrule.viz.training import plot_history
+
+        plot_history(history, args.plot)
     last = {k: v[-1] for k, v in history.history.items() if k != "lr" and v}
     scores = "  ".join(f"{k} {v:.4f}" for k, v in last.items())
     print(f"saved {args.out} ({' -> '.join(map(str, sizes))}){'  ' + scores if scores else ''}")

@@ -17,9 +17,7 @@
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -142,29 +140,3 @@ def example(name: str, **options: Any) -> Explanation:
     if key not in EXAMPLES:
         raise ValueError(f"unknown example {name!r}; choose one of {', '.join(EXAMPLES)}")
     return EXAMPLES[key](**options)
-
-
-def house_prices_animation(
-    path: str | os.PathLike[str],
-    seed: int = 0,
-    lr: float = HOUSE_LR,
-    epochs: int = HOUSE_EPOCHS,
-    weights: tuple[str, str] = ("2.weight[1,0]", "2.weight[2,0]"),
-    frames: int = 30,
-) -> Path:
-    """A GIF of gradient descent on the house-prices network (needs matplotlib and pillow)."""
-    from chainrule.viz.animate import animate_descent
-
-    model, X, y, loss = house_prices_setup(seed)
-    return animate_descent(
-        model,
-        X,
-        y,
-        loss,
-        path,
-        lr=lr,
-        epochs=epochs,
-        weights=weights,
-        frames=frames,
-        title="house prices: gradient descent",
-    )

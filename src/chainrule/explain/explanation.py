@@ -1,4 +1,11 @@
-"""The Explanation object: one traced step, derived, ready to render."""
+"""The Explanation object: one traced step, derived, ready to render.
+
+Its sections, in reading order, come from the modules that write them (:mod:`compose
+<chainrule.explain.compose>` the forward pass and the update, :mod:`lossform
+<chainrule.explain.lossform>` the loss, :mod:`compose_backward
+<chainrule.explain.compose_backward>` the backward pass, ...); the overview and the
+training log, which read the Explanation's own fields, are written here.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +17,23 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.explain.compose import build
+from chainrule.explain.compose import forward_blocks, update_blocks
+from chainrule.explain.compose_backward import backward_blocks
 from chainrule.explain.derive import Derivation
-from chainrule.explain.document import Block, Heading
-from chainrule.explain.fmt import DIGITS
+from chainrule.explain.document import Block, Heading, Inline, Para, Picture, Table
+from chainrule.explain.fmt import DIGITS, num, shape_str
+from chainrule.explain.gates import gate_blocks
 from chainrule.explain.graph_svg import graph_svg
+from chainrule.explain.lossform import loss_blocks
+from chainrule.explain.matrix_view import matrix_view_blocks
+from chainrule.explain.notation import name_math
 from chainrule.explain.render_html import render_html, render_html_fragment
 from chainrule.explain.render_markdown import render_markdown
 from chainrule.explain.render_text import render_text
-from chainrule.explain.scalar import WeightRef
+from chainrule.explain.scalar import WeightRef, scalar_blocks
 from chainrule.explain.trace import Trace
 from chainrule.nn.module import Module
+from chainrule.nn.sequential import Sequential
 
 FORMATS = ("text", "markdown", "html")
 _SUFFIXES = {
@@ -198,3 +211,88 @@ class Explanation:
         params = ", ".join(f"{k} -> {v}" for k, v in self.names.items())
         head = f"<Explanation {self.title!r}: loss {self.loss:.6g}, lr {self.lr:g}"
         return f"{head}, parameters {params}>"
+
+
+# The overview and the training log read the Explanation's own fields, so they are
+# written here; build() puts every section in reading order.
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _architecture(model: Module) -> str:
+    if isinstance(model, Sequential):
+        return " -> ".join(repr(layer).replace("()", "") for layer in model)
+    return repr(model).splitlines()[0]
+
+
+def overview_blocks(expl: Explanation) -> list[Block]:
+    trace = expl.trace
+    x, y = trace.input, trace.target
+    samples, features = x.data.shape
+    lines = [
+        f"Network: {_architecture(expl.model)}",
+        f"Loss: {expl.loss_fn!r}",
+        f"Data: {x.name} {shape_str(x.data.shape)}, {_count(samples, 'sample')} of "
+        f"{_count(features, 'feature')}; {y.name} {shape_str(y.data.shape)}"
+        + (" (class labels)" if trace.target_rows.shape != y.data.shape else ""),
+        f"Step: one step of gradient descent with learning rate lr = {num(trace.lr, 6)}, "
+        f"computed in {x.data.dtype}",
+    ]
+    blocks: list[Block] = [Heading(1, expl.title)]
+    if expl.description:
+        blocks.append(Para([expl.description]))
+    blocks += [Para([line]) for line in lines]
+    rows: list[list[Inline]] = []
+    for v in trace.values:
+        if v.kind in ("constant",):
+            continue
+        rows.append([name_math(v.name), v.role, shape_str(v.data.shape), v.param_key or ""])
+    blocks += [Heading(3, "Names"), Table(["name", "what", "shape", "parameter"], rows)]
+    return blocks
+
+
+def training_blocks(expl: Explanation, digits: int) -> list[Block]:
+    log = expl.training
+    if log is None:
+        return []
+    epochs, losses = log.epochs, log.losses
+    shown = sorted({0, *range(0, len(epochs), max(1, len(epochs) // 10)), len(epochs) - 1})
+    rows: list[list[Inline]] = [[str(epochs[i]), num(losses[i], digits)] for i in shown]
+    first, last = losses[0], losses[-1]
+    return [
+        Heading(2, "Training over epochs"),
+        Para(
+            [
+                f"Repeating the step {epochs[-1]} times (learning rate {num(log.lr, 6)}, all "
+                f"samples each epoch), the loss goes from {num(first, digits)} to "
+                f"{num(last, digits)}:"
+            ]
+        ),
+        Table(["epochs done", "loss E"], rows, [True, True]),
+    ]
+
+
+def build(expl: Explanation, digits: int, *, picture: bool) -> list[Block]:
+    """All blocks of ``expl`` in reading order."""
+    trace, derivation = expl.trace, expl.derivation
+    blocks = overview_blocks(expl)
+    blocks += forward_blocks(trace, digits)
+    blocks.append(Heading(2, "Loss"))
+    blocks += loss_blocks(trace, derivation.fused is not None, digits)
+    blocks += backward_blocks(trace, derivation)
+    blocks += matrix_view_blocks(trace, derivation)
+    blocks += scalar_blocks(trace, derivation, expl.scalar_weights, digits)
+    blocks += update_blocks(trace, digits)
+    blocks += gate_blocks(trace, derivation, digits)
+    if picture:
+        blocks += [
+            Heading(2, "Computation graph"),
+            Picture(
+                expl.graph_svg(),
+                "Each box is a value of the step with its forward value and, in "
+                "red, its gradient dE/d(value) (ranges for arrays). The blue pills are the ops; "
+                "parameters are orange, the output green, the loss red.",
+            ),
+        ]
+    blocks += training_blocks(expl, digits)
+    return blocks

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 __all__ = ["History"]
@@ -105,12 +104,6 @@ class History:
         history.stop_reason = data.get("stop_reason")
         history.stopped_epoch = data.get("stopped_epoch")
         return history
-
-    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
-        """Loss and validation curves as a matplotlib Figure, saved as PNG if ``path``."""
-        from chainrule.viz.training import plot_history
-
-        return plot_history(self, path)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v and k != "lr")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import enable_grad, no_grad
+from chainrule.explain.examples import HOUSE_EPOCHS, HOUSE_LR, house_prices_setup
 from chainrule.explain.explanation import write_atomic
 from chainrule.explain.trace import LossFunction, trace_step
 from chainrule.nn.module import Module, Parameter
@@ -254,3 +255,27 @@ def _draw(
             )
         )
     return images
+
+
+def house_prices_animation(
+    path: str | os.PathLike[str],
+    seed: int = 0,
+    lr: float = HOUSE_LR,
+    epochs: int = HOUSE_EPOCHS,
+    weights: tuple[str, str] = ("2.weight[1,0]", "2.weight[2,0]"),
+    frames: int = 30,
+) -> Path:
+    """A GIF of gradient descent on the house-prices network (needs matplotlib and pillow)."""
+    model, X, y, loss = house_prices_setup(seed)
+    return animate_descent(
+        model,
+        X,
+        y,
+        loss,
+        path,
+        lr=lr,
+        epochs=epochs,
+        weights=weights,
+        frames=frames,
+        title="house prices: gradient descent",
+    )

@@ -21,6 +21,7 @@ from chainrule import init, nn
 from chainrule.explain.derive import derive
 from chainrule.explain.fmt import num
 from chainrule.explain.trace import trace_step
+from chainrule.viz.charts import COLORS, LABELS, new_figure, save_figure
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 _LAYERS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
@@ -85,8 +86,6 @@ class GradientFlow:
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
         """Draw the chart (PNG, or SVG by suffix) and write it atomically."""
-        from chainrule.viz.charts import gradient_flow_chart
-
         return gradient_flow_chart(self, path)
 
 
@@ -161,3 +160,47 @@ def gradient_flow(
         # Stages run from the output back; reverse to put layer 1 first.
         slopes[activation] = np.array([float(np.mean(a)) for a in reversed(local) if a is not None])
     return GradientFlow(tuple(activations), sizes, slopes, depth, width)
+
+
+def gradient_flow_chart(flow: GradientFlow, path: str | os.PathLike[str]) -> Path:
+    """Two panels: gradient size per layer (log scale) and activation slope per layer."""
+    figure = new_figure(10.5, 4.4)
+    sizes_ax, slopes_ax = figure.subplots(1, 2, width_ratios=[1.4, 1])
+    layers = list(range(1, flow.depth + 1))
+    for activation in flow.activations:
+        style = {
+            "color": COLORS[activation],
+            "label": LABELS[activation],
+            "marker": "o",
+            "linewidth": 2,
+        }
+        sizes_ax.plot(layers, flow.sizes[activation], **style)
+        slopes_ax.plot(layers, flow.slopes[activation], **style)
+    sizes_ax.set_yscale("log")
+    sizes_ax.set_xlabel("layer (1 = nearest the input)")
+    sizes_ax.set_ylabel("size of dE/dW (root mean square, log scale)")
+    sizes_ax.set_title("Gradient size per layer", fontsize=12)
+    sizes_ax.set_xticks(layers)
+    sizes_ax.grid(True, which="major", alpha=0.3)
+    sizes_ax.legend(frameon=False)
+    slopes_ax.axhline(0.25, color=COLORS["sigmoid"], linestyle="--", linewidth=1)
+    slopes_ax.annotate(
+        "sigmoid's slope is at most 0.25",
+        (flow.depth, 0.25),
+        xytext=(0, -14),
+        textcoords="offset points",
+        ha="right",
+        color=COLORS["sigmoid"],
+        fontsize=9,
+    )
+    slopes_ax.set_xlabel("layer")
+    slopes_ax.set_ylabel("mean slope of the activation")
+    slopes_ax.set_title("Each layer multiplies the gradient by this", fontsize=12)
+    slopes_ax.set_xticks(layers)
+    slopes_ax.set_ylim(0, 1.1)
+    slopes_ax.grid(True, alpha=0.3)
+    figure.suptitle(
+        f"Vanishing gradients: {flow.depth} hidden layers of {flow.width} units, same weights",
+        fontsize=13,
+    )
+    return save_figure(figure, path)
