@@ -219,8 +219,8 @@ class Module:
     def get_config(self) -> dict[str, Any]:
         """The architecture as JSON-ready data: ``{"type": "Linear", ...}``.
 
-        :func:`from_config` rebuilds the module (with fresh parameters) from it;
-        model files store it beside the weights.
+        :func:`~chainrule.nn.config.from_config` rebuilds the module (with fresh
+        parameters) from it; model files store it beside the weights.
         """
         return {"type": type(self).__name__, **self._config()}
 
