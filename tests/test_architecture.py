@@ -198,18 +198,25 @@ def test_a_loss_looks_through_a_fused_sigmoid_when_no_gradient_is_needed():
     assert loss.item() == pytest.approx(200.0)
 
 
-def test_every_public_nn_module_type_can_be_rebuilt_from_its_config():
+def test_every_public_layer_type_can_be_rebuilt_from_its_config():
+    # from_config finds the layer types without importing the nn package above it.
     public = {
         name
         for name in nn.__all__
-        if isinstance(getattr(nn, name), type) and issubclass(getattr(nn, name), nn.Module)
-    } - {"Module", "Parameter"}
+        if isinstance(getattr(nn, name), type) and issubclass(getattr(nn, name), nn.Layer)
+    } - {"Layer"}
+    assert public == set(nn.LAYER_TYPES)
     for name in sorted(public):
         config = {"type": name, "in_features": 2, "out_features": 1} if name == "Linear" else None
-        if name == "Sequential":
-            config = {"type": name, "layers": [{"type": "Tanh"}]}
         built = from_config(config or {"type": name})
         assert type(built) is getattr(nn, name)
-    for name in ("Module", "Parameter", "FusedRun", "_Activation", "Tensor"):
-        with pytest.raises(ValueError, match="unknown module type"):
+    built = from_config({"type": "Sequential", "layers": [{"type": "Tanh"}]})
+    assert type(built) is nn.Sequential
+    for name, problem in (
+        ("MSELoss", "is a loss"),
+        ("Module", "is not a layer type"),
+        ("FusedRun", "unknown module type"),
+        ("_Activation", "unknown module type"),
+    ):
+        with pytest.raises(ValueError, match=problem):
             from_config({"type": name})
