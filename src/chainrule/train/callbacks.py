@@ -200,6 +200,8 @@ class EarlyStopping(Callback):
     def on_train_end(self) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             self.context.model.load_state_dict(self.best_weights)
+            if self.best_epoch is not None:
+                self.context.history.kept_epoch = self.best_epoch + 1
 
     def state_dict(self) -> dict[str, Any]:
         return {

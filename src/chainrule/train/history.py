@@ -23,6 +23,9 @@ class History:
         loss), or None when every epoch ran.
     stopped_epoch : int or None
         The 1-based epoch in which training stopped early.
+    kept_epoch : int or None
+        The 1-based epoch whose weights the model was given back at the end (by
+        ``EarlyStopping(restore_best_weights=True)``); None when it keeps the last.
 
     Examples
     --------
@@ -38,6 +41,7 @@ class History:
         self.epoch: list[int] = []
         self.stop_reason: str | None = None
         self.stopped_epoch: int | None = None
+        self.kept_epoch: int | None = None
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         """Append one completed epoch's values."""
@@ -93,6 +97,7 @@ class History:
             "epoch": self.epoch,
             "stop_reason": self.stop_reason,
             "stopped_epoch": self.stopped_epoch,
+            "kept_epoch": self.kept_epoch,
         }
 
     @classmethod
@@ -103,6 +108,7 @@ class History:
         history.epoch = [int(e) for e in data["epoch"]]
         history.stop_reason = data.get("stop_reason")
         history.stopped_epoch = data.get("stopped_epoch")
+        history.kept_epoch = data.get("kept_epoch")
         return history
 
     def __repr__(self) -> str:

@@ -15,8 +15,16 @@ __all__ = ["Progress", "make_progress"]
 
 
 def format_logs(logs: dict[str, float]) -> str:
-    """``loss 0.1234  accuracy 0.9500  val_loss ...`` (the learning rate left out)."""
-    return "  ".join(f"{key} {value:.4f}" for key, value in logs.items() if key != "lr")
+    """``loss 0.1234  accuracy 0.9500  val_loss ...`` (the learning rate left out).
+
+    Values too small or too large for four decimals (errors in a target's own units can
+    be 3e-06 or 4e+08) keep four significant digits instead.
+    """
+    return "  ".join(f"{key} {_number(value)}" for key, value in logs.items() if key != "lr")
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if value == 0 or 1e-2 <= abs(value) < 1e6 else f"{value:.4g}"
 
 
 class Progress:

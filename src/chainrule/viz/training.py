@@ -53,6 +53,10 @@ def plot_history(
 ) -> Figure:
     """Training and validation loss per epoch, with metrics on a second panel.
 
+    A vertical line marks the epoch whose weights the model holds: the last one, or
+    the one ``EarlyStopping(restore_best_weights=True)`` put back
+    (``history.kept_epoch``).
+
     Parameters
     ----------
     history : History
@@ -77,12 +81,10 @@ def plot_history(
     epochs = np.arange(1, len(history["loss"]) + 1)
     loss_axes = axes[0]
     loss_axes.plot(epochs, history["loss"], label="training loss")
+    kept = history.kept_epoch or len(epochs)
     if history.val_loss:
         loss_axes.plot(epochs, history.val_loss, label="validation loss")
-        best_epoch, _ = history.best("val_loss")
-        loss_axes.axvline(
-            best_epoch, color="grey", linestyle=":", label=f"best epoch ({best_epoch})"
-        )
+    loss_axes.axvline(kept, color="grey", linestyle=":", label=f"weights kept (epoch {kept})")
     values = np.array([v for v in history["loss"] + history.val_loss if np.isfinite(v)])
     if len(values) and values.min() > 0 and values.max() / values.min() > 100:
         loss_axes.set_yscale("log")
