@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import _cli_scores
+
 
 def check_output(path: str, flag: str) -> None:
     """Fail before any work if ``path`` cannot be written."""
@@ -98,8 +100,14 @@ def evaluate(args: argparse.Namespace) -> int:
         picked = probabilities[np.arange(len(codes)), codes]
         log_loss = float(-np.mean(np.log(np.clip(picked, 1e-15, 1))))
         correct = int((predicted == codes).sum())
+        base_correct, base_what = _cli_scores.majority_baseline(prep, codes)
         print(
-            f"accuracy {correct / len(codes):.4f} ({correct}/{len(codes)})  log loss {log_loss:.4f}"
+            f"model:     accuracy {correct / len(codes):.4f} ({correct}/{len(codes)})  "
+            f"log loss {log_loss:.4f}"
+        )
+        print(
+            f"baseline:  accuracy {base_correct / len(codes):.4f} ({base_correct}/{len(codes)})  "
+            f"({base_what})"
         )
         matrix = metrics.confusion_matrix(codes, predicted, num_classes=len(known))
         labels = [str(c) for c in prep.classes]
@@ -119,17 +127,25 @@ def evaluate(args: argparse.Namespace) -> int:
     if predicted_values.shape[1] != 1:
         raise ValueError("evaluate supports models with one output column")
     pred = predicted_values[:, 0]
+    y = y.astype(np.float64)
+    mean, base_what = _cli_scores.training_mean(prep, y)
+    constant = np.full(len(y), mean)
     with np.errstate(all="ignore"):
-        scores = [metric(y, pred) for metric in (
-            metrics.mean_squared_error, metrics.mean_absolute_error, metrics.r2_score
-        )]  # fmt: skip
-    if not np.isfinite(scores).all():
-        row = int(np.argmax(np.abs(y - pred)))
-        raise ValueError(
-            f"{args.data}: row {row + 1}: the prediction {pred[row]:.6g} is so far from the "
-            f"target {y[row]:.6g} that the squared error overflows; no score can be computed"
-        )
-    print(f"mse {scores[0]:.6g}  mae {scores[1]:.6g}  r2 {scores[2]:.4f}")
+        scores = _cli_scores.regression_scores(y, pred)
+        baseline = _cli_scores.regression_scores(y, constant)
+    for guesses, what, numbers in ((pred, "prediction", scores), (constant, "baseline", baseline)):
+        if not np.isfinite(list(numbers.values())).all():
+            row = int(np.argmax(np.abs(y - guesses)))
+            raise ValueError(
+                f"{args.data}: row {row + 1}: the {what} {guesses[row]:.6g} is so far from the "
+                f"target {y[row]:.6g} that the squared error overflows; no score can be computed"
+            )
+    print(f"model:     {_cli_scores.format_scores(scores)}")
+    print(f"baseline:  {_cli_scores.format_scores(baseline)}  ({base_what}, {mean:.6g})")
+    print(
+        f"(mse and mae in the units of {target!r}; "
+        "r2: 1 is a perfect fit, 0 no better than a constant)"
+    )
     return 0
 
 
@@ -151,7 +167,8 @@ def summary(args: argparse.Namespace) -> int:
         print(f"target: {prep.target_name}")
     if prep.feature_names:
         print(f"features ({len(prep.feature_names)}): {', '.join(prep.feature_names)}")
-    print(f"features standardised: {'yes' if prep.scaler is not None else 'no'}")
+    for line in _cli_scores.standardisation_lines(prep):
+        print(line)
     return 0
 
 

@@ -229,8 +229,11 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
     return model, x, y, loss
 
 
-def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any, str]:
+    """The model, the row as the network sees it, the loss, and a note relating the row's
+    raw values to the standardised ones the explanation shows."""
     from chainrule import nn
+    from chainrule._cli_scores import row_note
     from chainrule.data import encode_labels, read_csv
     from chainrule.io import load_model_file
 
@@ -253,13 +256,17 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
         and len(model)
         and isinstance(model[len(model) - 1], nn.Softmax)
     )
+    raw, where = data.X[args.row], f"Row {args.row} of {args.csv}"
     if prep.task == "classification" and prep.classes:
         codes, _ = encode_labels(label, classes=np.array(prep.classes))
-        return model, x, codes, nn.CrossEntropyLoss(from_probs=bool(ends_in_softmax))
+        note = row_note(prep, where, data.feature_names, raw, x[0], (args.target, label[0], None))
+        return model, x, codes, nn.CrossEntropyLoss(from_probs=bool(ends_in_softmax)), note
     y = label.astype(np.float64).reshape(1, -1)
     if prep.target_scaler is not None:
         y = prep.target_scaler.transform(y)
-    return model, x, y, nn.MSELoss()
+    target = (args.target, label[0], float(y[0, 0]))
+    note = row_note(prep, where, data.feature_names, raw, x[0], target)
+    return model, x, y, nn.MSELoss(), note
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -286,9 +293,12 @@ def _explain(args: argparse.Namespace) -> int:
             from chainrule.explain.scalar import resolve
 
             step.scalar_weights = [resolve(w, step.derivation) for w in args.weight]
-    else:
-        model, x, y, loss = _network(args) if args.layers else _saved_model(args)
+    elif args.layers:
+        model, x, y, loss = _network(args)
         step = explain(model, x, y, loss, lr=args.lr or 0.1, weights=args.weight)
+    else:
+        model, x, y, loss, note = _saved_model(args)
+        step = explain(model, x, y, loss, lr=args.lr or 0.1, weights=args.weight, description=note)
     if args.out:
         written = step.save(args.out, format=fmt, digits=args.digits)
         print(f"wrote {written}")

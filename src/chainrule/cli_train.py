@@ -17,13 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import _cli_model
+from chainrule import _cli_model, _cli_scores
 from chainrule._cli_model import check_output
+from chainrule.train import metrics
 
 __all__ = ["add_train_commands"]
 
 _ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky-relu": "LeakyReLU"}
 _MAX_CLASSES = 100
+WEIGHT_DECAY = 0.01
 
 
 def add_train_commands(commands: Any) -> None:
@@ -36,9 +38,9 @@ def add_train_commands(commands: Any) -> None:
     train.add_argument(
         "--layers",
         type=_layer_sizes,
-        default=[16, 16],
+        default=[100],
         metavar="N,N,...",
-        help="hidden layer sizes (default 16,16)",
+        help="hidden layer sizes (default 100: one hidden layer of 100 units)",
     )
     train.add_argument("--activation", choices=sorted(_ACTIVATIONS), default="relu")
     train.add_argument(
@@ -48,7 +50,9 @@ def add_train_commands(commands: Any) -> None:
         help="default: cross-entropy for a text target, else mse",
     )
     train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
-    train.add_argument("--lr", type=_positive(float), default=0.01, help="learning rate")
+    train.add_argument(
+        "--lr", type=_positive(float), default=0.001, help="learning rate (default 0.001)"
+    )
     train.add_argument("--epochs", type=_positive(int), default=200)
     train.add_argument("--batch-size", type=_positive(int), default=32)
     train.add_argument(
@@ -57,6 +61,28 @@ def add_train_commands(commands: Any) -> None:
         default=0.2,
         metavar="FRACTION",
         help="part of the rows held out for validation (default 0.2; 0 for none)",
+    )
+    train.add_argument(
+        "--keep",
+        choices=["best", "last"],
+        default=None,
+        help="which epoch's weights to save: best, the one with the lowest validation loss "
+        "(default with a validation split), or last (default without one)",
+    )
+    train.add_argument(
+        "--early-stopping",
+        type=_positive(int),
+        default=None,
+        metavar="PATIENCE",
+        help="stop after PATIENCE epochs without a lower validation loss "
+        "(default: off, every epoch runs)",
+    )
+    train.add_argument(
+        "--weight-decay",
+        type=_non_negative,
+        default=WEIGHT_DECAY,
+        metavar="L2",
+        help=f"L2 penalty added to each weight's gradient (default {WEIGHT_DECAY}; 0 for none)",
     )
     train.add_argument(
         "--seed", type=int, default=0, help="seed of the split, weights and shuffling"
@@ -123,6 +149,16 @@ def _positive(kind: type) -> Callable[[str], Any]:
     return convert
 
 
+def _non_negative(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _fraction(text: str) -> float:
     try:
         value = float(text)
@@ -155,6 +191,9 @@ def _train(args: argparse.Namespace) -> int:
 
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir DIR (the folder of the earlier run)")
+    if args.validation_split == 0 and (args.keep == "best" or args.early_stopping):
+        flag = "--keep best" if args.keep == "best" else "--early-stopping"
+        raise ValueError(f"{flag} needs a validation split; drop --validation-split 0")
     check_output(args.out, "--out")
     if args.plot:
         check_output(args.plot, "--plot")
@@ -188,6 +227,17 @@ def _train(args: argparse.Namespace) -> int:
     X_train, y_train, validation = _split(data.X, y, args, classification, train_test_split)
     scaler = Standardizer().fit(X_train)
     target_scaler = None if classification else Standardizer().fit(y_train.reshape(-1, 1))
+    preprocessing = Preprocessing(
+        feature_names=data.feature_names,
+        target_name=args.target,
+        task="classification" if classification else "regression",
+        classes=classes,
+        scaler=scaler,
+        target_scaler=target_scaler,
+        class_counts=None
+        if classes is None
+        else np.bincount(y_train.astype(np.int64), minlength=len(classes)).tolist(),
+    )
 
     def targets(values: np.ndarray) -> np.ndarray:
         return values if target_scaler is None else target_scaler.transform(values.reshape(-1, 1))
@@ -202,8 +252,14 @@ def _train(args: argparse.Namespace) -> int:
         ]
     model = cr.nn.Sequential(*layers[:-1])
     optimizer = (cr.optim.Adam if args.optimizer == "adam" else cr.optim.SGD)(
-        model.parameters(), lr=args.lr
+        model.parameters(), lr=args.lr, weight_decay=args.weight_decay
     )
+    keeper = _keeper(args, validation is not None)
+    if not args.quiet:
+        for line in _cli_scores.standardisation_lines(preprocessing):
+            print(line)
+        if target_scaler is not None:
+            print("loss: on the standardised target; mse and mae: in the target's units")
     history = cr.fit(
         model,
         scaler.transform(X_train),
@@ -215,31 +271,84 @@ def _train(args: argparse.Namespace) -> int:
         validation_data=None
         if validation is None
         else (scaler.transform(validation[0]), targets(validation[1])),
-        metrics=["accuracy"] if classification else ["r2"],
+        metrics=["accuracy"] if classification else _unit_metrics(target_scaler),
+        callbacks=[] if keeper is None else [keeper],
         verbose=0 if args.quiet else 1,
         rng=args.seed,
         checkpoint_dir=args.checkpoint_dir,
         resume=args.resume,
     )
-    if history.stop_reason:
+    stopped_early = keeper is not None and keeper.wait >= keeper.patience
+    if history.stop_reason and not stopped_early:
         raise ValueError(f"training failed: {history.stop_reason}; no model was saved")
-    preprocessing = Preprocessing(
-        feature_names=data.feature_names,
-        target_name=args.target,
-        task="classification" if classification else "regression",
-        classes=classes,
-        scaler=scaler,
-        target_scaler=target_scaler,
-    )
     cr.save(model, args.out, preprocessing=preprocessing)
+    kept = history.kept_epoch or len(history)
     if args.plot:
         from chainrule.viz.training import plot_history
 
         plot_history(history, args.plot)
-    last = {k: v[-1] for k, v in history.history.items() if k != "lr" and v}
-    scores = "  ".join(f"{k} {v:.4f}" for k, v in last.items())
-    print(f"saved {args.out} ({' -> '.join(map(str, sizes))}){'  ' + scores if scores else ''}")
+    print(f"saved {args.out} ({' -> '.join(map(str, sizes))})")
+    print(_kept_line(kept, history, keeper, args.epochs))
+    parts = [("training", (X_train, y_train))]
+    if validation is not None:
+        parts.append(("validation", validation))
+    for name, (X_part, y_part) in parts:
+        scores = _scores(model, preprocessing, X_part, y_part)
+        print(f"{name} ({len(X_part)} rows): {_cli_scores.format_scores(scores)}")
     return 0
+
+
+def _keeper(args: argparse.Namespace, has_validation: bool) -> Any:
+    """The EarlyStopping callback that keeps the best epoch and stops early, or None."""
+    from chainrule.train import EarlyStopping
+
+    keep = args.keep or ("best" if has_validation else "last")
+    if not has_validation or (keep == "last" and not args.early_stopping):
+        return None
+    # Without --early-stopping the patience outlasts the run: it never stops, only keeps.
+    return EarlyStopping(
+        monitor="val_loss",
+        patience=args.early_stopping or args.epochs,
+        restore_best_weights=keep == "best",
+    )
+
+
+def _kept_line(kept: int, history: Any, keeper: Any, epochs: int) -> str:
+    ran = len(history)
+    why = ""
+    if keeper is not None and keeper.wait >= keeper.patience:
+        why = f"; stopped early after epoch {ran}, {keeper.wait} epochs without improvement"
+    if keeper is not None and keeper.restore_best_weights:
+        return (
+            f"kept the weights of epoch {kept} of {ran}, the lowest validation loss{why} "
+            "(--keep last keeps the final epoch)"
+        )
+    return f"kept the weights of the last epoch, {kept} of {epochs}{why}"
+
+
+def _unit_metrics(target_scaler: Any) -> list[Any]:
+    """mse and mae in the target's units (the network sees it standardised), and r2."""
+    scale = float(target_scaler.scale_[0])
+
+    def mse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return metrics.mean_squared_error(y_true, y_pred) * scale**2
+
+    def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+        return metrics.mean_absolute_error(y_true, y_pred) * scale
+
+    return [mse, mae, "r2"]
+
+
+def _scores(model: Any, prep: Any, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The saved model's scores on raw rows, in the target's units."""
+    from chainrule.autograd import no_grad
+
+    with no_grad():
+        outputs = np.asarray(model(prep.transform(X).astype(model.dtype)).data, np.float64)
+    if prep.task == "classification":
+        return {"accuracy": metrics.accuracy(y, outputs.argmax(axis=1))}
+    predicted = prep.target_scaler.inverse_transform(outputs)[:, 0]
+    return _cli_scores.regression_scores(y, predicted)
 
 
 def _split(

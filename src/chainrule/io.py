@@ -89,6 +89,11 @@ class Preprocessing:
         Feature standardisation fitted on the training split.
     target_scaler : Standardizer, optional
         Target standardisation of a regression model; predictions are mapped back.
+        Its mean is the training target's mean, the baseline a regression must beat.
+    class_counts : list of int, optional
+        How many training rows each class had, in the order of ``classes``: the
+        majority class is the baseline a classifier must beat. Files written before
+        this field existed load without it.
     """
 
     feature_names: list[str] | None = None
@@ -97,6 +102,7 @@ class Preprocessing:
     classes: list[Any] | None = None
     scaler: Standardizer | None = None
     target_scaler: Standardizer | None = None
+    class_counts: list[int] | None = None
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Scale raw features as during training (unchanged without a scaler)."""
@@ -111,6 +117,7 @@ class Preprocessing:
             "classes": self.classes,
             "scaler": None if self.scaler is None else self.scaler.to_dict(),
             "target_scaler": None if self.target_scaler is None else self.target_scaler.to_dict(),
+            "class_counts": self.class_counts,
         }
 
     @classmethod
@@ -144,7 +151,18 @@ class Preprocessing:
         scaler, target_scaler = (
             None if state is None else Standardizer.from_dict(state) for state in scalers
         )
-        return cls(names, target, task, classes, scaler, target_scaler)
+        counts = data.get("class_counts")
+        if counts is not None and not (
+            isinstance(counts, list)
+            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 2**63 for c in counts)
+            and isinstance(classes, list)
+            and len(counts) == len(classes)
+        ):
+            raise ValueError(
+                "preprocessing.class_counts must be one count from 0 to 2**63 - 1 per class "
+                "in 'classes'"
+            )
+        return cls(names, target, task, classes, scaler, target_scaler, counts)
 
 
 @dataclass
