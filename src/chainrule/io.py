@@ -154,7 +154,9 @@ class Preprocessing:
         counts = data.get("class_counts")
         if counts is not None and not (
             isinstance(counts, list)
-            and all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 2**63 for c in counts)
+            and all(
+                isinstance(c, int) and not isinstance(c, bool) and 0 <= c < 2**63 for c in counts
+            )
             and isinstance(classes, list)
             and len(counts) == len(classes)
         ):
