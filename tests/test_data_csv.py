@@ -202,7 +202,7 @@ def test_text_feature_column_suggests_it_may_be_the_target(tmp_path: Path) -> No
 
 
 def test_decimal_comma_gets_a_hint(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"'1,5' .* decimal point \(1\.5\)"):
+    with pytest.raises(ValueError, match=r"'1,5' .* write it as 1\.5 \(with a decimal point"):
         read_csv(write(tmp_path, "a;b\n1,5;2\n"))
 
 

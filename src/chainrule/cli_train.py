@@ -206,16 +206,16 @@ def _train(args: argparse.Namespace) -> int:
     classification = loss_name == "cross-entropy"
     if not classification and text_target:
         raise ValueError(
-            f"{args.data}: target column {args.target!r} holds text labels such as {y[0]!r}; "
-            "use --loss cross-entropy to learn classes"
+            f"{args.data}: target column {args.target!r} holds text labels such as "
+            f"{_plain(y[0])!r}; use --loss cross-entropy to learn classes"
         )
     classes: list[Any] | None = None
     if classification:
         codes, known = encode_labels(y)
         if len(known) < 2:
             raise ValueError(
-                f"{args.data}: target column {args.target!r} holds a single class ({known[0]!r}); "
-                "a classifier needs at least two"
+                f"{args.data}: target column {args.target!r} holds a single class "
+                f"({_plain(known[0])!r}); a classifier needs at least two"
             )
         if len(known) > _MAX_CLASSES:
             raise ValueError(

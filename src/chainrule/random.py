@@ -11,6 +11,8 @@ from typing import TypeAlias
 
 import numpy as np
 
+from chainrule._show import shown
+
 RandomState: TypeAlias = int | np.random.Generator | None
 
 _global_rng = np.random.default_rng()
@@ -34,5 +36,6 @@ def get_rng(rng: RandomState = None) -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
         return np.random.default_rng(int(rng))
     raise TypeError(
-        f"rng must be None, a non-negative integer seed or a numpy.random.Generator, got {rng!r}"
+        "rng must be None, a non-negative integer seed or a numpy.random.Generator, "
+        f"got {shown(rng)}"
     )

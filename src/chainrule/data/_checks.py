@@ -12,13 +12,12 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
+from chainrule._show import kind, plain
+
+__all__ = ["as_1d", "as_2d_float", "as_generator", "check_positive_int", "plain"]
+
 #: What every ``rng`` argument in :mod:`chainrule.data` accepts.
 RandomLike = int | np.random.Generator | None
-
-
-def plain(value: object) -> object:
-    """Turn a NumPy scalar into the Python value it holds, for readable messages."""
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def as_generator(rng: RandomLike) -> np.random.Generator:
@@ -56,7 +55,7 @@ def as_2d_float(X: ArrayLike, name: str = "X") -> np.ndarray:
         return array
     if array.dtype.kind in "biu":
         return array.astype(np.float64)
-    raise ValueError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
+    raise ValueError(f"{name} must hold numbers, got an array of {kind(array.dtype)}")
 
 
 def as_1d(y: ArrayLike, name: str = "y") -> np.ndarray:

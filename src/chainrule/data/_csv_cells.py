@@ -13,7 +13,16 @@ if TYPE_CHECKING:
 
 #: Cells that mean "no value here" (compared case-insensitively).
 _MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
-_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+#: A number written with a decimal comma: 0,5 or 3,25 (1,234 is ambiguous, see below).
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$", re.ASCII)
+#: Digits grouped in threes by one separator: 1,234 / 12.345.678 / 1 234 / 1'234, then
+#: optionally a decimal part after the other mark: 1,234.5 / 1.234,5 / 1 234,5.
+_GROUPED = re.compile(
+    r"^(?P<sign>[+-]?)(?P<head>[1-9]\d{0,2})(?P<groups>(?:(?P<sep>[,. \u00a0\u202f'])\d{3})"
+    r"(?:(?P=sep)\d{3})*)(?:(?P<mark>[.,])(?P<fraction>\d+))?$",
+    re.ASCII,
+)
+_SEPARATOR_NAMES = {" ": "a space", "\u00a0": "a space", "\u202f": "a space", "'": "an apostrophe"}
 
 
 def _where(lines: np.ndarray, index: int) -> str:
@@ -43,13 +52,42 @@ def numeric_column(
         raise ValueError(
             f"{source}: infinite value {cell!r} in {where}{more}; replace it with a finite number"
         )
-    if _DECIMAL_COMMA.match(cell):
-        fix = f"write it with a decimal point ({cell.replace(',', '.')})"
+    written = _number_hint(cell)
+    if written:
+        fix = written
     elif target is None and np.isnan(values).all():
         fix = f"features must be numbers; if {name!r} is the label column, pass target={name!r}"
     else:
         fix = "features must be numbers; correct the cell or delete the row"
     raise ValueError(f"{source}: non-numeric value {cell!r} in {where}{more}; {fix}")
+
+
+def _number_hint(cell: str) -> str | None:
+    """How to write ``cell`` so it reads as the number it most plausibly means, or None.
+
+    A hint never changes the value: digits grouped in threes are thousands separators
+    (12,345,678), a comma before other digit counts is a decimal comma (3,25), and a
+    single comma before three digits (1,234) could be either, which the hint says.
+    """
+    grouped = _GROUPED.match(cell)
+    if grouped and grouped["mark"] != grouped["sep"]:
+        sep = grouped["sep"]
+        digits = grouped["sign"] + grouped["head"] + grouped["groups"].replace(sep, "")
+        whole = digits + (f".{grouped['fraction']}" if grouped["fraction"] else "")
+        sep_name = _SEPARATOR_NAMES.get(sep, f"'{sep}'")
+        single = grouped["groups"].count(sep) == 1 and not grouped["fraction"]
+        if sep == "," and single:
+            return (
+                f"it is ambiguous: write it as {whole} if ',' separates thousands, "
+                f"or as {cell.replace(',', '.')} if ',' is a decimal comma"
+            )
+        if sep == "." and single:
+            return None  # 1.234 is a number already and never reaches here
+        decimals = f" and {grouped['mark']!r} marks the decimals" if grouped["mark"] else ""
+        return f"write it as {whole} ({sep_name} separates thousands{decimals} there)"
+    if _DECIMAL_COMMA.match(cell):
+        return f"write it as {cell.replace(',', '.')} (with a decimal point, not a comma)"
+    return None
 
 
 def target_column(cells: pd.Series, name: str, lines: np.ndarray, source: Path) -> np.ndarray:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from chainrule._show import kind, names
+
 from ._checks import as_1d, as_2d_float, check_positive_int, plain
 
 __all__ = ["Standardizer", "encode_labels", "one_hot"]
@@ -199,10 +201,10 @@ def encode_labels(y: ArrayLike, classes: ArrayLike | None = None) -> tuple[np.nd
         return codes.astype(np.int64).ravel(), known
     known = as_1d(classes, "classes")
     if len(known) == 0 or len(np.unique(known)) != len(known):
-        raise ValueError(f"classes must be distinct labels, at least one, got {known.tolist()}")
+        raise ValueError(f"classes must be distinct labels, at least one, got [{names(known, 10)}]")
     if (known.dtype.kind in "biuf") != (labels.dtype.kind in "biuf"):
         raise ValueError(
-            f"y holds {labels.dtype} labels but classes holds {known.dtype} labels; "
+            f"y holds {kind(labels.dtype)} but classes holds {kind(known.dtype)}; "
             "use the same kind (numbers or text) for both"
         )
     order = np.argsort(known, kind="stable")
@@ -212,8 +214,8 @@ def encode_labels(y: ArrayLike, classes: ArrayLike | None = None) -> tuple[np.nd
     if unknown.any():
         first = int(np.flatnonzero(unknown)[0])
         raise ValueError(
-            f"label {plain(labels[first])!r} at y[{first}] is not one of the known classes "
-            f"{known.tolist()}"
+            f"label {names(labels[first : first + 1])} at y[{first}] is not one of the known "
+            f"classes [{names(known, 10)}]"
         )
     return codes.astype(np.int64), known
 
@@ -251,9 +253,14 @@ def one_hot(
         count = check_positive_int(num_classes, "num_classes")
         values = as_1d(labels, "labels")
         if values.dtype.kind not in "biuf" or (values != np.round(values)).any():
+            got = (
+                f"label {names(values[values != np.round(values)][:1])}"
+                if values.dtype.kind in "biuf"
+                else kind(values.dtype)
+            )
             raise ValueError(
                 "with num_classes, labels must be integers 0 .. num_classes - 1; got "
-                f"labels of dtype {values.dtype}; leave num_classes=None to encode them"
+                f"{got}; leave num_classes=None to encode them"
             )
         if len(values) and (values.min() < 0 or values.max() >= count):
             bad = plain(values[(values < 0) | (values >= count)][0])

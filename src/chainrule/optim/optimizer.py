@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._show import shown
 from chainrule.nn.module import Parameter
 
 
@@ -23,7 +24,7 @@ def check_range(
 ) -> float:
     """``value`` as a float, or a ValueError naming it and the allowed range."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner}: {name} must be a number, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a number, got {shown(value)}")
     value = float(value)
     above = value > low if low_open else value >= low
     below = value < high if high_open else value <= high

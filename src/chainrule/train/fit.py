@@ -121,6 +121,7 @@ def fit(
     >>> history["loss"][-1] < 0.05
     True
     """
+    model = inputs.model(model)
     dtype = model.dtype or DEFAULT_DTYPE
     loss_fn = inputs.loss_function(loss)
     labels = isinstance(loss_fn, CrossEntropyLoss)
@@ -135,16 +136,16 @@ def fit(
         model=model,
         loss_fn=loss_fn,
         optimizer=inputs.optimizer_for(optimizer, model),
-        metrics=[resolve_metric(m) for m in ([metrics] if isinstance(metrics, str) else metrics)],
-        callbacks=list(callbacks),
+        metrics=[resolve_metric(m) for m in inputs.metric_list(metrics)],
+        callbacks=inputs.callbacks(callbacks),
         rng=get_rng(rng),
-        nan_guard=nan_guard,
+        nan_guard=inputs.flag("nan_guard", nan_guard),
     )
     fingerprint = {
         "n_samples": len(X_train),
         "n_features": int(X_train.shape[1]),
         "batch_size": size,
-        "shuffle": bool(shuffle),
+        "shuffle": inputs.flag("shuffle", shuffle),
         "validation_samples": 0 if validation is None else len(validation[0]),
         "data_sha256": inputs.digest(X_train, y_train),
     }
@@ -159,8 +160,8 @@ def fit(
             min(size, len(X_train)),
             bool(shuffle),
             verbose,
-            checkpoint_dir,
-            resume,
+            inputs.folder("checkpoint_dir", checkpoint_dir),
+            inputs.flag("resume", resume),
             fingerprint,
         )
 
@@ -286,7 +287,7 @@ class _Loop:
             X_batch, y_batch = X[rows], y[rows]
             self.optimizer.zero_grad()
             output = self.model(X_batch)
-            loss = self.loss_fn(output, y_batch)
+            loss = inputs.loss_tensor(self.loss_fn(output, y_batch))
             value = loss.item()
             if self.snapshot is not None and not math.isfinite(value):
                 self._trip(f"the loss became {value}", batch)
@@ -340,7 +341,8 @@ class _Loop:
         with no_grad():
             for start in range(0, len(X), _EVAL_CHUNK):
                 output = self.model(X[start : start + _EVAL_CHUNK])
-                total += self.loss_fn(output, y[start : start + _EVAL_CHUNK]).item() * len(output)
+                loss = inputs.loss_tensor(self.loss_fn(output, y[start : start + _EVAL_CHUNK]))
+                total += loss.item() * len(output)
                 outputs.append(output.data)
         logs = {f"{prefix}loss": total / len(X)}
         logs.update(self._metric_logs(np.concatenate(outputs), y, prefix))

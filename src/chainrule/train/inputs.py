@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import numbers
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from chainrule._show import kind, plain, shown
 from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Adam
 from chainrule.optim.optimizer import Optimizer
+from chainrule.tensor import Tensor
+from chainrule.train._tables import as_array
+from chainrule.train.callbacks import Callback
 
 _LOSSES: dict[str, Callable[[], Module]] = {
     "mse": MSELoss,
@@ -25,21 +31,85 @@ _LOSSES: dict[str, Callable[[], Module]] = {
 def count(name: str, value: Any, minimum: int) -> int:
     """``value`` as an int, or a ValueError naming ``name`` and the minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {shown(value)}")
     return int(value)
+
+
+def flag(name: str, value: Any) -> bool:
+    """``value`` as a bool, or a TypeError naming ``name``: a string such as "no" is refused."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral) and value in (0, 1):
+        return bool(value)
+    raise TypeError(f"{name} must be True or False, got {shown(value)}")
+
+
+def model(value: Any) -> Module:
+    """``value`` if it is a chainrule Module, else a TypeError naming ``model``."""
+    if not isinstance(value, Module):
+        raise TypeError(
+            f"model must be a chainrule Module such as nn.Sequential(nn.Linear(2, 1)), "
+            f"got {type(value).__name__} {shown(value)}"
+        )
+    return value
+
+
+def callbacks(value: Any) -> list[Callback]:
+    """``value`` as a list of Callback objects; a single one is accepted as it is."""
+    if isinstance(value, Callback):
+        return [value]
+    if value is None or isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"callbacks must be a list of Callback objects such as [EarlyStopping()], "
+            f"got {shown(value)}"
+        )
+    for index, item in enumerate(value):
+        if not isinstance(item, Callback):
+            raise TypeError(
+                f"callbacks[{index}] must be a Callback (a subclass of "
+                f"chainrule.train.Callback), got {type(item).__name__} {shown(item)}"
+            )
+    return list(value)
+
+
+def metric_list(value: Any) -> list[Any]:
+    """``metrics`` as a list: one name or function, or a sequence of them."""
+    if isinstance(value, str) or callable(value):
+        return [value]
+    if value is None or not isinstance(value, Sequence):
+        raise TypeError(
+            f'metrics must be a list of names such as ["accuracy"] or functions, got {shown(value)}'
+        )
+    for index, item in enumerate(value):
+        if not (isinstance(item, str) or callable(item)):
+            raise TypeError(
+                f"metrics[{index}] must be a metric name or a function f(y_true, y_pred), "
+                f"got {shown(item)}"
+            )
+    return list(value)
+
+
+def folder(name: str, value: Any) -> str | os.PathLike[str] | None:
+    """``value`` if it is None or a path, else a TypeError naming ``name``."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return value
+    raise TypeError(
+        f"{name} must be a folder path (str or pathlib.Path) or None, got {shown(value)}"
+    )
 
 
 def features(X: ArrayLike, dtype: Any, name: str) -> np.ndarray:
     """A 2-D, finite feature array cast to ``dtype`` (the model's)."""
-    array = np.asarray(X)
+    array = as_array(X, name)
     if array.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
+        raise TypeError(f"{name} must hold numbers, got an array of {kind(array.dtype)}")
     if array.ndim != 2:
         hint = f"; for a single feature use {name}.reshape(-1, 1)" if array.ndim == 1 else ""
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {array.shape}{hint}")
     if len(array) == 0:
         raise ValueError(f"{name} has no samples (shape {array.shape})")
     check_finite(array, name)
+    check_fits(array, dtype, name)
     return array.astype(dtype, copy=False)
 
 
@@ -49,10 +119,10 @@ def targets(
     """Finite numeric targets, one per sample, cast to ``dtype``; with ``labels`` (class
     indices for the cross-entropy loss) a 1-D float array must hold whole numbers, checked
     before the cast could round a label such as 1.0000001 to 1."""
-    array = np.asarray(y)
+    array = as_array(y, name)
     if array.dtype.kind not in "fiub":
         raise TypeError(
-            f"{name} holds {array.dtype} values; encode text class labels as integers first: "
+            f"{name} holds {kind(array.dtype)}; encode text class labels as integers first: "
             "codes, classes = chainrule.data.encode_labels(y)"
         )
     if array.ndim == 0 or len(array) != n_samples:
@@ -61,6 +131,7 @@ def targets(
             "give one target per sample"
         )
     check_finite(array, name)
+    check_fits(array, dtype, name)
     if labels and array.ndim == 1 and array.dtype.kind == "f":
         fractional = array != np.round(array)
         if fractional.any():
@@ -78,8 +149,27 @@ def check_finite(array: np.ndarray, name: str) -> None:
         where = np.argwhere(~np.isfinite(array))[0]
         position = f"row {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
         raise ValueError(
-            f"{name} has a non-finite value ({array[tuple(where)]}) at {position}; remove or "
-            "impute NaN and infinite values before training"
+            f"{name} has a non-finite value ({plain(array[tuple(where)])}) at {position}; "
+            "remove or impute NaN and infinite values before training"
+        )
+
+
+def check_fits(array: np.ndarray, dtype: Any, name: str) -> None:
+    """Raise, naming the row and column, if a finite value overflows when cast to ``dtype``."""
+    target = np.dtype(dtype)
+    if target.kind != "f" or array.dtype.kind not in "fiu" or array.size == 0:
+        return
+    if array.dtype.kind == "f" and np.finfo(array.dtype).max <= np.finfo(target).max:
+        return
+    limit = float(np.finfo(target).max)
+    too_large = np.abs(array.astype(np.float64)) > limit
+    if too_large.any():
+        where = np.argwhere(too_large)[0]
+        position = f"row {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
+        raise ValueError(
+            f"{name} value {plain(array[tuple(where)]):g} at {position} is too large for the "
+            f"model's {target.name} (at most {limit:.3g}); scale the values down, or train "
+            "in float64: model.double()"
         )
 
 
@@ -100,10 +190,14 @@ def split(
         X_val = features(validation_data[0], dtype, "X_val")
         y_val = targets(validation_data[1], dtype, len(X_val), "y_val", labels=labels)
         return X, y, (X_val, y_val)
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
+        raise TypeError(
+            f"validation_split must be a number in [0, 1), got {shown(validation_split)}"
+        )
     if not validation_split:
         return X, y, None
     if not 0 < validation_split < 1:
-        raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+        raise ValueError(f"validation_split must be in (0, 1), got {shown(validation_split)}")
     n_train = int(len(X) * (1 - validation_split))
     if not 0 < n_train < len(X):
         raise ValueError(
@@ -120,23 +214,46 @@ def loss_function(loss: Module | str | Callable[..., Any]) -> Callable[..., Any]
         key = {"crossentropy": "cross-entropy", "bce-logits": "bce-with-logits"}.get(key, key)
         if key not in _LOSSES:
             raise ValueError(
-                f"unknown loss {loss!r}; use one of {', '.join(_LOSSES)} or a loss module"
+                f"unknown loss {shown(loss)}; use one of {', '.join(_LOSSES)} or a loss module"
             )
         return _LOSSES[key]()
     if not callable(loss):
-        raise TypeError(f"loss must be a loss module or a name, got {loss!r}")
+        raise TypeError(f"loss must be a loss module or a name, got {shown(loss)}")
     return loss
+
+
+def loss_tensor(value: Any) -> Tensor:
+    """What the loss returned, if it is a one-element Tensor; else a TypeError naming ``loss``."""
+    if not isinstance(value, Tensor):
+        raise TypeError(
+            f"loss must return a Tensor computed from the prediction (so that it can be "
+            f"differentiated), got {type(value).__name__} {shown(value)}; build it with "
+            "chainrule operations, e.g. ((pred - target) ** 2).mean()"
+        )
+    if value.data.size != 1:
+        raise ValueError(
+            f"loss must return a single number, got a Tensor of shape {value.shape}; "
+            "reduce it, e.g. with .mean()"
+        )
+    return value
 
 
 def optimizer_for(optimizer: Optimizer | str, model: Module) -> Optimizer:
     """``optimizer`` itself, or a default Adam or SGD over the model's parameters."""
     if isinstance(optimizer, Optimizer):
+        own = {id(param) for param in model.parameters()}
+        held = [param for group in optimizer.param_groups for param in group["params"]]
+        if not any(id(param) in own for param in held):
+            raise ValueError(
+                "optimizer holds none of the model's parameters, so training would change "
+                "nothing; build it over this model: optimizer=Adam(model.parameters())"
+            )
         return optimizer
-    if optimizer == "adam":
+    if isinstance(optimizer, str) and optimizer == "adam":
         return Adam(model.parameters())
-    if optimizer == "sgd":
+    if isinstance(optimizer, str) and optimizer == "sgd":
         return SGD(model.parameters(), lr=0.01)
-    raise ValueError(f'optimizer must be an Optimizer, "adam" or "sgd", got {optimizer!r}')
+    raise ValueError(f'optimizer must be an Optimizer, "adam" or "sgd", got {shown(optimizer)}')
 
 
 def digest(X: np.ndarray, y: np.ndarray) -> str:

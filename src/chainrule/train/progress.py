@@ -11,6 +11,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
+from chainrule._show import shown
+
 __all__ = ["Progress", "make_progress"]
 
 
@@ -104,7 +106,7 @@ def make_progress(verbose: int, epochs: int, steps: int) -> Progress:
     if isinstance(verbose, bool):
         verbose = int(verbose)
     if verbose not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0 (silent), 1 (bar) or 2 (lines), got {verbose!r}")
+        raise ValueError(f"verbose must be 0 (silent), 1 (bar) or 2 (lines), got {shown(verbose)}")
     if verbose == 0:
         return _Silent(epochs, steps)
     if verbose == 1 and sys.stdout.isatty():
