@@ -19,6 +19,10 @@ import numpy as np
 
 from chainrule import _cli_scores
 
+#: How a cell that a spreadsheet would run as a formula can start (OWASP's list for CSV
+#: injection): such text cells are written with a leading ' so they show as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def check_output(path: str, flag: str) -> None:
     """Fail before any work if ``path`` cannot be written."""
@@ -48,7 +52,7 @@ def predict(args: argparse.Namespace) -> int:
     if prep.task == "classification" and prep.classes:
         probabilities = _softmax(outputs)
         columns[prep.target_name or "prediction"] = [
-            prep.classes[i] for i in probabilities.argmax(1)
+            _cell(prep.classes[i]) for i in probabilities.argmax(1)
         ]
         for j, label in enumerate(prep.classes):
             columns[f"probability_{label}"] = [f"{p:.6g}" for p in probabilities[:, j]]
@@ -63,7 +67,7 @@ def predict(args: argparse.Namespace) -> int:
             columns[name] = [f"{v:.6g}" for v in values[:, j]]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([_cell(name) for name in columns])
     writer.writerows(zip(*columns.values(), strict=True))
     if args.out:
         from chainrule.io import atomic_write
@@ -175,16 +179,22 @@ def summary(args: argparse.Namespace) -> int:
 def _read(
     path: str, loaded: Any, target: str | None, ignore: Sequence[str] = ()
 ) -> tuple[np.ndarray, np.ndarray]:
-    from chainrule.data import read_csv
+    from chainrule._show import names
+    from chainrule.data.csv import read_table
 
-    names = loaded.preprocessing.feature_names
-    data = read_csv(path, target=target, feature_names=names, ignore=ignore)
+    # The command has no target= or ignore= to suggest, and a predict run leaves the
+    # model's target column out already: the fix is in the file.
+    hint = "delete the unexpected columns from the file, or give them the model's feature names"
+    if ignore:
+        hint = f"the target column {ignore[0]!r} is left out already; {hint}"
+    expected_names = loaded.preprocessing.feature_names
+    data = read_table(path, target, None, expected_names, ignore, hint)
     first = next((m for m in loaded.model.modules() if hasattr(m, "in_features")), None)
     expected = getattr(first, "in_features", data.n_features)
     if data.n_features != expected:
         raise ValueError(
             f"{path}: the model reads {expected} features but the file has {data.n_features} "
-            f"feature columns ({', '.join(data.feature_names)})"
+            f"feature columns ({names(data.feature_names)})"
         )
     y = np.empty(0) if data.y is None else data.y
     return data.X, y
@@ -223,6 +233,13 @@ def _check_rows(values: np.ndarray, source: str, problem: str) -> None:
             f"{source}: row {row + 1}: {problem}; check the row for values far outside "
             "the training data"
         )
+
+
+def _cell(value: Any) -> Any:
+    """``value`` as a CSV cell a spreadsheet shows as text, never runs as a formula."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _softmax(outputs: np.ndarray) -> np.ndarray:

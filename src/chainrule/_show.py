@@ -50,8 +50,7 @@ def shown(value: Any) -> str:
         return kind(value)
     if isinstance(value, np.ndarray) and value.size > 20:
         return f"an array of shape {value.shape}"
-    text = repr(plain(value))
-    return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 3] + "..."
+    return _cut(repr(plain(value)))
 
 
 def kind(dtype: Any) -> str:
@@ -62,8 +61,18 @@ def kind(dtype: Any) -> str:
     return _KINDS.get(dtype.kind, str(dtype))
 
 
-def names(items: Sequence[Any], limit: int = MAX_NAMES) -> str:
-    """``'a', 'b', 'c' and 7 more``: at most ``limit`` values, each shown as written."""
-    listed = ", ".join(shown(item) for item in items[:limit])
+def names(items: Sequence[Any], limit: int = MAX_NAMES, *, quoted: bool = True) -> str:
+    """``'a', 'b', 'c' and 7 more``: at most ``limit`` values, each shown as written
+    (without quotes, cut if long, unless ``quoted``)."""
+    show = shown if quoted else _bare
+    listed = ", ".join(show(item) for item in items[:limit])
     rest = len(items) - limit
     return f"{listed} and {rest} more" if rest > 0 else listed
+
+
+def _bare(value: Any) -> str:
+    return _cut(str(plain(value)))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 3] + "..."

@@ -9,11 +9,15 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from chainrule._show import MAX_NAMES, names, shown
 
 from ._csv_cells import numeric_column, target_column
 from .dataset import Dataset
@@ -63,6 +67,10 @@ def read_csv(
         Columns to leave out unread, e.g. a target column, possibly blank, in a file
         given for prediction. Names that are not in the file are allowed.
 
+    Column names are compared in Unicode normal form NFC, so ``café`` written with a
+    combining accent matches ``café`` written with the accented letter; the names
+    returned are in that form.
+
     Returns
     -------
     Dataset
@@ -91,6 +99,20 @@ def read_csv(
     >>> data.y, data.feature_names
     (array([0.4, 0.3]), ['size', 'rooms'])
     """
+    hint = _library_hint(None if target is None else _normal(target))
+    return read_table(path, target, delimiter, feature_names, ignore, hint)
+
+
+def read_table(
+    path: str | os.PathLike[str],
+    target: str | None,
+    delimiter: str | None,
+    feature_names: Sequence[str] | None,
+    ignore: Sequence[str],
+    unexpected_hint: str,
+) -> Dataset:
+    """:func:`read_csv`, with the advice for unexpected feature columns given by the
+    caller: the command line has no ``target=`` or ``ignore=`` to suggest."""
     source = Path(path)
     text, skipped = _strip_leading_blank_lines(_read_text(source))
     if not text:
@@ -104,7 +126,7 @@ def read_csv(
         raise ValueError('delimiter must be a non-empty string such as "," or ";", got ""')
 
     table = _parse(text, sep, skipped, source)
-    header = list(table.iloc[0])
+    header = [_normal(name) for name in table.iloc[0]]
     cells = table.iloc[1:]
     # Row i of the table is line i + 1 of the text, after the skipped blank lines.
     lines = np.arange(2, len(table) + 1) + skipped
@@ -114,20 +136,23 @@ def read_csv(
     _check_header(header, header_line, sep, delimiter is None, source)
     if len(cells) == 0:
         raise ValueError(
-            f"{source}: the file has a header ({', '.join(header)}) but no data rows; "
+            f"{source}: the file has a header ({names(header, quoted=False)}) but no data rows; "
             "add one line per sample below the header"
         )
 
+    target = None if target is None else _normal(target)
     if target is not None and target not in header:
         raise ValueError(f"{source}: {_unknown_column_message(target, header)}")
-    features = [name for name in header if name != target and name not in ignore]
+    left_out = {_normal(name) for name in ignore}
+    features = [name for name in header if name != target and name not in left_out]
     if not features:
         raise ValueError(
             f"{source}: no feature columns left after taking {target!r} as the target; "
             "the file needs at least one more column"
         )
     if feature_names is not None:
-        features = _match_expected(features, list(feature_names), target, source)
+        expected = [_normal(name) for name in feature_names]
+        features = _match_expected(features, expected, source, unexpected_hint)
 
     columns = {name: cells.iloc[:, header.index(name)] for name in header}
     X = np.empty((len(cells), len(features)), dtype=np.float64)
@@ -212,14 +237,14 @@ def _check_header(
         others = [s for s in _CANDIDATE_DELIMITERS if s != sep and s in header_line]
         if others:
             raise ValueError(
-                f"{source}: the header {header_line.strip()!r} was read as a single column "
+                f"{source}: the header {shown(header_line.strip())} was read as a single column "
                 f"using delimiter {sep!r}, but it contains {others[0]!r}; the delimiter is "
                 f"likely wrong: pass delimiter={others[0]!r}"
             )
         if len(header_line.split()) > 1:
             how = "no , ; tab or | was found" if sniffed else f"using delimiter {sep!r}"
             raise ValueError(
-                f"{source}: the header {header_line.strip()!r} was read as a single column "
+                f"{source}: the header {shown(header_line.strip())} was read as a single column "
                 f"({how}); the delimiter is likely wrong: for space-separated columns "
                 'pass delimiter=r"\\s+"'
             )
@@ -229,10 +254,10 @@ def _check_header(
                 f"{source}: column {position} has no name in the header line; "
                 "give every column a name"
             )
-    duplicated = sorted({name for name in header if header.count(name) > 1})
+    duplicated = sorted(name for name, n in Counter(header).items() if n > 1)
     if duplicated:
         raise ValueError(
-            f"{source}: duplicated column name(s) {', '.join(map(repr, duplicated))} "
+            f"{source}: duplicated column name(s) {names(duplicated)} "
             "in the header; rename the columns so that each name appears once"
         )
 
@@ -243,32 +268,51 @@ def _unknown_column_message(name: str, available: list[str]) -> str:
     if not close and all(_is_number(column) for column in available):
         hint = " (the first line holds numbers: is the header line missing?)"
     return (
-        f"target column {name!r} not found{hint}; "
-        f"available columns: {', '.join(map(repr, available))}"
+        f"target column {shown(name)} not found{hint}; "
+        f"available columns: {names(available, 6)}"
     )
 
 
-def _match_expected(
-    found: list[str], expected: list[str], target: str | None, source: Path
-) -> list[str]:
-    """Return ``expected`` if the file's feature columns are the same names, else raise."""
+def _normal(name: str) -> str:
+    """``name`` in Unicode normal form NFC: how names are compared."""
+    return unicodedata.normalize("NFC", name)
+
+
+def _library_hint(target: str | None) -> str:
+    """What a caller of :func:`read_csv` can do about unexpected columns."""
+    if target is None:
+        return (
+            "if an unexpected column is the target, pass target=<its name>; to leave a "
+            "column out, pass ignore=[<its name>]"
+        )
+    return "to leave a column out, pass ignore=[<its name>]"
+
+
+def _match_expected(found: list[str], expected: list[str], source: Path, hint: str) -> list[str]:
+    """Return ``expected`` if the file's feature columns are the same names, else raise
+    naming a few of the missing and unexpected ones; ``hint`` says what to do about
+    unexpected columns (it differs between the library and the command line)."""
     if len(set(expected)) != len(expected):
-        raise ValueError(f"feature_names must not repeat a name, got {expected}")
-    missing = [name for name in expected if name not in found]
-    extra = [name for name in found if name not in expected]
+        repeated = sorted(name for name, n in Counter(expected).items() if n > 1)
+        raise ValueError(
+            f"feature_names must not repeat a name, got {names(repeated)} more than once"
+        )
+    wanted, present = set(expected), set(found)
+    missing = [name for name in expected if name not in present]
+    extra = [name for name in found if name not in wanted]
     if not missing and not extra:
         return expected
     details = []
     if missing:
-        details.append(f"missing {', '.join(map(repr, missing))}")
+        details.append(f"missing {names(missing)}")
     if extra:
-        details.append(f"unexpected {', '.join(map(repr, extra))}")
-    hint = ""
-    if extra and target is None:
-        hint = "; if an unexpected column is the target, pass target=<its name>"
+        details.append(f"unexpected {names(extra)}")
+    # Short lists are shown whole; of a wide file, only what differs.
+    expected_list = f" [{names(expected)}]" if len(expected) <= MAX_NAMES else ""
+    found_list = f": [{names(found)}]" if len(found) <= MAX_NAMES else ""
     raise ValueError(
-        f"{source}: expected {len(expected)} feature columns {expected}, "
-        f"found {len(found)}: {found} ({'; '.join(details)}){hint}"
+        f"{source}: expected {len(expected)} feature columns{expected_list}, found "
+        f"{len(found)}{found_list} ({'; '.join(details)})" + (f"; {hint}" if extra and hint else "")
     )
 
 
