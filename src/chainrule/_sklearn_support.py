@@ -10,9 +10,12 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._show import shown
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
+from chainrule.train._tables import refuse_unsupported
 from chainrule.train.callbacks import Callback
+from chainrule.train.inputs import check_finite
 
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
 
@@ -87,6 +90,14 @@ class StoppingRule(Callback):
             self.context.model.load_state_dict(self.best_weights)
 
 
+def check_input(data: Any, name: str) -> None:
+    """Refuse, by what they are, input that scikit-learn's checks would misname: sparse
+    matrices, categorical or missing pandas values, NaN or infinity in a float array."""
+    refuse_unsupported(data, name)
+    if isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.ndim == 2:
+        check_finite(data, name)
+
+
 def check_params(estimator: Any) -> list[int]:
     """The hidden layer sizes, after checking every parameter of an MLP estimator."""
     name = type(estimator).__name__
@@ -95,14 +106,14 @@ def check_params(estimator: Any) -> list[int]:
     if not sizes or not all(isinstance(s, numbers.Integral) and int(s) > 0 for s in sizes):
         raise ValueError(
             f"{name}: hidden_layer_sizes must be positive integers, such as (100,) or "
-            f"(64, 32); got {raw!r}"
+            f"(64, 32); got {shown(raw)}"
         )
     for key, allowed in (("activation", ACTIVATIONS), ("solver", ("adam", "sgd"))):
         value = getattr(estimator, key)
         if value not in allowed:
             extra = " (lbfgs is not provided)" if value == "lbfgs" else ""
             raise ValueError(
-                f"{name}: {key} must be one of {', '.join(allowed)}, got {value!r}{extra}"
+                f"{name}: {key} must be one of {', '.join(allowed)}, got {shown(value)}{extra}"
             )
     for key, (low, high, low_in, high_in) in RANGES.items():
         value = getattr(estimator, key)
@@ -111,14 +122,16 @@ def check_params(estimator: Any) -> list[int]:
         below = number <= high if high_in else number < high
         if not (above and below):
             interval = f"{'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}"
-            raise ValueError(f"{name}: {key} must be a number in {interval}, got {value!r}")
+            raise ValueError(f"{name}: {key} must be a number in {interval}, got {shown(value)}")
     for key in ("max_iter", "n_iter_no_change"):
         value = getattr(estimator, key)
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}: {key} must be an integer >= 1, got {value!r}")
+            raise ValueError(f"{name}: {key} must be an integer >= 1, got {shown(value)}")
     batch = estimator.batch_size
     if batch != "auto" and not (isinstance(batch, numbers.Integral) and int(batch) >= 1):
-        raise ValueError(f'{name}: batch_size must be "auto" or an integer >= 1, got {batch!r}')
+        raise ValueError(
+            f'{name}: batch_size must be "auto" or an integer >= 1, got {shown(batch)}'
+        )
     return [int(s) for s in sizes]
 
 
@@ -137,5 +150,6 @@ def generator(random_state: Any) -> np.random.Generator:
     if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
         return np.random.default_rng(int(random_state))
     raise ValueError(
-        f"random_state must be None, an int, a numpy RandomState or Generator, got {random_state!r}"
+        "random_state must be None, an int, a numpy RandomState or Generator, "
+        f"got {shown(random_state)}"
     )

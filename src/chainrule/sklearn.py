@@ -34,7 +34,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from chainrule._sklearn_support import PenalizedLoss, StoppingRule, check_params, generator
+from chainrule._show import shown
+from chainrule._sklearn_support import (
+    PenalizedLoss,
+    StoppingRule,
+    check_input,
+    check_params,
+    generator,
+)
 from chainrule.autograd import no_grad
 from chainrule.nn import (
     BCEWithLogitsLoss,
@@ -212,6 +219,7 @@ class _BaseMLP(BaseEstimator):
 
     def _outputs(self, X: Any) -> np.ndarray:
         check_is_fitted(self)
+        check_input(X, "X")
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         dtype = self.coefs_[0].dtype
         with no_grad():
@@ -278,6 +286,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def fit(self, X: Any, y: Any) -> MLPClassifier:
         """Train on ``X`` of shape (n_samples, n_features) and labels ``y``; returns self."""
+        check_input(X, "X")
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=True)
         check_classification_targets(y)
         self._fit(X, y)
@@ -289,7 +298,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least two classes, but y contains "
-                f"only one class: {self.classes_[0]!r}"
+                f"only one class: {shown(self.classes_[0])}"
             )
         if len(self.classes_) == 2:
             return codes.astype(np.float64), 1, BCEWithLogitsLoss()
@@ -340,6 +349,8 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
 
     def fit(self, X: Any, y: Any) -> MLPRegressor:
         """Train on ``X`` of shape (n_samples, n_features) and targets ``y``; returns self."""
+        check_input(X, "X")
+        check_input(y, "y")
         X, y = validate_data(
             self,
             X,

@@ -74,7 +74,7 @@ def _check_pandas(data: Any, name: str) -> None:
             row = int(np.argmax(missing))
             raise ValueError(
                 f"{name} has a missing value ({_missing_name(column.iloc[row])}) at row "
-                f"{row}{where}; fill it in or drop the row before training"
+                f"{row}{where}; fill it in or drop the row"
             )
 
 
@@ -89,7 +89,7 @@ def _from_objects(array: np.ndarray, name: str) -> np.ndarray:
         if value is None or _is_nan(value) or _missing_name(value) == "pd.NA":
             raise ValueError(
                 f"{name} has a missing value ({_missing_name(value)}) at {where}; fill it in "
-                "or drop the row before training"
+                "or drop the row"
             )
         what = "text" if isinstance(value, (str, bytes)) else type(value).__name__
         raise TypeError(
@@ -108,4 +108,4 @@ def _missing_name(value: Any) -> str:
     if value is None:
         return "None"
     text = repr(value)
-    return {"<NA>": "pd.NA", "NaT": "pd.NaT"}.get(text, "nan" if _is_nan(value) else text)
+    return {"<NA>": "pd.NA", "NaT": "pd.NaT"}.get(text, "NaN" if _is_nan(value) else text)

@@ -150,7 +150,7 @@ def check_finite(array: np.ndarray, name: str) -> None:
         position = f"row {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
         raise ValueError(
             f"{name} has a non-finite value ({plain(array[tuple(where)])}) at {position}; "
-            "remove or impute NaN and infinite values before training"
+            "remove or impute NaN and infinite values first"
         )
 
 
