@@ -7,8 +7,6 @@ after every check has passed, and atomically.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import os
 import sys
 from collections.abc import Sequence
@@ -65,17 +63,15 @@ def predict(args: argparse.Namespace) -> int:
         )
         for j, name in enumerate(names):
             columns[name] = [f"{v:.6g}" for v in values[:, j]]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([_cell(name) for name in columns])
-    writer.writerows(zip(*columns.values(), strict=True))
+    rows = [[_cell(name) for name in columns], *zip(*columns.values(), strict=True)]
+    text = "".join(",".join(_quoted(str(cell)) for cell in row) + "\n" for row in rows)
     if args.out:
         from chainrule.io import atomic_write
 
-        atomic_write(args.out, lambda handle: handle.write(buffer.getvalue().encode("utf-8")))
+        atomic_write(args.out, lambda handle: handle.write(text.encode("utf-8")))
         print(f"wrote {len(X)} predictions to {args.out}")
     else:
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(text)
     return 0
 
 
@@ -240,6 +236,14 @@ def _cell(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def _quoted(cell: str) -> str:
+    """``cell`` quoted as RFC 4180 asks when it holds a comma, a quote or a line break;
+    csv.writer would leave a bare carriage return, which splits the row when read."""
+    if any(mark in cell for mark in ',"\r\n'):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def _softmax(outputs: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 #: Longest repr a message shows of one value before cutting it.
 _MAX_CHARS = 80
 #: Names a message lists before "and N more".
-MAX_NAMES = 4
+MAX_NAMES = 3
 
 _KINDS = {
     "b": "true/false values",

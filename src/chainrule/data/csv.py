@@ -281,10 +281,7 @@ def _normal(name: str) -> str:
 def _library_hint(target: str | None) -> str:
     """What a caller of :func:`read_csv` can do about unexpected columns."""
     if target is None:
-        return (
-            "if an unexpected column is the target, pass target=<its name>; to leave a "
-            "column out, pass ignore=[<its name>]"
-        )
+        return "if one is the target, pass target=<name>; to leave one out, ignore=[<name>]"
     return "to leave a column out, pass ignore=[<its name>]"
 
 
@@ -308,8 +305,9 @@ def _match_expected(found: list[str], expected: list[str], source: Path, hint: s
     if extra:
         details.append(f"unexpected {names(extra)}")
     # Short lists are shown whole; of a wide file, only what differs.
-    expected_list = f" [{names(expected)}]" if len(expected) <= MAX_NAMES else ""
-    found_list = f": [{names(found)}]" if len(found) <= MAX_NAMES else ""
+    short = len(expected) <= MAX_NAMES and len(found) <= MAX_NAMES
+    expected_list = f" [{names(expected)}]" if short else ""
+    found_list = f": [{names(found)}]" if short else ""
     raise ValueError(
         f"{source}: expected {len(expected)} feature columns{expected_list}, found "
         f"{len(found)}{found_list} ({'; '.join(details)})" + (f"; {hint}" if extra and hint else "")
