@@ -61,7 +61,7 @@ def kind(dtype: Any) -> str:
     return _KINDS.get(dtype.kind, str(dtype))
 
 
-def names(items: Sequence[Any], limit: int = MAX_NAMES, *, quoted: bool = True) -> str:
+def names(items: Sequence[Any] | np.ndarray, limit: int = MAX_NAMES, *, quoted: bool = True) -> str:
     """``'a', 'b', 'c' and 7 more``: at most ``limit`` values, each shown as written
     (without quotes, cut if long, unless ``quoted``)."""
     show = shown if quoted else _bare

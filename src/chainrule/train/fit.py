@@ -60,7 +60,9 @@ def fit(
         The network; trained in place.
     X : array-like of shape (n_samples, n_features)
         Features. They are cast to the model's dtype (float32 unless the model was
-        built or converted otherwise), so a float64 array trains a float32 model.
+        built or converted otherwise), so a float64 array trains a float32 model; a
+        value too large for that dtype is refused. Sparse matrices, categorical
+        columns and missing values (``None``, ``pd.NA``) are refused by name.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Targets: numbers, class indices or one-hot rows, as ``loss`` expects; also
         cast to the model's dtype. Text labels must be encoded first
