@@ -263,6 +263,11 @@ def test_the_hint_for_unexpected_columns_fits_the_caller(tmp_path, monkeypatch, 
     assert "unexpected 'extra'" in err
     assert "target=" not in err and "ignore=" not in err
     assert "'price' is left out already" in err and "delete the unexpected columns" in err
+    argv = ["explain", "--model", "m.safetensors", "--csv", "data.csv", "--target", "price"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "unexpected 'extra'" in err and "delete the unexpected columns" in err
+    assert "target=" not in err and "ignore=" not in err
 
 
 # -- input named for what it is ----------------------------------------------------------

@@ -176,11 +176,10 @@ def _read(
     path: str, loaded: Any, target: str | None, ignore: Sequence[str] = ()
 ) -> tuple[np.ndarray, np.ndarray]:
     from chainrule._show import names
-    from chainrule.data.csv import read_table
+    from chainrule.data.csv import COMMAND_LINE_HINT, read_table
 
-    # The command has no target= or ignore= to suggest, and a predict run leaves the
-    # model's target column out already: the fix is in the file.
-    hint = "delete the unexpected columns from the file, or give them the model's feature names"
+    # A predict run leaves the model's target column out already: the fix is in the file.
+    hint = COMMAND_LINE_HINT
     if ignore:
         hint = f"the target column {ignore[0]!r} is left out already; {hint}"
     expected_names = loaded.preprocessing.feature_names

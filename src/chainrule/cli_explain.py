@@ -234,14 +234,15 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
     raw values to the standardised ones the explanation shows."""
     from chainrule import nn
     from chainrule._cli_scores import row_note
-    from chainrule.data import encode_labels, read_csv
+    from chainrule.data import encode_labels
+    from chainrule.data.csv import COMMAND_LINE_HINT, read_table
     from chainrule.io import load_model_file
 
     if not args.csv or not args.target:
         raise ValueError("--model needs --csv DATA.csv and --target COLUMN (and --row N)")
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
-    data = read_csv(args.csv, target=args.target, feature_names=prep.feature_names)
+    data = read_table(args.csv, args.target, None, prep.feature_names, (), COMMAND_LINE_HINT)
     if args.row >= data.n_samples:
         raise ValueError(
             f"{args.csv} has {data.n_samples} data rows (0 to {data.n_samples - 1}); "

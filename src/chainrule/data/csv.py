@@ -273,6 +273,13 @@ def _unknown_column_message(name: str, available: list[str]) -> str:
     )
 
 
+#: What a user of the command line can do about unexpected columns (it has no
+#: ``target=`` or ``ignore=`` to suggest).
+COMMAND_LINE_HINT = (
+    "delete the unexpected columns from the file, or give them the model's feature names"
+)
+
+
 def _normal(name: str) -> str:
     """``name`` in Unicode normal form NFC: how names are compared."""
     return unicodedata.normalize("NFC", name)
