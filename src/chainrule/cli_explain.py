@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.viz.vanishing import MAX_DEPTH, MAX_WIDTH
+
 __all__ = ["add_explain_commands", "write_demo_outputs"]
 
 _ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky-relu": "LeakyReLU"}
@@ -97,10 +99,16 @@ def add_explain_commands(commands: Any) -> None:
         "vanishing", help="gradient size per layer for four activations"
     )
     vanishing.add_argument(
-        "--depth", type=_int_in(2, 50), default=8, help="hidden layers (default 8)"
+        "--depth",
+        type=_int_in(2, MAX_DEPTH),
+        default=8,
+        help=f"hidden layers, 2 to {MAX_DEPTH} (default 8)",
     )
     vanishing.add_argument(
-        "--width", type=_int_in(1, 1024), default=16, help="units per layer (default 16)"
+        "--width",
+        type=_int_in(1, MAX_WIDTH),
+        default=16,
+        help=f"units per layer, 1 to {MAX_WIDTH} (default 16)",
     )
     vanishing.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0)
     vanishing.add_argument("--out", metavar="CHART", help="also draw the chart (.png or .svg)")

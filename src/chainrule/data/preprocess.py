@@ -13,6 +13,8 @@ from ._checks import as_1d, as_2d_float, check_positive_int, plain
 
 __all__ = ["Standardizer", "encode_labels", "one_hot"]
 
+_HALF_MAX = float(np.finfo(np.float64).max) / 2
+
 
 class Standardizer:
     """Shift and scale each feature to mean 0 and standard deviation 1.
@@ -26,7 +28,10 @@ class Standardizer:
         Mean of each feature in the data passed to :meth:`fit`.
     scale_ : ndarray of shape (n_features,)
         Standard deviation of each feature; 1 for a constant feature, so that
-        constant columns become 0 instead of dividing by zero.
+        constant columns become 0 instead of dividing by zero (for a constant
+        feature beyond 2**26 in size, a power of two 2**26 times smaller than it).
+        Both are computed without overflow for any finite values, up to the
+        largest float.
     n_features_in_ : int
         Number of features seen by :meth:`fit`.
 
@@ -74,12 +79,7 @@ class Standardizer:
                 f"Standardizer.fit needs finite values, got {data[row, column]} at "
                 f"X[{row}, {column}]; remove or fill in that value first"
             )
-        mean = data.mean(axis=0)
-        std = data.std(axis=0)
-        # Rounding leaves a tiny non-zero spread in a constant column; treat it as zero.
-        constant = std <= 10 * np.finfo(np.float64).eps * np.maximum(np.abs(mean), 1.0)
-        self.mean_ = mean
-        self.scale_ = np.where(constant, 1.0, std)
+        self.mean_, self.scale_ = _mean_and_scale(data)
         return self
 
     def transform(self, X: ArrayLike) -> np.ndarray:
@@ -95,7 +95,15 @@ class Standardizer:
         """
         mean, scale = self._fitted_state()
         data = self._check_features(X)
-        return ((data - mean) / scale).astype(data.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = (data - mean) / scale
+            # X - mean overflows when the two have opposite signs near the largest float;
+            # halving both first is exact there, and the quotient is then in range.
+            overflowed = np.isinf(scaled) & np.isfinite(data)
+            if overflowed.any():
+                halved = (data * 0.5 - mean * 0.5) / scale * 2.0
+                scaled = np.where(overflowed, halved, scaled)
+        return scaled.astype(data.dtype, copy=False)
 
     def fit_transform(self, X: ArrayLike) -> np.ndarray:
         """Fit on ``X`` and return it standardised; see :meth:`fit` and :meth:`transform`."""
@@ -114,7 +122,18 @@ class Standardizer:
         """
         mean, scale = self._fitted_state()
         data = self._check_features(X)
-        return (data * scale + mean).astype(data.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            restored = data * scale + mean
+            # As in transform: the product can overflow although the sum is in range.
+            overflowed = np.isinf(restored) & np.isfinite(data)
+            if overflowed.any():
+                halved = data * (scale * 0.5) + mean * 0.5
+                # Rounding can carry a value that was the largest float a few steps past
+                # it; only a value beyond that is out of range.
+                near = np.abs(halved) <= _HALF_MAX * (1 + 8 * np.finfo(np.float64).eps)
+                halved = np.where(near, np.clip(halved, -_HALF_MAX, _HALF_MAX), halved)
+                restored = np.where(overflowed, halved * 2.0, restored)
+        return restored.astype(data.dtype, copy=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the fitted statistics as plain JSON-serialisable Python values."""
@@ -170,6 +189,34 @@ class Standardizer:
                 f"{data.shape}"
             )
         return data
+
+
+def _mean_and_scale(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's mean and standard deviation (1 where constant), never overflowing.
+
+    Squaring values above about 1e154 overflows, and so does summing values near the
+    largest float, so each column is first divided by the power of two just above its
+    largest magnitude. That division is exact, leaves every value in (-1, 1), and is
+    undone on the results, which lie within the column's range and so stay finite.
+    """
+    _, exponent = np.frexp(np.abs(data).max(axis=0))
+    unit = np.ldexp(data, -exponent)
+    low, high = unit.min(axis=0), unit.max(axis=0)
+    # The rounded mean of equal values can land one ulp outside them; the true mean cannot.
+    mean = np.clip(unit.mean(axis=0), low, high)
+    std = np.minimum(unit.std(axis=0), np.maximum(np.abs(low), np.abs(high)))
+    # Rounding leaves a tiny spread in a constant column: a spread below ten rounding
+    # steps of the column's largest value is treated as none. Measured relative to the
+    # column, so that columns of tiny values (1e-20) keep their spread.
+    constant = std <= 10 * np.finfo(np.float64).eps
+    scale = np.ldexp(std, exponent)
+    # A spread among the smallest subnormals can round to a scale of 0: none to divide by.
+    constant |= scale == 0
+    # A constant column's scale is 1, unless its values are so large (beyond 2**26) that
+    # their rounding steps would come out of X - mean as large numbers; there it is a
+    # power of two 2**26 times smaller than the values, so those steps stay near 0.
+    constant_scale = np.maximum(1.0, np.ldexp(1.0, exponent - 26))
+    return np.ldexp(mean, exponent), np.where(constant, constant_scale, scale)
 
 
 def encode_labels(y: ArrayLike, classes: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:

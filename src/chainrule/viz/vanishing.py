@@ -27,6 +27,15 @@ ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
 _LAYERS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
 _LABELS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU"}
 
+# The run traces and derives one full training step per activation, so its memory grows
+# with depth * width * (width + samples), its time with depth * width**2 * samples. These
+# bounds keep the largest run (50 layers of 256 units, 64 samples) to a few seconds and
+# under 500 MB; beyond them it took minutes and gigabytes without showing anything that
+# a smaller network does not.
+MAX_DEPTH = 50
+MAX_WIDTH = 256
+MAX_SAMPLES = 64
+
 
 @dataclass(frozen=True)
 class GradientFlow:
@@ -103,6 +112,27 @@ def _network(activation: str, depth: int, width: int, features: int, seed: int) 
     return nn.Sequential(*layers)
 
 
+def _measure(
+    activation: str, depth: int, width: int, X: np.ndarray, y: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """RMS of each hidden layer's dE/dW and the activation's mean slope after it.
+
+    A function of its own so that each network's trace is freed before the next is
+    built: only one activation's step is held in memory at a time.
+    """
+    model = _network(activation, depth, width, width, seed)
+    trace = trace_step(model, X, y, nn.MSELoss(), lr=0.0)
+    derivation = derive(trace)
+    grads = [trace.gradients[f"{2 * k}.weight"] for k in range(depth)]
+    sizes = np.array([np.sqrt(np.mean(g * g)) for g in grads])
+    local = [
+        s.local for s in derivation.stages if s.kind == "pointwise" and s.op.name == activation
+    ]
+    # Stages run from the output back; reverse to put layer 1 first.
+    slopes = np.array([float(np.mean(a)) for a in reversed(local) if a is not None])
+    return sizes, slopes
+
+
 def gradient_flow(
     activations: Sequence[str] = ACTIVATIONS,
     depth: int = 8,
@@ -119,24 +149,32 @@ def gradient_flow(
     depth : int, default 8
         Hidden layers (2 to 50).
     width : int, default 16
-        Units per hidden layer.
+        Units per hidden layer (1 to 256).
     samples : int, default 32
-        Random inputs in the batch.
+        Random inputs in the batch (1 to 64).
     seed : int, default 0
         Seeds the weights (the same for every activation) and the data.
+
+    Raises
+    ------
+    ValueError
+        If ``depth``, ``width`` or ``samples`` is outside its range, or an activation
+        is unknown.
     """
     for label, value, low, high in (
-        ("depth", depth, 2, 50),
-        ("width", width, 1, 1024),
-        ("samples", samples, 1, 100_000),
+        ("depth", depth, 2, MAX_DEPTH),
+        ("width", width, 1, MAX_WIDTH),
+        ("samples", samples, 1, MAX_SAMPLES),
     ):
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, np.integer))
             or not low <= value <= high
         ):
+            shown = value.item() if isinstance(value, np.generic) else value
             raise ValueError(
-                f"gradient_flow: {label} must be an integer from {low} to {high}, got {value!r}"
+                f"gradient_flow: {label} must be an integer from {low} to {high}, got {shown!r}; "
+                "the bounds keep a run to a few seconds and under 500 MB"
             )
     unknown = [a for a in activations if a not in _LAYERS]
     if unknown or not activations:
@@ -149,16 +187,7 @@ def gradient_flow(
     sizes: dict[str, np.ndarray] = {}
     slopes: dict[str, np.ndarray] = {}
     for activation in activations:
-        model = _network(activation, depth, width, width, seed)
-        trace = trace_step(model, X, y, nn.MSELoss(), lr=0.0)
-        derivation = derive(trace)
-        grads = [trace.gradients[f"{2 * k}.weight"] for k in range(depth)]
-        sizes[activation] = np.array([np.sqrt(np.mean(g * g)) for g in grads])
-        local = [
-            s.local for s in derivation.stages if s.kind == "pointwise" and s.op.name == activation
-        ]
-        # Stages run from the output back; reverse to put layer 1 first.
-        slopes[activation] = np.array([float(np.mean(a)) for a in reversed(local) if a is not None])
+        sizes[activation], slopes[activation] = _measure(activation, depth, width, X, y, seed)
     return GradientFlow(tuple(activations), sizes, slopes, depth, width)
 
 

@@ -1,0 +1,168 @@
+"""Input that is refused, or handled, with bounded memory and time.
+
+Values near the largest float standardise without overflowing; CSV files are read only
+up to a size limit, and never from a device or pipe that may not end; networks whose
+parameters cannot fit in memory are refused with the figure before anything is
+allocated; and ``chainrule vanishing`` is bounded so that its largest run is small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tracemalloc
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import chainrule as cr
+from chainrule.cli import main
+from chainrule.data import Standardizer
+from chainrule.viz.vanishing import MAX_DEPTH, MAX_SAMPLES, MAX_WIDTH, gradient_flow
+
+LARGEST = float(np.finfo(np.float64).max)
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    """Run the command in this process; return its status, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:  # argparse errors
+            code = int(exit_.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def assert_one_line_error(code: int, err: str, *needles: str) -> None:
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+
+
+# -- the standardiser over the whole float64 range ------------------------------------------
+# Columns whose magnitudes span from subnormals to the largest float, with a common
+# magnitude drawn per column so that both huge and tiny columns are exercised whole.
+MAGNITUDES = st.sampled_from([1e-320, 1e-300, 1e-20, 1.0, 1e150, 1e155, 1e200, 1e300, LARGEST])
+UNIT_VALUES = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def finite_tables(draw: st.DrawFn) -> np.ndarray:
+    rows = draw(st.integers(1, 12))
+    columns = draw(st.integers(1, 4))
+    unit = draw(arrays(np.float64, (rows, columns), elements=UNIT_VALUES))
+    scale = np.array([draw(MAGNITUDES) for _ in range(columns)])
+    table = unit * scale
+    if draw(st.booleans()):  # the extremes themselves, of both signs
+        table[draw(st.integers(0, rows - 1)), 0] = draw(st.sampled_from([LARGEST, -LARGEST]))
+    return table
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(finite_tables())
+def test_standardizer_is_finite_and_round_trips_on_any_finite_column(table):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow warning fails the test
+        scaler = Standardizer().fit(table)
+        standardised = scaler.transform(table)
+        restored = scaler.inverse_transform(standardised)
+    assert np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all()
+    assert (scaler.scale_ > 0).all()
+    assert np.isfinite(standardised).all()
+    # A standardised training column lies within sqrt(n) of its mean.
+    assert np.abs(standardised).max() <= np.sqrt(len(table)) + 1e-9
+    # Back to the original to within a few rounding steps of the column's largest value
+    # (plus the smallest subnormal, the resolution of a column of subnormals).
+    largest = np.abs(table).max(axis=0)
+    tolerance = 1e-13 * largest + 5e-323
+    assert (np.abs(restored - table) <= tolerance).all()
+    # The state survives the model file's JSON.
+    assert Standardizer.from_dict(scaler.to_dict()).scale_.tolist() == scaler.scale_.tolist()
+
+
+def test_standardizer_keeps_the_spread_of_tiny_columns():
+    # Relative, not absolute, constancy: a column of 1e-20s has a spread to keep.
+    scaler = Standardizer().fit([[1e-20, 5.0], [3e-20, 5.0]])
+    assert scaler.scale_.tolist() == pytest.approx([1e-20, 1.0])
+    assert scaler.transform([[3e-20, 5.0]]).tolist() == [[1.0, 0.0]]
+
+
+def _huge_csv(path: Path, feature_scale: float, target_scale: float) -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.uniform(-1, 1, size=(2, 30))
+    lines = ["a,b,y"] + [
+        f"{float(x) * feature_scale!r},{float(z)!r},{float(x + z) / 2 * target_scale!r}"
+        for x, z in zip(a, b, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("feature_scale", "target_scale"),
+    [(1e155, 1.0), (1e200, 1e200), (1.0, 1e300), (LARGEST, 1e-300), (1e-300, 1e250)],
+)
+def test_train_on_values_near_the_float_limit_writes_a_model_that_loads(
+    tmp_path, feature_scale, target_scale
+):
+    data = tmp_path / "huge.csv"
+    _huge_csv(data, feature_scale, target_scale)
+    model = tmp_path / "model.safetensors"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run(
+            "train", str(data), "--target", "y", "--epochs", "3", "--quiet", "--out", str(model)
+        )
+        assert code == 0, err
+        loaded = cr.load(model)  # loads: the scaler's statistics are finite
+        assert loaded is not None
+        code, out, err = run("predict", str(model), str(data))
+    assert code == 0, err
+    predictions = np.array([float(v) for v in out.splitlines()[1:]])
+    assert len(predictions) == 30 and np.isfinite(predictions).all()
+    # The predictions are in the target's own units, not standardised ones.
+    assert np.abs(predictions).max() > target_scale / 100
+
+
+# -- chainrule vanishing --------------------------------------------------------------------
+def test_the_largest_vanishing_run_stays_under_500_mb():
+    # One BLAS thread: on a busy machine, threads waiting for each other on these small
+    # products can make the run ten times slower without changing what it computes.
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        limits: Any = contextlib.nullcontext()
+    else:
+        limits = threadpool_limits(limits=1, user_api="blas")
+    tracemalloc.start()
+    try:
+        with limits:
+            flow = gradient_flow(depth=MAX_DEPTH, width=MAX_WIDTH, samples=MAX_SAMPLES)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 500 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    assert all(len(sizes) == MAX_DEPTH for sizes in flow.sizes.values())
+
+
+@pytest.mark.parametrize(
+    ("option", "past"),
+    [("depth", MAX_DEPTH + 1), ("width", MAX_WIDTH + 1), ("samples", MAX_SAMPLES + 1)],
+)
+def test_vanishing_refuses_one_step_past_each_bound(option, past):
+    with pytest.raises(ValueError, match=f"{option} must be an integer from 1? ?.*to {past - 1}"):
+        gradient_flow(**{option: past})
+    with pytest.raises(ValueError, match=f"got {past - 1 + 1}"):
+        gradient_flow(**{option: np.int64(past)})  # a NumPy integer is shown plainly
+    if option != "samples":  # the command has no --samples
+        code, _, err = run("vanishing", f"--{option}", str(past))
+        assert_one_line_error(code, err, f"--{option}", f"to {past - 1}, got {past}")
