@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
+import subprocess
+import sys
+import tempfile
 import tracemalloc
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
@@ -23,8 +27,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import chainrule as cr
+from chainrule._memory import format_bytes, parse_size
 from chainrule.cli import main
-from chainrule.data import Standardizer
+from chainrule.data import Standardizer, read_csv
+from chainrule.data.csv import MAX_CSV_BYTES
 from chainrule.viz.vanishing import MAX_DEPTH, MAX_SAMPLES, MAX_WIDTH, gradient_flow
 
 LARGEST = float(np.finfo(np.float64).max)
@@ -166,3 +172,143 @@ def test_vanishing_refuses_one_step_past_each_bound(option, past):
     if option != "samples":  # the command has no --samples
         code, _, err = run("vanishing", f"--{option}", str(past))
         assert_one_line_error(code, err, f"--{option}", f"to {past - 1}, got {past}")
+
+
+# -- CSV files: only regular files, only up to the size limit ------------------------------
+def _table(path: Path, rows: int = 20) -> Path:
+    lines = ["a,b,y"] + [f"{i / 10},{(i * 7) % 5},{i % 2}" for i in range(rows)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("bounds")
+    data = _table(folder / "data.csv", rows=150)
+    model = folder / "model.safetensors"
+    code, _, err = run("train", str(data), "--target", "y", "--epochs", "1", "--quiet",
+                       "--out", str(model))  # fmt: skip
+    assert code == 0, err
+    return model, data
+
+
+def _commands(model: Path, data: str) -> dict[str, list[str]]:
+    """Every command that reads a CSV file, reading ``data``."""
+    return {
+        "train": ["train", data, "--target", "y", "--epochs", "1", "--quiet",
+                  "--out", str(model.with_name("new.safetensors"))],
+        "predict": ["predict", str(model), data],
+        "evaluate": ["evaluate", str(model), data],
+        "explain": ["explain", "--model", str(model), "--csv", data, "--target", "y"],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate", "explain"])
+def test_a_device_that_never_ends_is_refused_by_kind(trained, command):
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero here")
+    code, _, err = run(*_commands(trained[0], "/dev/zero")[command])
+    assert_one_line_error(code, err, "/dev/zero is a character device, not a regular file")
+    assert not trained[0].with_name("new.safetensors").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_pipe_nobody_writes_to_is_refused_without_waiting(tmp_path):
+    fifo = tmp_path / "data.csv"
+    os.mkfifo(fifo)
+    # Opening a FIFO with no writer blocks forever: run the command in its own process,
+    # with a timeout, so that a regression fails this test instead of hanging it.
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", str(fifo), "--target", "y"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_line_error(done.returncode, done.stderr, "is a pipe (FIFO), not a regular file")
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_csv(fifo, target="y")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.integers(1, 60), margin=st.integers(-40, 40))
+def test_a_file_is_read_up_to_the_limit_and_refused_one_byte_past_it(rows, margin):
+    with tempfile.TemporaryDirectory() as folder:
+        data = _table(Path(folder) / "data.csv", rows)
+        size = data.stat().st_size
+        limit = max(1, size + margin)
+        if size <= limit:
+            assert read_csv(data, target="y", max_bytes=limit).n_samples == rows
+        else:
+            with pytest.raises(ValueError, match=f"over the limit of {limit} bytes"):
+                read_csv(data, target="y", max_bytes=limit)
+    # Exactly at the limit is read; one byte less is refused.
+    with tempfile.TemporaryDirectory() as folder:
+        data = _table(Path(folder) / "data.csv", rows)
+        size = data.stat().st_size
+        assert read_csv(data, target="y", max_bytes=size).n_samples == rows
+        if size > 1:
+            with pytest.raises(ValueError, match=f"the file is {format_bytes(size)}"):
+                read_csv(data, target="y", max_bytes=size - 1)
+
+
+def test_a_file_larger_than_its_stated_size_is_still_read_only_to_the_limit():
+    # Files in /proc say they hold 0 bytes; the read itself stops one byte past the limit.
+    status = Path("/proc/self/status")
+    if not status.is_file() or status.stat().st_size != 0:
+        pytest.skip("no /proc file with a size of 0 here")
+    with pytest.raises(ValueError, match="the file is more than 100 bytes"):
+        read_csv(status, max_bytes=100)
+
+
+def test_the_default_limit_is_documented_and_refused_past(tmp_path):
+    assert MAX_CSV_BYTES == 256 * 2**20
+    assert "MAX_CSV_BYTES (256 MiB)" in (read_csv.__doc__ or "")
+    data = tmp_path / "sparse.csv"
+    with data.open("wb") as handle:  # a sparse file: its size costs no disk
+        handle.truncate(MAX_CSV_BYTES + 1)
+    tracemalloc.start()
+    try:
+        refused = "268,435,457 bytes, over the limit of 268,435,456 bytes"
+        with pytest.raises(ValueError, match=refused):
+            read_csv(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # refused before reading
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "evaluate", "explain"])
+def test_max_csv_size_raises_and_lowers_the_limit(trained, tmp_path, command):
+    model, data = trained
+    size = data.stat().st_size
+    assert 1024 < size < 2048, size  # so that 1K refuses it and 2K reads it
+    argv = _commands(model, str(data))[command]
+    code, _, err = run(*argv, "--max-csv-size", "1K")
+    assert_one_line_error(code, err, "over the limit of 1 KiB", "--max-csv-size")
+    code, _, err = run(*argv, "--max-csv-size", "2k")
+    assert code == 0, err
+    code, _, err = run(*argv, "--max-csv-size", "lots")
+    assert_one_line_error(code, err, "--max-csv-size", "expected a size such as 500M")
+
+
+@given(
+    number=st.integers(1, 10**6),
+    unit=st.sampled_from(["", "K", "M", "G", "T"]),
+    suffix=st.sampled_from(["", "B", "iB"]),
+    lower=st.booleans(),
+)
+def test_sizes_are_read_in_binary_units(number, unit, suffix, lower):
+    text = f"{number}{unit}{suffix if unit else suffix[-1:]}"
+    factor = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[unit]
+    assert parse_size(text.lower() if lower else text) == number * factor
+
+
+@pytest.mark.parametrize("text", ["", "M", "-1M", "0", "0.1", "1.5X", "1 2", "nan", "1e3"])
+def test_sizes_that_are_not_sizes_are_refused(text):
+    with pytest.raises(ValueError, match="expected a size"):
+        parse_size(text)
+
+
+def test_read_csv_refuses_a_limit_that_is_not_a_positive_whole_number(tmp_path):
+    data = _table(tmp_path / "data.csv")
+    for bad in (0, -5, 1.5, True, "1M"):
+        with pytest.raises(ValueError, match="max_bytes must be a positive whole number"):
+            read_csv(data, max_bytes=bad)  # type: ignore[arg-type]

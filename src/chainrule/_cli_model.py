@@ -44,7 +44,13 @@ def predict(args: argparse.Namespace) -> int:
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
     # A target column in the file is left unread: it may be blank in data to predict.
-    X, _ = _read(args.data, loaded, None, ignore=[prep.target_name] if prep.target_name else [])
+    X, _ = _read(
+        args.data,
+        loaded,
+        None,
+        ignore=[prep.target_name] if prep.target_name else [],
+        max_bytes=args.max_csv_size,
+    )
     outputs = _outputs(loaded, X, args.data)
     columns: dict[str, list[Any]] = {}
     if prep.task == "classification" and prep.classes:
@@ -85,7 +91,7 @@ def evaluate(args: argparse.Namespace) -> int:
     target = args.target or prep.target_name
     if target is None:
         raise ValueError("the model file does not name its target column; pass --target COLUMN")
-    X, y = _read(args.data, loaded, target)
+    X, y = _read(args.data, loaded, target, max_bytes=args.max_csv_size)
     outputs = _outputs(loaded, X, args.data)
     print(f"{args.data}: {len(X)} rows")
     if prep.task == "classification" and prep.classes:
@@ -173,7 +179,7 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def _read(
-    path: str, loaded: Any, target: str | None, ignore: Sequence[str] = ()
+    path: str, loaded: Any, target: str | None, ignore: Sequence[str] = (), *, max_bytes: int
 ) -> tuple[np.ndarray, np.ndarray]:
     from chainrule._show import names
     from chainrule.data.csv import COMMAND_LINE_HINT, read_table
@@ -183,7 +189,9 @@ def _read(
     if ignore:
         hint = f"the target column {ignore[0]!r} is left out already; {hint}"
     expected_names = loaded.preprocessing.feature_names
-    data = read_table(path, target, None, expected_names, ignore, hint)
+    data = read_table(
+        path, target, None, expected_names, ignore, hint, max_bytes=max_bytes
+    )
     first = next((m for m in loaded.model.modules() if hasattr(m, "in_features")), None)
     expected = getattr(first, "in_features", data.n_features)
     if data.n_features != expected:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._cli_bounds import add_max_csv_size, check_network_memory
 from chainrule.viz.vanishing import MAX_DEPTH, MAX_WIDTH
 
 __all__ = ["add_explain_commands", "write_demo_outputs"]
@@ -93,6 +94,7 @@ def add_explain_commands(commands: Any) -> None:
     saved.add_argument("--csv", metavar="DATA.csv", help="the table to take the row from")
     saved.add_argument("--row", type=_int_in(0, 2**63 - 1), default=0, help="0-based data row")
     saved.add_argument("--target", metavar="COLUMN", help="the target column of the table")
+    add_max_csv_size(saved)
     explain.set_defaults(run=_explain)
 
     vanishing = commands.add_parser(
@@ -187,6 +189,15 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
     from chainrule.nn.layers import BiasKind
 
     sizes = args.layers
+    # The step is traced in float64 and keeps about eight arrays the size of all the
+    # parameters (the model, its traced copy, gradients, updated weights, the derivation).
+    check_network_memory(
+        sizes,
+        itemsize=8,
+        copies=8,
+        what="about eight float64 copies of the parameters for the traced step",
+        option=f"--layers {','.join(map(str, sizes))}",
+    )
     if args.x is None or args.y is None:
         raise ValueError("--layers needs --x (the inputs) and --y (the targets)")
     x = args.x
@@ -250,7 +261,15 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
         raise ValueError("--model needs --csv DATA.csv and --target COLUMN (and --row N)")
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
-    data = read_table(args.csv, args.target, None, prep.feature_names, (), COMMAND_LINE_HINT)
+    data = read_table(
+        args.csv,
+        args.target,
+        None,
+        prep.feature_names,
+        (),
+        COMMAND_LINE_HINT,
+        max_bytes=args.max_csv_size,
+    )
     if args.row >= data.n_samples:
         raise ValueError(
             f"{args.csv} has {data.n_samples} data rows (0 to {data.n_samples - 1}); "

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _cli_model, _cli_scores
+from chainrule._cli_bounds import add_max_csv_size, check_network_memory
 from chainrule._cli_model import check_output
 from chainrule.train import metrics
 
@@ -99,12 +100,14 @@ def add_train_commands(commands: Any) -> None:
         "--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir"
     )
     train.add_argument("--quiet", action="store_true", help="print only the final result")
+    add_max_csv_size(train)
     train.set_defaults(run=_extras_needed(_train))
 
     predict = commands.add_parser("predict", help="predict every row of a CSV file")
     predict.add_argument("model", metavar="MODEL")
     predict.add_argument("data", metavar="DATA.csv")
     predict.add_argument("--out", metavar="PREDICTIONS.csv", help="default: print to the screen")
+    add_max_csv_size(predict)
     predict.set_defaults(run=_extras_needed(_cli_model.predict))
 
     evaluate = commands.add_parser("evaluate", help="score a model on a labelled CSV file")
@@ -115,6 +118,7 @@ def add_train_commands(commands: Any) -> None:
         metavar="COLUMN",
         help="the column with the true values (default: the one trained on)",
     )
+    add_max_csv_size(evaluate)
     evaluate.set_defaults(run=_extras_needed(_cli_model.evaluate))
 
     summary = commands.add_parser("summary", help="show a model's layers and preprocessing")
@@ -198,7 +202,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.plot:
         check_output(args.plot, "--plot")
         import matplotlib  # noqa: F401  (fail now, not after training)
-    data = read_csv(args.data, target=args.target)
+    data = read_csv(args.data, target=args.target, max_bytes=args.max_csv_size)
     y = data.y
     assert y is not None
     text_target = y.dtype.kind in "US"
@@ -242,8 +246,16 @@ def _train(args: argparse.Namespace) -> int:
     def targets(values: np.ndarray) -> np.ndarray:
         return values if target_scaler is None else target_scaler.transform(values.reshape(-1, 1))
 
-    generator = np.random.default_rng(args.seed)
     sizes = [data.n_features, *args.layers, len(classes) if classes else 1]
+    adam = args.optimizer == "adam"
+    check_network_memory(
+        sizes,
+        itemsize=4,
+        copies=4 if adam else 2,
+        what="float32 weights, gradients" + (" and Adam's two moment estimates" if adam else ""),
+        option=f"--layers {','.join(map(str, args.layers))}",
+    )
+    generator = np.random.default_rng(args.seed)
     layers: list[cr.nn.Module] = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import stat
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from chainrule._memory import format_bytes
 from chainrule._show import MAX_NAMES, names, shown
 
 from ._csv_cells import numeric_column, target_column
@@ -25,7 +27,10 @@ from .dataset import Dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["read_csv"]
+__all__ = ["MAX_CSV_BYTES", "read_csv"]
+
+#: The largest CSV file :func:`read_csv` reads unless told otherwise: 256 MiB.
+MAX_CSV_BYTES = 256 * 2**20
 
 #: Delimiters tried, in this order of preference, when none is given.
 _CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
@@ -42,6 +47,7 @@ def read_csv(
     delimiter: str | None = None,
     feature_names: Sequence[str] | None = None,
     ignore: Sequence[str] = (),
+    max_bytes: int = MAX_CSV_BYTES,
 ) -> Dataset:
     """Read a CSV file whose first line names the columns.
 
@@ -66,6 +72,9 @@ def read_csv(
     ignore : sequence of str, default ()
         Columns to leave out unread, e.g. a target column, possibly blank, in a file
         given for prediction. Names that are not in the file are allowed.
+    max_bytes : int, default MAX_CSV_BYTES (256 MiB)
+        The largest file read. Reading takes about 15 times the file's size in
+        memory, so a larger file is refused before any of it is read.
 
     Column names are compared in Unicode normal form NFC, so ``café`` written with a
     combining accent matches ``café`` written with the accented letter; the names
@@ -82,6 +91,8 @@ def read_csv(
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
+        If ``path`` is not a regular file (a device such as ``/dev/zero``, a pipe,
+        a socket) or is larger than ``max_bytes``.
         If the file cannot be read as a table of numbers: not UTF-8, empty, no data
         rows, duplicated or empty column names, a missing, non-numeric or infinite
         cell, an unknown target column, a likely wrong delimiter, or feature columns
@@ -100,7 +111,7 @@ def read_csv(
     (array([0.4, 0.3]), ['size', 'rooms'])
     """
     hint = _library_hint(None if target is None else _normal(target))
-    return read_table(path, target, delimiter, feature_names, ignore, hint)
+    return read_table(path, target, delimiter, feature_names, ignore, hint, max_bytes=max_bytes)
 
 
 def read_table(
@@ -110,11 +121,15 @@ def read_table(
     feature_names: Sequence[str] | None,
     ignore: Sequence[str],
     unexpected_hint: str,
+    *,
+    max_bytes: int = MAX_CSV_BYTES,
 ) -> Dataset:
     """:func:`read_csv`, with the advice for unexpected feature columns given by the
     caller: the command line has no ``target=`` or ``ignore=`` to suggest."""
     source = Path(path)
-    text, skipped = _strip_leading_blank_lines(_read_text(source))
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive whole number of bytes, got {max_bytes!r}")
+    text, skipped = _strip_leading_blank_lines(_read_text(source, int(max_bytes)))
     if not text:
         raise ValueError(
             f"{source}: the file is empty; expected a header line naming the columns, "
@@ -162,7 +177,7 @@ def read_table(
     return Dataset(X=X, y=y, feature_names=features, target_name=target)
 
 
-def _read_text(source: Path) -> str:
+def _read_text(source: Path, max_bytes: int) -> str:
     if not source.exists():
         raise FileNotFoundError(
             f"no such file: {str(source)!r} (looked in {source.resolve().parent}); "
@@ -170,7 +185,30 @@ def _read_text(source: Path) -> str:
         )
     if source.is_dir():
         raise ValueError(f"{source} is a directory; pass the path of a CSV file inside it")
-    raw = source.read_bytes()
+    # A device or pipe may never end (/dev/zero) or never start (a FIFO nobody writes
+    # to: even opening it would wait), so only regular files are read.
+    info = source.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(
+            f"{source} is {_file_kind(info.st_mode)}, not a regular file; save the table "
+            "to a .csv file and pass that file's path"
+        )
+    size = info.st_size
+    # The size on disk can be wrong (a file still growing, or one in /proc), so the read
+    # itself is bounded too: one byte past the limit is enough to know.
+    with source.open("rb") as handle:
+        raw = handle.read(max_bytes + 1) if size <= max_bytes else b""
+    if size > max_bytes or len(raw) > max_bytes:
+        limit = format_bytes(max_bytes)
+        shown = format_bytes(size) if size > max_bytes else f"more than {limit}"
+        if shown == limit:  # the two differ by less than the rounding: show the bytes
+            shown, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        raise ValueError(
+            f"{source}: the file is {shown}, over the limit of {limit} "
+            "for a CSV file (reading one takes about 15 times its size in memory); to read "
+            "it anyway, raise the limit: --max-csv-size on the command line, max_bytes= in "
+            "read_csv"
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -180,6 +218,16 @@ def _read_text(source: Path) -> str:
             f"{source}: not valid UTF-8 (byte 0x{byte} on line {line}); "
             "save the file with UTF-8 encoding (e.g. 'CSV UTF-8' in a spreadsheet program)"
         ) from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "a special file")
 
 
 def _strip_leading_blank_lines(text: str) -> tuple[str, int]:

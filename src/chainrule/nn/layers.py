@@ -16,6 +16,7 @@ import numpy as np
 
 from chainrule import functional as F
 from chainrule import init as initializers
+from chainrule._memory import available_memory, format_bytes
 from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
 from chainrule.ops import Op, get_op
 from chainrule.random import RandomState
@@ -67,6 +68,21 @@ def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
         return Tensor(_as_float_array(x, dtype))
     except TypeError as err:
         raise TypeError(f"{layer!r}: {err}") from None
+
+
+def _check_weight_fits(in_features: int, out_features: int, dtype: np.dtype) -> None:
+    """Refuse, before allocating, a weight larger than the memory the machine has free."""
+    needed = in_features * out_features * dtype.itemsize
+    # Reading the free memory costs a file read: done only for weights that could matter.
+    if needed <= 2**28:
+        return
+    available = available_memory()
+    if needed > available:
+        raise ValueError(
+            f"Linear({in_features}, {out_features}) needs {format_bytes(needed)} for its "
+            f"{dtype} weight, more than the {format_bytes(available)} of memory available; "
+            "choose smaller sizes"
+        )
 
 
 class Linear(Layer):
@@ -136,6 +152,7 @@ class Linear(Layer):
             raise TypeError(
                 f"Linear: dtype must be float16, float32 or float64, got {dtype}"
             )
+        _check_weight_fits(self.in_features, self.out_features, dtype)
         self.weight = Parameter(new_parameter_data((self.in_features, self.out_features), dtype))
         self.bias: Parameter | None = None
         if bias:

@@ -1,0 +1,80 @@
+"""Limits the commands check before they allocate: CSV file size and network memory.
+
+Part of the command line: :mod:`chainrule.cli_train` and :mod:`chainrule.cli_explain`
+add the ``--max-csv-size`` option with :func:`add_max_csv_size` and refuse networks too
+large for the machine with :func:`check_network_memory`, before building them.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule._memory import available_memory, format_bytes, parse_size
+from chainrule.data.csv import MAX_CSV_BYTES
+
+__all__ = ["add_max_csv_size", "check_network_memory", "parameter_count"]
+
+
+def _csv_size(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_max_csv_size(parser: Any) -> None:
+    """Add ``--max-csv-size SIZE`` (default 256M) to a command that reads CSV files."""
+    parser.add_argument(
+        "--max-csv-size",
+        type=_csv_size,
+        default=MAX_CSV_BYTES,
+        metavar="SIZE",
+        help=f"refuse CSV files larger than this, such as 500M or 2G "
+        f"(default {MAX_CSV_BYTES // 2**20}M; reading needs about 15 times the size in memory)",
+    )
+
+
+def parameter_count(sizes: Sequence[int], bias: bool = True) -> int:
+    """Weights and biases of a stack of Linear layers of these sizes (input first)."""
+    return sum(
+        fan_in * fan_out + (fan_out if bias else 0)
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False)
+    )
+
+
+def check_network_memory(
+    sizes: Sequence[int], *, itemsize: int, copies: int, what: str, option: str
+) -> None:
+    """Refuse a network whose parameters, held ``copies`` times, exceed the free memory.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes, input first.
+    itemsize : int
+        Bytes per number (4 for float32).
+    copies : int
+        How many arrays the size of all parameters the command holds at once: the
+        weights, their gradients, the optimizer's state, and so on.
+    what : str
+        What those copies are, for the message.
+    option : str
+        The option that set the sizes, as given, e.g. ``"--layers 100000,100000"``.
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter count, the memory needed and the memory available.
+    """
+    count = parameter_count(sizes)
+    needed = count * itemsize * copies
+    available = available_memory()
+    if needed > available:
+        raise ValueError(
+            f"{option}: a {' -> '.join(map(str, sizes))} "
+            f"network has {count:,} parameters and needs {format_bytes(needed)} ({what}), "
+            f"more than the {format_bytes(available)} of memory available; "
+            "choose smaller layers"
+        )
