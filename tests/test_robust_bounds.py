@@ -27,10 +27,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import chainrule as cr
-from chainrule._memory import format_bytes, parse_size
+from chainrule import _cli_bounds
+from chainrule._cli_bounds import check_network_memory, parameter_count
+from chainrule._memory import format_bytes, format_excess, parse_size
 from chainrule.cli import main
 from chainrule.data import Standardizer, read_csv
 from chainrule.data.csv import MAX_CSV_BYTES
+from chainrule.nn import layers
 from chainrule.viz.vanishing import MAX_DEPTH, MAX_SAMPLES, MAX_WIDTH, gradient_flow
 
 LARGEST = float(np.finfo(np.float64).max)
@@ -312,3 +315,95 @@ def test_read_csv_refuses_a_limit_that_is_not_a_positive_whole_number(tmp_path):
     for bad in (0, -5, 1.5, True, "1M"):
         with pytest.raises(ValueError, match="max_bytes must be a positive whole number"):
             read_csv(data, max_bytes=bad)  # type: ignore[arg-type]
+
+
+# -- networks too large for the machine -----------------------------------------------------
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40), min_size=2, max_size=6))
+def test_the_parameter_count_is_what_the_network_holds(sizes):
+    layers = [cr.nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
+    network = cr.nn.Sequential(*layers)
+    assert parameter_count(sizes) == sum(p.data.size for p in network.parameters())
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 10**6), min_size=2, max_size=5),
+    copies=st.integers(1, 8),
+    available=st.integers(1, 2**40),
+)
+def test_a_network_is_refused_exactly_when_its_copies_exceed_the_free_memory(
+    sizes, copies, available
+):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_cli_bounds, "available_memory", lambda: available)
+        _check_refusal(sizes, copies, available)
+
+
+def _check_refusal(sizes: list[int], copies: int, available: int) -> None:
+    needed = parameter_count(sizes) * 4 * copies
+    option = f"--layers {','.join(map(str, sizes))}"
+    if needed <= available:
+        check_network_memory(sizes, itemsize=4, copies=copies, what="weights", option=option)
+    else:
+        with pytest.raises(ValueError) as refused:
+            check_network_memory(sizes, itemsize=4, copies=copies, what="weights", option=option)
+        message = str(refused.value)
+        assert message.startswith(option + ":")
+        shown, most = format_excess(needed, available)
+        assert shown != most
+        assert f"needs {shown}" in message
+        assert f"the {most} of memory available" in message
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "figure"), [("adam", "needs 149 GiB"), ("sgd", "needs 74.5 GiB")]
+)
+def test_train_refuses_layers_that_cannot_fit_before_building_them(
+    trained, monkeypatch, optimizer, figure
+):
+    model, data = trained
+    monkeypatch.setattr(_cli_bounds, "available_memory", lambda: 8 * 2**30)
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("a layer was built")
+
+    monkeypatch.setattr(cr.nn, "Linear", no_building)
+    out = model.with_name("huge.safetensors")
+    code, _, err = run("train", str(data), "--target", "y", "--layers", "100000,100000",
+                       "--optimizer", optimizer, "--out", str(out))  # fmt: skip
+    assert_one_line_error(code, err, "--layers 100000,100000", figure, "8 GiB", "10,000,500,001")
+    assert not out.exists()
+
+
+def test_explain_refuses_layers_that_cannot_fit(monkeypatch):
+    monkeypatch.setattr(_cli_bounds, "available_memory", lambda: 2**30)
+    code, _, err = run("explain", "--layers", "2,4096,4096,2", "--x", "1,2", "--y", "1")
+    # 16,801,794 parameters, eight float64 copies each: just over 1 GiB, so in bytes
+    assert_one_line_error(
+        code, err, "--layers 2,4096,4096,2", "16,801,794 parameters",
+        "needs 1,075,314,816 bytes", "more than the 1,073,741,824 bytes of memory available",
+    )  # fmt: skip
+
+
+def test_layers_no_machine_can_hold_are_refused_by_the_console_script(tmp_path):
+    data = _table(tmp_path / "data.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", str(data), "--target", "y",
+         "--layers", "10000000,10000000", "--out", str(tmp_path / "m.safetensors")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert_one_line_error(done.returncode, done.stderr, "needs 1.42 PiB")
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_linear_refuses_a_weight_larger_than_the_free_memory(monkeypatch):
+    monkeypatch.setattr(layers, "available_memory", lambda: 2**30)
+    with pytest.raises(ValueError, match=r"Linear\(20000, 20000\) needs 1.49 GiB for its float32"):
+        cr.nn.Linear(20000, 20000)
+    with pytest.raises(ValueError, match="2.98 GiB for its float64 weight, more than the 1 GiB"):
+        cr.nn.Linear(20000, 20000, dtype=np.float64)
+    assert cr.nn.Linear(100, 100).weight.shape == (100, 100)
+    monkeypatch.undo()  # and for real: no machine has 400 TB free
+    with pytest.raises(ValueError, match=r"Linear\(10000000, 10000000\) needs 364 TiB"):
+        cr.nn.Linear(10**7, 10**7)

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule._memory import available_memory, format_bytes, parse_size
+from chainrule._memory import available_memory, format_excess, parse_size
 from chainrule.data.csv import MAX_CSV_BYTES
 
 __all__ = ["add_max_csv_size", "check_network_memory", "parameter_count"]
@@ -72,9 +72,10 @@ def check_network_memory(
     needed = count * itemsize * copies
     available = available_memory()
     if needed > available:
+        shown, most = format_excess(needed, available)
         raise ValueError(
             f"{option}: a {' -> '.join(map(str, sizes))} "
-            f"network has {count:,} parameters and needs {format_bytes(needed)} ({what}), "
-            f"more than the {format_bytes(available)} of memory available; "
+            f"network has {count:,} parameters and needs {shown} ({what}), "
+            f"more than the {most} of memory available; "
             "choose smaller layers"
         )

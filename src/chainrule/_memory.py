@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["available_memory", "format_bytes", "parse_size"]
+__all__ = ["available_memory", "format_bytes", "format_excess", "parse_size"]
 
 #: Assumed free memory where the machine does not say (neither /proc/meminfo nor sysconf).
 FALLBACK_AVAILABLE = 16 * 2**30
@@ -50,6 +50,18 @@ def format_bytes(count: float) -> str:
         if count < 1024 or unit == "PiB":
             break
     return f"{count:.3g} {unit}" if count < 1000 else f"{count:.0f} {unit}"
+
+
+def format_excess(size: int, limit: int) -> tuple[str, str]:
+    """``size`` and ``limit`` for a message saying the first is over the second.
+
+    As :func:`format_bytes`, unless the two round to the same text ("1 GiB, more than
+    1 GiB"): then both in bytes, in full.
+    """
+    shown, most = format_bytes(size), format_bytes(limit)
+    if shown == most:
+        return f"{size:,} bytes", f"{limit:,} bytes"
+    return shown, most
 
 
 def parse_size(text: str) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chainrule._memory import format_bytes
+from chainrule._memory import format_bytes, format_excess
 from chainrule._show import MAX_NAMES, names, shown
 
 from ._csv_cells import numeric_column, target_column
@@ -199,12 +199,13 @@ def _read_text(source: Path, max_bytes: int) -> str:
     with source.open("rb") as handle:
         raw = handle.read(max_bytes + 1) if size <= max_bytes else b""
     if size > max_bytes or len(raw) > max_bytes:
-        limit = format_bytes(max_bytes)
-        shown = format_bytes(size) if size > max_bytes else f"more than {limit}"
-        if shown == limit:  # the two differ by less than the rounding: show the bytes
-            shown, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+        if size > max_bytes:
+            found, limit = format_excess(size, max_bytes)
+        else:
+            limit = format_bytes(max_bytes)
+            found = f"more than {limit}"
         raise ValueError(
-            f"{source}: the file is {shown}, over the limit of {limit} "
+            f"{source}: the file is {found}, over the limit of {limit} "
             "for a CSV file (reading one takes about 15 times its size in memory); to read "
             "it anyway, raise the limit: --max-csv-size on the command line, max_bytes= in "
             "read_csv"

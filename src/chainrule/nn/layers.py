@@ -16,7 +16,7 @@ import numpy as np
 
 from chainrule import functional as F
 from chainrule import init as initializers
-from chainrule._memory import available_memory, format_bytes
+from chainrule._memory import available_memory, format_excess
 from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
 from chainrule.ops import Op, get_op
 from chainrule.random import RandomState
@@ -78,9 +78,10 @@ def _check_weight_fits(in_features: int, out_features: int, dtype: np.dtype) -> 
         return
     available = available_memory()
     if needed > available:
+        shown, most = format_excess(needed, available)
         raise ValueError(
-            f"Linear({in_features}, {out_features}) needs {format_bytes(needed)} for its "
-            f"{dtype} weight, more than the {format_bytes(available)} of memory available; "
+            f"Linear({in_features}, {out_features}) needs {shown} for its "
+            f"{dtype} weight, more than the {most} of memory available; "
             "choose smaller sizes"
         )
 
@@ -117,6 +118,12 @@ class Linear(Layer):
     ----------
     weight : Parameter of shape ``(in_features, out_features)``
     bias : Parameter of shape ``(out_features,)`` or ``(1,)``, or None
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive integer, or the weight would need more memory
+        than the machine has available (checked before allocating it).
     """
 
     def __init__(
