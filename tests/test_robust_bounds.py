@@ -118,7 +118,7 @@ def _huge_csv(path: Path, feature_scale: float, target_scale: float) -> None:
 
 @pytest.mark.parametrize(
     ("feature_scale", "target_scale"),
-    [(1e155, 1.0), (1e200, 1e200), (1.0, 1e300), (LARGEST, 1e-300), (1e-300, 1e250)],
+    [(1e155, 1.0), (1e200, 1e100), (LARGEST, 1e-300), (1e-300, 1e150), (1e300, 1e140)],
 )
 def test_train_on_values_near_the_float_limit_writes_a_model_that_loads(
     tmp_path, feature_scale, target_scale
@@ -140,6 +140,19 @@ def test_train_on_values_near_the_float_limit_writes_a_model_that_loads(
     assert len(predictions) == 30 and np.isfinite(predictions).all()
     # The predictions are in the target's own units, not standardised ones.
     assert np.abs(predictions).max() > target_scale / 100
+
+
+@pytest.mark.parametrize("target_scale", [1e151, 1e200, 1e300, LARGEST])
+def test_targets_too_large_for_their_squared_errors_are_refused_by_name(
+    tmp_path, target_scale
+):
+    data = tmp_path / "huge.csv"
+    _huge_csv(data, 1.0, target_scale)
+    model = tmp_path / "model.safetensors"
+    model.write_bytes(b"a good model")
+    code, _, err = run("train", str(data), "--target", "y", "--epochs", "1", "--out", str(model))
+    assert_one_line_error(code, err, "target column 'y'", "up to 1e+150")
+    assert model.read_bytes() == b"a good model"
 
 
 # -- chainrule vanishing --------------------------------------------------------------------

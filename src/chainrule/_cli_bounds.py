@@ -11,10 +11,23 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from chainrule._memory import available_memory, format_excess, parse_size
 from chainrule.data.csv import MAX_CSV_BYTES
 
-__all__ = ["add_max_csv_size", "check_network_memory", "parameter_count"]
+__all__ = [
+    "MAX_TARGET_MAGNITUDE",
+    "add_max_csv_size",
+    "check_network_memory",
+    "check_target_magnitude",
+    "parameter_count",
+]
+
+#: The largest target value ``train`` learns: its squared errors, reported as the mse in
+#: the target's units, must stay within float64 (about 1.8e308) even when they are 10,000
+#: times the target's size. Features have no such bound: they are only standardised.
+MAX_TARGET_MAGNITUDE = 1e150
 
 
 def _csv_size(text: str) -> int:
@@ -78,4 +91,21 @@ def check_network_memory(
             f"network has {count:,} parameters and needs {shown} ({what}), "
             f"more than the {most} of memory available; "
             "choose smaller layers"
+        )
+
+
+def check_target_magnitude(y: np.ndarray, column: str, path: str) -> None:
+    """Refuse a numeric target whose squared errors could not be represented.
+
+    Raises
+    ------
+    ValueError
+        Naming the column, its largest value and the bound.
+    """
+    largest = float(np.abs(y).max()) if len(y) else 0.0
+    if largest > MAX_TARGET_MAGNITUDE:
+        raise ValueError(
+            f"{path}: target column {column!r} holds values as large as {largest:.3g}; "
+            f"chainrule train learns targets up to {MAX_TARGET_MAGNITUDE:.0e} in size, so "
+            "that their squared errors fit in a float64; divide the column by a power of ten"
         )

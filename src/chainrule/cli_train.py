@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import _cli_model, _cli_scores
-from chainrule._cli_bounds import add_max_csv_size, check_network_memory
+from chainrule._cli_bounds import add_max_csv_size, check_network_memory, check_target_magnitude
 from chainrule._cli_model import check_output
 from chainrule.train import metrics
 
@@ -213,6 +213,8 @@ def _train(args: argparse.Namespace) -> int:
             f"{args.data}: target column {args.target!r} holds text labels such as "
             f"{_plain(y[0])!r}; use --loss cross-entropy to learn classes"
         )
+    if not classification:
+        check_target_magnitude(y, args.target, args.data)
     classes: list[Any] | None = None
     if classification:
         codes, known = encode_labels(y)
