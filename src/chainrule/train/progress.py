@@ -4,6 +4,8 @@
 `rich <https://github.com/Textualize/rich>`_) when standard output is a terminal and
 rich is installed, and otherwise one plain line per epoch; ``verbose=2`` always prints
 plain lines. Finished epochs always leave one line: the epoch, its loss and metrics.
+Progress never costs the training: once the reader of the output has gone (a closed
+pipe), further progress is dropped and training goes on.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import sys
 from typing import Any, TextIO
 
 from chainrule._show import shown
+from chainrule._streams import PipeSafe, pipe_safe
 
 __all__ = ["Progress", "make_progress"]
 
@@ -32,9 +35,9 @@ def _number(value: float) -> str:
 class Progress:
     """Plain-text progress: one line per epoch, and one per message."""
 
-    def __init__(self, epochs: int, steps: int, stream: TextIO | None = None) -> None:
+    def __init__(self, epochs: int, steps: int, stream: TextIO | PipeSafe | None = None) -> None:
         self.epochs, self.steps = epochs, steps
-        self.stream = stream if stream is not None else sys.stdout
+        self.stream = pipe_safe(stream if stream is not None else sys.stdout)
         self._width = len(str(epochs))
 
     def epoch_begin(self, epoch: int) -> None:
