@@ -14,7 +14,7 @@ Examples
 """
 
 from chainrule.train.callbacks import Callback, EarlyStopping, ModelCheckpoint, TrainingContext
-from chainrule.train.fit import fit
+from chainrule.train.fit import TrainingDivergedError, fit
 from chainrule.train.history import History
 from chainrule.train.metrics import (
     accuracy,
@@ -41,6 +41,7 @@ __all__ = [
     "LambdaLR",
     "ModelCheckpoint",
     "StepLR",
+    "TrainingDivergedError",
     "TrainingContext",
     "accuracy",
     "confusion_matrix",

@@ -6,7 +6,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,7 +24,20 @@ from chainrule.train.history import History
 from chainrule.train.metrics import LABEL_METRICS, predicted_labels, resolve_metric, true_labels
 from chainrule.train.progress import Progress, make_progress
 
-__all__ = ["fit"]
+__all__ = ["TrainingDivergedError", "fit"]
+
+
+class TrainingDivergedError(ValueError):
+    """Raised by :func:`fit` with ``nan_guard="raise"`` when the guard stopped training.
+
+    ``reason`` says what became non-finite, where, and what to try; ``epoch`` is the
+    1-based epoch it happened in. The model holds the last good weights.
+    """
+
+    def __init__(self, epoch: int, reason: str) -> None:
+        super().__init__(f"training stopped in epoch {epoch}: {reason}")
+        self.epoch, self.reason = epoch, reason
+
 
 _EVAL_CHUNK = 4096
 
@@ -47,7 +60,7 @@ def fit(
     rng: RandomState = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     resume: bool = False,
-    nan_guard: bool = True,
+    nan_guard: bool | Literal["raise"] = True,
 ) -> History:
     """Train ``model`` on ``(X, y)`` with mini-batch gradient descent.
 
@@ -106,7 +119,9 @@ def fit(
     nan_guard : bool, default True
         Stop as soon as a batch's loss (or an updated weight) is NaN or infinite,
         put back the weights from before the last update, and record why in
-        ``History.stop_reason``; no error is raised.
+        ``History.stop_reason``; no error is raised, and with ``verbose`` the reason is
+        printed. ``"raise"``: the same, then raise :class:`TrainingDivergedError` instead of
+        printing (for callers that report the failure themselves).
 
     Returns
     -------
@@ -179,12 +194,13 @@ class _Loop:
         metrics: list[tuple[str, Callable[..., float]]],
         callbacks: list[Callback],
         rng: np.random.Generator,
-        nan_guard: bool,
+        nan_guard: bool | Literal["raise"],
     ) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.metrics, self.callbacks, self.rng = metrics, callbacks, rng
         self.params = list(model.parameters())
         self.snapshot = [np.empty_like(p.data) for p in self.params] if nan_guard else None
+        self.raise_on_stop = nan_guard == "raise"
         self.has_snapshot = False
         self.threshold = 0.0 if isinstance(loss_fn, BCEWithLogitsLoss) else 0.5
         self.context = TrainingContext(model, optimizer)
@@ -252,11 +268,14 @@ class _Loop:
                 self.progress.epoch_end(epoch, logs, time.perf_counter() - began)
                 if context.stop_training:
                     break
+            stopped = None
             if context.history.stop_reason is not None:
-                self.progress.message(
-                    f"training stopped in epoch {context.history.stopped_epoch}: "
-                    f"{context.history.stop_reason}"
+                stopped = TrainingDivergedError(
+                    context.history.stopped_epoch or len(context.history) + 1,
+                    context.history.stop_reason,
                 )
+                if not self.raise_on_stop:
+                    self.progress.message(str(stopped))
                 if checkpoint_dir is not None and config is not None:
                     save_run(
                         checkpoint_dir,
@@ -269,6 +288,8 @@ class _Loop:
                     )
             for callback in self.callbacks:
                 callback.on_train_end()
+            if stopped is not None and self.raise_on_stop:
+                raise stopped
         finally:
             self.progress.close()
         return context.history
