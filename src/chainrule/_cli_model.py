@@ -1,16 +1,15 @@
 """The ``predict``, ``evaluate`` and ``summary`` commands: using a saved model file.
 
-Part of :mod:`chainrule.cli_train`, which registers them. Outputs are written only
-after every check has passed, and atomically.
+Part of :mod:`chainrule.cli_train`, which registers them. Outputs are checked before
+any work (:mod:`chainrule._cli_files`) and written only after every other check has
+passed, and atomically.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,25 +21,9 @@ from chainrule import _cli_scores
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def check_output(path: str, flag: str) -> None:
-    """Fail before any work if ``path`` cannot be written."""
-    target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(f"{flag} {path}: this is a folder; give a file name")
-    folder = target.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"{flag} {path}: the folder {str(folder)!r} does not exist; create it first"
-        )
-    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
-        raise PermissionError(f"{flag} {path}: no permission to write there")
-
-
 def predict(args: argparse.Namespace) -> int:
     from chainrule.io import load_model_file
 
-    if args.out:
-        check_output(args.out, "--out")
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
     # A target column in the file is left unread: it may be blank in data to predict.

@@ -1,4 +1,4 @@
-"""The ``explain``, ``vanishing`` and ``animate`` commands.
+"""The ``explain`` command.
 
 ``chainrule explain house-prices`` prints a worked example; ``chainrule explain
 --layers 2,3,2 --x 0.5,0.1 --y 1`` explains a network described on the command
@@ -10,35 +10,38 @@ written atomically, so a failed command leaves no partial file.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chainrule._cli_bounds import add_max_csv_size, check_network_memory
-from chainrule.viz.vanishing import MAX_DEPTH, MAX_WIDTH
+from chainrule._cli_files import declare_files
+from chainrule._cli_help import usage_examples
 
-__all__ = ["add_explain_commands", "write_demo_outputs"]
+__all__ = ["add_explain_commands"]
 
 _ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky-relu": "LeakyReLU"}
 _OUTPUTS = [*_ACTIVATIONS, "softmax", "linear"]
 _LOSSES = ["cross-entropy", "mse", "half-sse", "bce"]
 _FORMATS = ["text", "markdown", "html"]
 _EXAMPLES = ["softmax-classifier", "house-prices"]
-_ANIMATION_WEIGHTS = {
-    "house-prices": "2.weight[1,0],2.weight[2,0]",
-    "softmax-classifier": "2.weight[0,1],2.weight[1,1]",
-}
 
 
 def add_explain_commands(commands: Any) -> None:
-    """Add ``explain``, ``vanishing`` and ``animate`` to the ``chainrule`` parser."""
+    """Add ``explain`` to the ``chainrule`` parser."""
     explain = commands.add_parser(
         "explain",
         help="explain one training step, stage by stage, with its numbers",
-        description="Explain one training step: a worked example, a network given by --layers, "
-        "or a saved model (--model) on one CSV row.",
+        description="Explain one training step stage by stage, with every number: the "
+        "forward pass, the loss, each chain-rule factor of the backward pass, the matrix "
+        "form and the update. Explain a worked example, a network given by --layers, or a "
+        "saved model (--model) on one row of a CSV file.",
+        epilog=usage_examples(
+            "chainrule explain house-prices --format html --out house-prices.html",
+            "chainrule explain --layers 2,3,2 --x 0.5,0.1 --y 1 --lr 0.02",
+            "chainrule explain --model model.safetensors --csv houses.csv --row 3",
+        ),
     )
     explain.add_argument(
         "example",
@@ -51,9 +54,9 @@ def add_explain_commands(commands: Any) -> None:
         "--format",
         choices=_FORMATS,
         default=None,
-        help="text (default), markdown or html; by default from --out's suffix",
+        help="text, markdown or html (default: from --out's suffix, else text)",
     )
-    explain.add_argument("--out", metavar="FILE", help="write to FILE instead of printing")
+    explain.add_argument("--out", metavar="FILE", help="write to FILE (default: print it)")
     explain.add_argument(
         "--weight",
         action="append",
@@ -66,7 +69,10 @@ def add_explain_commands(commands: Any) -> None:
     net = explain.add_argument_group("a network described here")
     net.add_argument("--layers", type=_sizes, metavar="N,N,...", help="layer sizes, e.g. 2,3,2")
     net.add_argument(
-        "--hidden", choices=sorted(_ACTIVATIONS), default="sigmoid", help="hidden activation"
+        "--hidden",
+        choices=sorted(_ACTIVATIONS),
+        default="sigmoid",
+        help="hidden activation (default sigmoid)",
     )
     net.add_argument(
         "--output",
@@ -78,61 +84,39 @@ def add_explain_commands(commands: Any) -> None:
         "--loss",
         choices=_LOSSES,
         default="cross-entropy",
-        help="half-sse is the textbook E = 1/2 sum (Y - O)^2",
+        help="default cross-entropy; half-sse is the textbook E = 1/2 sum (Y - O)^2",
     )
-    net.add_argument("--bias", choices=["vector", "shared", "none"], default="vector")
+    net.add_argument(
+        "--bias",
+        choices=["vector", "shared", "none"],
+        default="vector",
+        help="one bias per unit, one shared per layer, or none (default vector)",
+    )
     net.add_argument(
         "--x", type=_rows, metavar="X", help="inputs: 0.5,0.1 (samples separated by ';')"
     )
     net.add_argument("--y", type=_rows, metavar="Y", help="targets: a class label, or values")
     net.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default 0.1)")
     net.add_argument(
-        "--seed", type=_int_in(0, 2**32 - 1), default=0, help="seed of the initial weights"
+        "--seed",
+        type=_int_in(0, 2**32 - 1),
+        default=0,
+        help="seed of the initial weights (default 0)",
     )
     saved = explain.add_argument_group("a saved model on one CSV row")
     saved.add_argument("--model", metavar="MODEL", help="a model file saved by chainrule")
     saved.add_argument("--csv", metavar="DATA.csv", help="the table to take the row from")
-    saved.add_argument("--row", type=_int_in(0, 2**63 - 1), default=0, help="0-based data row")
-    saved.add_argument("--target", metavar="COLUMN", help="the target column of the table")
+    saved.add_argument(
+        "--row", type=_int_in(0, 2**63 - 1), default=0, help="0-based data row (default 0)"
+    )
+    saved.add_argument(
+        "--target",
+        metavar="COLUMN",
+        help="the target column of the table (default: the one the model was trained on)",
+    )
     add_max_csv_size(saved)
     explain.set_defaults(run=_explain)
-
-    vanishing = commands.add_parser(
-        "vanishing", help="gradient size per layer for four activations"
-    )
-    vanishing.add_argument(
-        "--depth",
-        type=_int_in(2, MAX_DEPTH),
-        default=8,
-        help=f"hidden layers, 2 to {MAX_DEPTH} (default 8)",
-    )
-    vanishing.add_argument(
-        "--width",
-        type=_int_in(1, MAX_WIDTH),
-        default=16,
-        help=f"units per layer, 1 to {MAX_WIDTH} (default 16)",
-    )
-    vanishing.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0)
-    vanishing.add_argument("--out", metavar="CHART", help="also draw the chart (.png or .svg)")
-    vanishing.set_defaults(run=_vanishing)
-
-    animate = commands.add_parser("animate", help="a GIF of gradient descent on a worked example")
-    animate.add_argument(
-        "example", nargs="?", choices=_EXAMPLES, default="house-prices", metavar="EXAMPLE"
-    )
-    animate.add_argument(
-        "--out", metavar="FILE.gif", default="descent.gif", help="default descent.gif"
-    )
-    animate.add_argument("--epochs", type=_int_in(1, 100_000), default=None)
-    animate.add_argument("--lr", type=_positive_float, default=None)
-    animate.add_argument("--frames", type=_int_in(2, 300), default=30)
-    animate.add_argument(
-        "--weights",
-        metavar="A,B",
-        default=None,
-        help="the two weights of the surface, e.g. 2.weight[1,0],2.weight[2,0]",
-    )
-    animate.set_defaults(run=_animate)
+    declare_files(explain, inputs=["model", "csv"], outputs=["out"])
 
 
 # -- argument types: each raises argparse's error with a readable message -----------------
@@ -257,13 +241,16 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
     from chainrule.data.csv import COMMAND_LINE_HINT, read_table
     from chainrule.io import load_model_file
 
-    if not args.csv or not args.target:
-        raise ValueError("--model needs --csv DATA.csv and --target COLUMN (and --row N)")
+    if not args.csv:
+        raise ValueError("--model needs --csv DATA.csv (and --row N)")
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
+    target = args.target or prep.target_name
+    if not target:
+        raise ValueError(f"{args.model} does not name its target column; pass --target COLUMN")
     data = read_table(
         args.csv,
-        args.target,
+        target,
         None,
         prep.feature_names,
         (),
@@ -310,10 +297,6 @@ def _explain(args: argparse.Namespace) -> int:
             Path(args.out).suffix.lower(), "text"
         )
     fmt = fmt or "text"
-    if args.out:
-        folder = Path(args.out).parent
-        if not folder.is_dir():
-            raise ValueError(f"--out {args.out}: the folder {folder} does not exist")
     if args.example:
         options = {"lr": args.lr} if args.lr is not None else {}
         step = example(args.example, **options)
@@ -333,78 +316,3 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         print(step.render(fmt, args.digits), end="")
     return 0
-
-
-# -- vanishing and animate ----------------------------------------------------------------
-def _vanishing(args: argparse.Namespace) -> int:
-    from chainrule.viz.vanishing import gradient_flow
-
-    flow = gradient_flow(depth=args.depth, width=args.width, seed=args.seed)
-    print(flow.to_text(), end="")
-    if args.out:
-        print(f"wrote {flow.plot(args.out)}")
-    return 0
-
-
-def _animate(args: argparse.Namespace) -> int:
-    from chainrule.explain import examples
-    from chainrule.viz.animate import animate_descent
-
-    if Path(args.out).suffix.lower() != ".gif":
-        raise ValueError(f"--out must name a .gif file, got {args.out}")
-    setup = (
-        examples.house_prices_setup
-        if args.example == "house-prices"
-        else examples.softmax_classifier_setup
-    )
-    model, X, y, loss = setup()
-    lr = args.lr or (examples.HOUSE_LR if args.example == "house-prices" else 0.5)
-    spec = args.weights or _ANIMATION_WEIGHTS[args.example]
-    weights = re.findall(r"[^,\[\]\s]+\s*\[\s*\d+\s*,\s*\d+\s*\]", spec)
-    if len(weights) != 2:
-        raise ValueError(
-            f"--weights needs two weights like 2.weight[1,0],2.weight[2,0], got {spec!r}"
-        )
-    epochs = args.epochs or examples.HOUSE_EPOCHS
-    path = animate_descent(
-        model,
-        X,
-        y,
-        loss,
-        args.out,
-        lr=lr,
-        epochs=epochs,
-        weights=(weights[0], weights[1]),
-        frames=args.frames,
-        title=f"{args.example}: gradient descent",
-    )
-    print(f"wrote {path}")
-    return 0
-
-
-def write_demo_outputs(out_dir: str | Path) -> list[Path]:
-    """Both worked examples as HTML and SVG, the descent GIF and the gradient-flow chart."""
-    from chainrule.explain.examples import house_prices, softmax_classifier
-    from chainrule.viz.animate import house_prices_animation
-
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, make in (("softmax-classifier", softmax_classifier), ("house-prices", house_prices)):
-        step = make()
-        written.append(step.save(folder / f"{name}.html"))
-        written.append(step.save(folder / f"{name}-graph.svg"))
-    try:
-        import matplotlib  # noqa: F401
-        import PIL  # noqa: F401
-    except ImportError:
-        print(
-            "(matplotlib and pillow are not installed: skipping the animation and chart; "
-            "pip install 'chainrule[viz]')"
-        )
-        return written
-    from chainrule.viz.vanishing import gradient_flow
-
-    written.append(house_prices_animation(folder / "house-prices-descent.gif"))
-    written.append(gradient_flow().plot(folder / "vanishing-gradients.png"))
-    return written

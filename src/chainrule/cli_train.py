@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,8 +20,10 @@ import numpy as np
 
 from chainrule import _cli_model, _cli_scores
 from chainrule._cli_bounds import add_max_csv_size, check_network_memory, check_target_magnitude
-from chainrule._cli_model import check_output
+from chainrule._cli_files import declare_files
+from chainrule._cli_help import usage_examples
 from chainrule.train import metrics
+from chainrule.train.checkpoint import CHECKPOINT_FILE
 
 __all__ = ["add_train_commands"]
 
@@ -31,11 +34,29 @@ WEIGHT_DECAY = 0.01
 
 def add_train_commands(commands: Any) -> None:
     """Add ``train``, ``predict``, ``evaluate`` and ``summary`` to the ``chainrule`` parser."""
-    train = commands.add_parser("train", help="train a network on a CSV file and save it")
+    train = commands.add_parser(
+        "train",
+        help="train a network on a CSV file and save it",
+        description="Train a multilayer perceptron on a CSV file and save it, with its "
+        "preprocessing, to one model file. A validation part is held out, features (and a "
+        "numeric target) are standardised with statistics of the training part, and the "
+        "weights of the epoch with the lowest validation loss are kept.",
+        epilog=usage_examples(
+            "chainrule train houses.csv --target price",
+            "chainrule train houses.csv --target price --layers 32,16 --early-stopping 20 "
+            "--plot curves.png",
+            "chainrule train houses.csv --target price --checkpoint-dir run --resume",
+        ),
+    )
     train.add_argument(
         "data", metavar="DATA.csv", help="a CSV file whose first line names the columns"
     )
-    train.add_argument("--target", required=True, metavar="COLUMN", help="the column to predict")
+    train.add_argument(
+        "--target",
+        required=True,
+        metavar="COLUMN",
+        help="the column to predict (required); text labels make a classifier",
+    )
     train.add_argument(
         "--layers",
         type=_layer_sizes,
@@ -43,19 +64,31 @@ def add_train_commands(commands: Any) -> None:
         metavar="N,N,...",
         help="hidden layer sizes (default 100: one hidden layer of 100 units)",
     )
-    train.add_argument("--activation", choices=sorted(_ACTIVATIONS), default="relu")
+    train.add_argument(
+        "--activation",
+        choices=sorted(_ACTIVATIONS),
+        default="relu",
+        help="activation of the hidden layers (default relu)",
+    )
     train.add_argument(
         "--loss",
         choices=["mse", "cross-entropy"],
         default=None,
         help="default: cross-entropy for a text target, else mse",
     )
-    train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    train.add_argument("--optimizer", choices=["sgd", "adam"], default="adam", help="default adam")
     train.add_argument(
         "--lr", type=_positive(float), default=0.001, help="learning rate (default 0.001)"
     )
-    train.add_argument("--epochs", type=_positive(int), default=200)
-    train.add_argument("--batch-size", type=_positive(int), default=32)
+    train.add_argument(
+        "--epochs",
+        type=_positive(int),
+        default=200,
+        help="passes over the training rows (default 200)",
+    )
+    train.add_argument(
+        "--batch-size", type=_positive(int), default=32, help="rows per update (default 32)"
+    )
     train.add_argument(
         "--validation-split",
         type=_fraction,
@@ -86,33 +119,72 @@ def add_train_commands(commands: Any) -> None:
         help=f"L2 penalty added to each weight's gradient (default {WEIGHT_DECAY}; 0 for none)",
     )
     train.add_argument(
-        "--seed", type=int, default=0, help="seed of the split, weights and shuffling"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the split, weights and shuffling (default 0)",
     )
     train.add_argument(
         "--out",
         default="model.safetensors",
         metavar="MODEL",
-        help="where to save the model (default model.safetensors)",
+        help="where to save the model (default model.safetensors); an existing file is "
+        "replaced, and the final line says so",
     )
-    train.add_argument("--plot", metavar="PNG", help="also draw the loss curves into this file")
-    train.add_argument("--checkpoint-dir", metavar="DIR", help="save a checkpoint every epoch")
+    train.add_argument("--plot", metavar="PNG", help="also draw the loss curves into this PNG file")
+    train.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help=f"save the run into DIR/{CHECKPOINT_FILE} after every epoch",
+    )
     train.add_argument(
         "--resume", action="store_true", help="continue from the checkpoint in --checkpoint-dir"
     )
     train.add_argument("--quiet", action="store_true", help="print only the final result")
     add_max_csv_size(train)
     train.set_defaults(run=_extras_needed(_train))
+    declare_files(
+        train,
+        inputs=["data"],
+        outputs=["out", "plot"],
+        folders={"checkpoint_dir": [CHECKPOINT_FILE]},
+    )
 
-    predict = commands.add_parser("predict", help="predict every row of a CSV file")
-    predict.add_argument("model", metavar="MODEL")
-    predict.add_argument("data", metavar="DATA.csv")
-    predict.add_argument("--out", metavar="PREDICTIONS.csv", help="default: print to the screen")
+    predict = commands.add_parser(
+        "predict",
+        help="predict every row of a CSV file",
+        description="Predict every row of a CSV file with a saved model and write the "
+        "predictions as CSV: the predicted value, or the class and each class's "
+        "probability. The file needs the model's feature columns; a target column is ignored.",
+        epilog=usage_examples(
+            "chainrule predict model.safetensors new-houses.csv",
+            "chainrule predict model.safetensors new-houses.csv --out predictions.csv",
+        ),
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model file saved by chainrule train")
+    predict.add_argument("data", metavar="DATA.csv", help="the rows to predict, with a header")
+    predict.add_argument(
+        "--out", metavar="PREDICTIONS.csv", help="write the CSV here (default: print it)"
+    )
     add_max_csv_size(predict)
     predict.set_defaults(run=_extras_needed(_cli_model.predict))
+    declare_files(predict, inputs=["model", "data"], outputs=["out"])
 
-    evaluate = commands.add_parser("evaluate", help="score a model on a labelled CSV file")
-    evaluate.add_argument("model", metavar="MODEL")
-    evaluate.add_argument("data", metavar="DATA.csv")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a model on a labelled CSV file",
+        description="Score a saved model on a CSV file that holds the true values: "
+        "mse, mae and r2 for a regression; accuracy, log loss and the confusion matrix "
+        "for a classifier.",
+        epilog=usage_examples(
+            "chainrule evaluate model.safetensors test-houses.csv",
+            "chainrule evaluate model.safetensors test-houses.csv --target price",
+        ),
+    )
+    evaluate.add_argument("model", metavar="MODEL", help="a model file saved by chainrule train")
+    evaluate.add_argument(
+        "data", metavar="DATA.csv", help="rows with the model's features and the true values"
+    )
     evaluate.add_argument(
         "--target",
         metavar="COLUMN",
@@ -120,10 +192,18 @@ def add_train_commands(commands: Any) -> None:
     )
     add_max_csv_size(evaluate)
     evaluate.set_defaults(run=_extras_needed(_cli_model.evaluate))
+    declare_files(evaluate, inputs=["model", "data"])
 
-    summary = commands.add_parser("summary", help="show a model's layers and preprocessing")
-    summary.add_argument("model", metavar="MODEL")
+    summary = commands.add_parser(
+        "summary",
+        help="show a model's layers and preprocessing",
+        description="Show what a model file holds: its layers with their shapes and "
+        "parameter counts, the task, the target, the feature columns and their scaling.",
+        epilog=usage_examples("chainrule summary model.safetensors"),
+    )
+    summary.add_argument("model", metavar="MODEL", help="a model file saved by chainrule")
     summary.set_defaults(run=_extras_needed(_cli_model.summary))
+    declare_files(summary, inputs=["model"])
 
 
 # -- argument types -----------------------------------------------------------------------
@@ -198,9 +278,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.validation_split == 0 and (args.keep == "best" or args.early_stopping):
         flag = "--keep best" if args.keep == "best" else "--early-stopping"
         raise ValueError(f"{flag} needs a validation split; drop --validation-split 0")
-    check_output(args.out, "--out")
     if args.plot:
-        check_output(args.plot, "--plot")
         import matplotlib  # noqa: F401  (fail now, not after training)
     data = read_csv(args.data, target=args.target, max_bytes=args.max_csv_size)
     y = data.y
@@ -274,7 +352,7 @@ def _train(args: argparse.Namespace) -> int:
             print(line)
         if target_scaler is not None:
             print("loss: on the standardised target; mse and mae: in the target's units")
-    history = cr.fit(
+    history = _fit(
         model,
         scaler.transform(X_train),
         targets(y_train),
@@ -295,13 +373,15 @@ def _train(args: argparse.Namespace) -> int:
     stopped_early = keeper is not None and keeper.wait >= keeper.patience
     if history.stop_reason and not stopped_early:
         raise ValueError(f"training failed: {history.stop_reason}; no model was saved")
+    replacing = os.path.lexists(args.out)
     cr.save(model, args.out, preprocessing=preprocessing)
     kept = history.kept_epoch or len(history)
     if args.plot:
         from chainrule.viz.training import plot_history
 
         plot_history(history, args.plot)
-    print(f"saved {args.out} ({' -> '.join(map(str, sizes))})")
+    verb = "replaced" if replacing else "saved"
+    print(f"{verb} {args.out} ({' -> '.join(map(str, sizes))})")
     print(_kept_line(kept, history, keeper, args.epochs))
     parts = [("training", (X_train, y_train))]
     if validation is not None:
@@ -363,6 +443,17 @@ def _scores(model: Any, prep: Any, X: np.ndarray, y: np.ndarray) -> dict[str, fl
         return {"accuracy": metrics.accuracy(y, outputs.argmax(axis=1))}
     predicted = prep.target_scaler.inverse_transform(outputs)[:, 0]
     return _cli_scores.regression_scores(y, predicted)
+
+
+def _fit(*args: Any, **kwargs: Any) -> Any:
+    """``chainrule.fit``, its divergence reported once: as this command's error line."""
+    import chainrule as cr
+    from chainrule.train import TrainingDivergedError
+
+    try:
+        return cr.fit(*args, nan_guard="raise", **kwargs)
+    except TrainingDivergedError as err:
+        raise ValueError(f"training failed: {err.reason}; no model was saved") from None
 
 
 def _split(

@@ -201,6 +201,7 @@ class _Loop:
         self.params = list(model.parameters())
         self.snapshot = [np.empty_like(p.data) for p in self.params] if nan_guard else None
         self.raise_on_stop = nan_guard == "raise"
+        self.diverged = False  # the guard stopped training (not a callback)
         self.has_snapshot = False
         self.threshold = 0.0 if isinstance(loss_fn, BCEWithLogitsLoss) else 0.5
         self.context = TrainingContext(model, optimizer)
@@ -268,14 +269,15 @@ class _Loop:
                 self.progress.epoch_end(epoch, logs, time.perf_counter() - began)
                 if context.stop_training:
                     break
-            stopped = None
+            diverged = None
             if context.history.stop_reason is not None:
-                stopped = TrainingDivergedError(
-                    context.history.stopped_epoch or len(context.history) + 1,
-                    context.history.stop_reason,
-                )
-                if not self.raise_on_stop:
-                    self.progress.message(str(stopped))
+                epoch_stopped = context.history.stopped_epoch or len(context.history) + 1
+                if self.diverged and self.raise_on_stop:
+                    diverged = TrainingDivergedError(epoch_stopped, context.history.stop_reason)
+                else:
+                    self.progress.message(
+                        f"training stopped in epoch {epoch_stopped}: {context.history.stop_reason}"
+                    )
                 if checkpoint_dir is not None and config is not None:
                     save_run(
                         checkpoint_dir,
@@ -288,8 +290,8 @@ class _Loop:
                     )
             for callback in self.callbacks:
                 callback.on_train_end()
-            if stopped is not None and self.raise_on_stop:
-                raise stopped
+            if diverged is not None:
+                raise diverged
         finally:
             self.progress.close()
         return context.history
@@ -353,6 +355,7 @@ class _Loop:
         else:
             kept = "no update had been made, so the weights are unchanged"
         where = f"epoch {self.context.epoch + 1}, batch {batch + 1}"
+        self.diverged = True
         self.context.stop(
             f"{what} in {where}; {kept}. Lower the learning rate, standardise the inputs "
             "or check the data for extreme values"
