@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._cli_args import WORKED_EXAMPLES, int_in, positive_float
 from chainrule._cli_bounds import add_max_csv_size, check_network_memory
 from chainrule._cli_files import declare_files
 from chainrule._cli_help import usage_examples
@@ -25,7 +26,6 @@ _ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky-rel
 _OUTPUTS = [*_ACTIVATIONS, "softmax", "linear"]
 _LOSSES = ["cross-entropy", "mse", "half-sse", "bce"]
 _FORMATS = ["text", "markdown", "html"]
-_EXAMPLES = ["softmax-classifier", "house-prices"]
 
 
 def add_explain_commands(commands: Any) -> None:
@@ -46,9 +46,9 @@ def add_explain_commands(commands: Any) -> None:
     explain.add_argument(
         "example",
         nargs="?",
-        choices=_EXAMPLES,
+        choices=WORKED_EXAMPLES,
         metavar="EXAMPLE",
-        help=f"a worked example: {', '.join(_EXAMPLES)}",
+        help=f"a worked example: {', '.join(WORKED_EXAMPLES)}",
     )
     explain.add_argument(
         "--format",
@@ -64,7 +64,7 @@ def add_explain_commands(commands: Any) -> None:
         help="a weight for the scalar view, e.g. Who[2,0] (0-based; repeatable)",
     )
     explain.add_argument(
-        "--digits", type=_int_in(1, 17), default=4, help="significant digits (default 4)"
+        "--digits", type=int_in(1, 17), default=4, help="significant digits (default 4)"
     )
     net = explain.add_argument_group("a network described here")
     net.add_argument("--layers", type=_sizes, metavar="N,N,...", help="layer sizes, e.g. 2,3,2")
@@ -96,10 +96,10 @@ def add_explain_commands(commands: Any) -> None:
         "--x", type=_rows, metavar="X", help="inputs: 0.5,0.1 (samples separated by ';')"
     )
     net.add_argument("--y", type=_rows, metavar="Y", help="targets: a class label, or values")
-    net.add_argument("--lr", type=_positive_float, default=None, help="learning rate (default 0.1)")
+    net.add_argument("--lr", type=positive_float, default=None, help="learning rate (default 0.1)")
     net.add_argument(
         "--seed",
-        type=_int_in(0, 2**32 - 1),
+        type=int_in(0, 2**32 - 1),
         default=0,
         help="seed of the initial weights (default 0)",
     )
@@ -107,7 +107,7 @@ def add_explain_commands(commands: Any) -> None:
     saved.add_argument("--model", metavar="MODEL", help="a model file saved by chainrule")
     saved.add_argument("--csv", metavar="DATA.csv", help="the table to take the row from")
     saved.add_argument(
-        "--row", type=_int_in(0, 2**63 - 1), default=0, help="0-based data row (default 0)"
+        "--row", type=int_in(0, 2**63 - 1), default=0, help="0-based data row (default 0)"
     )
     saved.add_argument(
         "--target",
@@ -120,29 +120,6 @@ def add_explain_commands(commands: Any) -> None:
 
 
 # -- argument types: each raises argparse's error with a readable message -----------------
-def _int_in(low: int, high: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
-        return value
-
-    return parse
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
 def _sizes(text: str) -> list[int]:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) < 2 or not all(p.isdigit() and 0 < int(p) <= 4096 for p in parts):

@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from chainrule._cli_args import WORKED_EXAMPLES, int_in, positive_float
 from chainrule._cli_files import declare_files
 from chainrule._cli_help import usage_examples
-from chainrule.cli_explain import _EXAMPLES, _int_in, _positive_float
 from chainrule.viz.vanishing import MAX_DEPTH, MAX_WIDTH
 
 __all__ = ["DEMO_FILES", "FIRST_DEMO_FILE", "add_viz_commands", "write_demo_outputs"]
@@ -49,18 +49,18 @@ def add_viz_commands(commands: Any) -> None:
     )
     vanishing.add_argument(
         "--depth",
-        type=_int_in(2, MAX_DEPTH),
+        type=int_in(2, MAX_DEPTH),
         default=8,
         help=f"hidden layers, 2 to {MAX_DEPTH} (default 8)",
     )
     vanishing.add_argument(
         "--width",
-        type=_int_in(1, MAX_WIDTH),
+        type=int_in(1, MAX_WIDTH),
         default=16,
         help=f"units per layer, 1 to {MAX_WIDTH} (default 16)",
     )
     vanishing.add_argument(
-        "--seed", type=_int_in(0, 2**32 - 1), default=0, help="seed of the weights (default 0)"
+        "--seed", type=int_in(0, 2**32 - 1), default=0, help="seed of the weights (default 0)"
     )
     vanishing.add_argument("--out", metavar="CHART", help="also draw the chart (.png or .svg)")
     vanishing.set_defaults(run=_vanishing)
@@ -78,28 +78,28 @@ def add_viz_commands(commands: Any) -> None:
     animate.add_argument(
         "example",
         nargs="?",
-        choices=_EXAMPLES,
+        choices=WORKED_EXAMPLES,
         default="house-prices",
         metavar="EXAMPLE",
-        help=f"{' or '.join(_EXAMPLES)} (default house-prices)",
+        help=f"{' or '.join(WORKED_EXAMPLES)} (default house-prices)",
     )
     animate.add_argument(
         "--out", metavar="FILE.gif", default="descent.gif", help="the GIF (default descent.gif)"
     )
     animate.add_argument(
         "--epochs",
-        type=_int_in(1, 100_000),
+        type=int_in(1, 100_000),
         default=None,
         help="descent steps (default: the example's own)",
     )
     animate.add_argument(
         "--lr",
-        type=_positive_float,
+        type=positive_float,
         default=None,
         help="learning rate (default: the example's own)",
     )
     animate.add_argument(
-        "--frames", type=_int_in(2, 300), default=30, help="frames of the GIF (default 30)"
+        "--frames", type=int_in(2, 300), default=30, help="frames of the GIF (default 30)"
     )
     animate.add_argument(
         "--weights",
