@@ -301,7 +301,7 @@ def test_training_piped_into_a_reader_that_stops_after_one_line(tmp_path):
         stderr=subprocess.PIPE,
     )
     assert process.stdout is not None and process.stderr is not None
-    assert process.stdout.readline().startswith(b"epoch")
+    assert process.stdout.readline()  # the first line came; then the reader goes away
     process.stdout.close()
     err = process.stderr.read().decode()
     assert process.wait(timeout=300) == 0, err

@@ -222,12 +222,12 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
         raise ValueError("--model needs --csv DATA.csv (and --row N)")
     loaded = load_model_file(args.model)
     prep = loaded.preprocessing
-    target = args.target or prep.target_name
-    if not target:
+    column = args.target or prep.target_name
+    if not column:
         raise ValueError(f"{args.model} does not name its target column; pass --target COLUMN")
     data = read_table(
         args.csv,
-        target,
+        column,
         None,
         prep.feature_names,
         (),
@@ -251,13 +251,12 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
     raw, where = data.X[args.row], f"Row {args.row} of {args.csv}"
     if prep.task == "classification" and prep.classes:
         codes, _ = encode_labels(label, classes=np.array(prep.classes))
-        note = row_note(prep, where, data.feature_names, raw, x[0], (args.target, label[0], None))
+        note = row_note(prep, where, data.feature_names, raw, x[0], (column, label[0], None))
         return model, x, codes, nn.CrossEntropyLoss(from_probs=bool(ends_in_softmax)), note
     y = label.astype(np.float64).reshape(1, -1)
     if prep.target_scaler is not None:
         y = prep.target_scaler.transform(y)
-    target = (args.target, label[0], float(y[0, 0]))
-    note = row_note(prep, where, data.feature_names, raw, x[0], target)
+    note = row_note(prep, where, data.feature_names, raw, x[0], (column, label[0], float(y[0, 0])))
     return model, x, y, nn.MSELoss(), note
 
 
