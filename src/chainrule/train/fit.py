@@ -156,7 +156,7 @@ def fit(
         metrics=[resolve_metric(m) for m in inputs.metric_list(metrics)],
         callbacks=inputs.callbacks(callbacks),
         rng=get_rng(rng),
-        nan_guard=inputs.flag("nan_guard", nan_guard),
+        nan_guard=nan_guard if _raises(nan_guard) else inputs.flag("nan_guard", nan_guard),
     )
     fingerprint = {
         "n_samples": len(X_train),
@@ -181,6 +181,10 @@ def fit(
             inputs.flag("resume", resume),
             fingerprint,
         )
+
+
+def _raises(nan_guard: object) -> bool:
+    return isinstance(nan_guard, str) and nan_guard == "raise"
 
 
 class _Loop:
