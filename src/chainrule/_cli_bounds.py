@@ -39,13 +39,14 @@ def _csv_size(text: str) -> int:
 
 def add_max_csv_size(parser: Any) -> None:
     """Add ``--max-csv-size SIZE`` (default 256M) to a command that reads CSV files."""
+    default = f"{MAX_CSV_BYTES // 2**20}M"  # as a user writes it; argparse parses it
     parser.add_argument(
         "--max-csv-size",
         type=_csv_size,
-        default=MAX_CSV_BYTES,
+        default=default,
         metavar="SIZE",
         help=f"refuse CSV files larger than this, such as 500M or 2G "
-        f"(default {MAX_CSV_BYTES // 2**20}M; reading needs about 15 times the size in memory)",
+        f"(default {default}; reading needs about 15 times the size in memory)",
     )
 
 
