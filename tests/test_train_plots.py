@@ -27,13 +27,35 @@ def test_curves_boundary_and_predictions_are_written_as_png(tmp_path):
         rng=0,
     )
     figure = plot_history(history, tmp_path / "curves.png", title="moons")
-    assert len(figure.axes) == 2
+    assert [axis.get_title() for axis in figure.axes] == ["loss", "accuracy"]
     plot_decision_boundary(
         model, X, np.where(y == 1, "b", "a"), tmp_path / "boundary.png", resolution=50
     )
     plot_predictions(y, y + 0.1, tmp_path / "predictions.png")
     for name in ("curves", "boundary", "predictions"):
         assert (tmp_path / f"{name}.png").read_bytes().startswith(PNG)
+
+
+def test_each_metric_has_its_own_panel_marked_with_the_kept_epoch():
+    # An mse in the target's units and an r2 near 1 on one axis would flatten the r2.
+    history = cr.train.History()
+    for epoch in range(5):
+        history.record(
+            epoch,
+            {"loss": 1.0 / (epoch + 1), "val_loss": 1.2 / (epoch + 1), "mse": 5000.0 - epoch,
+             "val_mse": 5200.0 - epoch, "r2": 0.1 * epoch, "val_r2": 0.09 * epoch},
+        )
+    history.kept_epoch = 3
+    figure = plot_history(history)
+    shown = [axis for axis in figure.axes if axis.get_visible()]
+    assert [axis.get_title() for axis in shown] == ["loss", "mse", "r2"]
+    for axis, name in zip(shown, ["loss", "mse", "r2"]):
+        labels = [line.get_label() for line in axis.lines]
+        assert labels == [f"training {name}", f"validation {name}", "weights kept (epoch 3)"]
+        low, high = axis.get_ylim()
+        values = [*history[name], *history[f"val_{name}"]]
+        # Each panel is scaled to its own values.
+        assert low <= min(values) and max(values) <= high < 2 * max(values) + 1
 
 
 def test_plot_errors_name_the_problem():

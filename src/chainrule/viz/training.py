@@ -51,11 +51,12 @@ def _write(figure: Figure, path: PathLike | None) -> Figure:
 def plot_history(
     history: History, path: PathLike | None = None, *, title: str | None = None
 ) -> Figure:
-    """Training and validation loss per epoch, with metrics on a second panel.
+    """Training and validation loss per epoch, and each metric on a panel of its own.
 
-    A vertical line marks the epoch whose weights the model holds: the last one, or
-    the one ``EarlyStopping(restore_best_weights=True)`` put back
-    (``history.kept_epoch``).
+    Metrics get their own panels because their scales differ by orders of magnitude
+    (an mse in the target's units beside an r2 near 1). A vertical line on every panel
+    marks the epoch whose weights the model holds: the last one, or the one
+    ``EarlyStopping(restore_best_weights=True)`` put back (``history.kept_epoch``).
 
     Parameters
     ----------
@@ -76,37 +77,30 @@ def plot_history(
         for k in history.history
         if k not in ("loss", "val_loss", "lr") and not k.startswith("val_")
     ]
-    figure = _figure(10.0 if metrics else 6.4, 4.4)
-    axes = figure.subplots(1, 2 if metrics else 1, squeeze=False)[0]
+    panels = 1 + len(metrics)
+    columns = min(panels, 2)
+    rows = -(-panels // columns)
+    figure = _figure(5.0 * columns, 3.6 * rows + 0.4)
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for unused in axes[panels:]:
+        unused.set_visible(False)
     epochs = np.arange(1, len(history["loss"]) + 1)
-    loss_axes = axes[0]
-    loss_axes.plot(epochs, history["loss"], label="training loss")
     kept = history.kept_epoch or len(epochs)
-    if history.val_loss:
-        loss_axes.plot(epochs, history.val_loss, label="validation loss")
-    loss_axes.axvline(kept, color="grey", linestyle=":", label=f"weights kept (epoch {kept})")
-    values = np.array([v for v in history["loss"] + history.val_loss if np.isfinite(v)])
-    if len(values) and values.min() > 0 and values.max() / values.min() > 100:
-        loss_axes.set_yscale("log")
-    if history.stop_reason:
-        loss_axes.axvline(len(epochs), color="red", alpha=0.4, label="stopped")
-    loss_axes.set(xlabel="epoch", ylabel="loss", title="loss")
-    loss_axes.legend()
-    loss_axes.grid(alpha=0.3)
-    for name in metrics:
-        line = axes[1].plot(epochs, history[name], label=f"training {name}")[0]
-        if f"val_{name}" in history:
-            axes[1].plot(
-                epochs,
-                history[f"val_{name}"],
-                "--",
-                color=line.get_color(),
-                label=f"validation {name}",
-            )
-    if metrics:
-        axes[1].set(xlabel="epoch", title="metrics")
-        axes[1].legend()
-        axes[1].grid(alpha=0.3)
+    for axis, name in zip(axes, ["loss", *metrics]):
+        axis.plot(epochs, history[name], color="C0", label=f"training {name}")
+        validation = history.history.get(f"val_{name}", [])
+        if validation:
+            axis.plot(epochs, validation, color="C1", label=f"validation {name}")
+        axis.axvline(kept, color="grey", linestyle=":", label=f"weights kept (epoch {kept})")
+        if history.stop_reason:
+            axis.axvline(len(epochs), color="red", alpha=0.4, label="stopped")
+        values = np.array([v for v in [*history[name], *validation] if np.isfinite(v)])
+        if len(values) and values.min() > 0 and values.max() / values.min() > 100:
+            axis.set_yscale("log")
+        axis.set(xlabel="epoch", ylabel=name, title=name)
+        axis.xaxis.get_major_locator().set_params(integer=True)
+        axis.legend(fontsize="small")
+        axis.grid(alpha=0.3)
     if title:
         figure.suptitle(title)
     return _write(figure, path)
