@@ -374,6 +374,9 @@ def test_every_fit_argument_of_the_wrong_kind_is_refused_by_name(data, argument)
     named = {"validation_data": "validation_data", "metrics": "metric"}.get(argument, argument)
     assert named in message, (argument, value, message)
     assert not NUMPY_REPR.search(message), message
+    if argument == "nan_guard":
+        # Every accepted value is named, "raise" included.
+        assert "'raise'" in message, message
 
 
 def test_a_loss_that_returns_no_tensor_is_named():

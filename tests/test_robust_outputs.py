@@ -198,7 +198,7 @@ def test_a_demo_folder_whose_files_are_linked_together_is_refused(tmp_path, monk
     ]
 
 
-def test_the_examples_from_the_issue_are_refused(tmp_path, monkeypatch, capsys):
+def test_everyday_commands_that_would_overwrite_their_input_are_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     _houses(tmp_path / "data.csv")
     assert main(["train", "data.csv", "--target", "price", "--epochs", "2", "--quiet"]) == 0
@@ -358,6 +358,22 @@ def test_a_divergence_is_reported_once(tmp_path, monkeypatch, capsys, extra):
     assert "training failed: the loss became" in captured.err
     assert captured.err.count("became") == 1
     assert "no model was saved" in captured.err
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_resuming_a_run_that_had_diverged_reports_it_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    _houses(tmp_path / "houses.csv")
+    argv = ["train", "houses.csv", "--target", "price", "--optimizer", "sgd", "--lr", "1e30"]
+    argv += ["--epochs", "3", "--checkpoint-dir", "run"]
+    assert main(argv) == 2
+    capsys.readouterr()
+    # The checkpoint holds the divergence: resuming ends at once, with the same one line.
+    assert main([*argv, "--resume"]) == 2
+    captured = capsys.readouterr()
+    assert "became" not in captured.out
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "training failed: the loss became" in captured.err
     assert not (tmp_path / "model.safetensors").exists()
 
 

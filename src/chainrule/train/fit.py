@@ -156,7 +156,7 @@ def fit(
         metrics=[resolve_metric(m) for m in inputs.metric_list(metrics)],
         callbacks=inputs.callbacks(callbacks),
         rng=get_rng(rng),
-        nan_guard=nan_guard if _raises(nan_guard) else inputs.flag("nan_guard", nan_guard),
+        nan_guard=nan_guard if _raises(nan_guard) else inputs.flag("nan_guard", nan_guard, also="'raise'"),
     )
     fingerprint = {
         "n_samples": len(X_train),
@@ -205,7 +205,6 @@ class _Loop:
         self.params = list(model.parameters())
         self.snapshot = [np.empty_like(p.data) for p in self.params] if nan_guard else None
         self.raise_on_stop = nan_guard == "raise"
-        self.diverged = False  # the guard stopped training (not a callback)
         self.has_snapshot = False
         self.threshold = 0.0 if isinstance(loss_fn, BCEWithLogitsLoss) else 0.5
         self.context = TrainingContext(model, optimizer)
@@ -276,7 +275,8 @@ class _Loop:
             diverged = None
             if context.history.stop_reason is not None:
                 epoch_stopped = context.history.stopped_epoch or len(context.history) + 1
-                if self.diverged and self.raise_on_stop:
+                # Also a resumed run whose checkpoint holds a divergence: reported once.
+                if context.history.diverged and self.raise_on_stop:
                     diverged = TrainingDivergedError(epoch_stopped, context.history.stop_reason)
                 else:
                     self.progress.message(
@@ -359,7 +359,7 @@ class _Loop:
         else:
             kept = "no update had been made, so the weights are unchanged"
         where = f"epoch {self.context.epoch + 1}, batch {batch + 1}"
-        self.diverged = True
+        self.context.history.diverged = True
         self.context.stop(
             f"{what} in {where}; {kept}. Lower the learning rate, standardise the inputs "
             "or check the data for extreme values"

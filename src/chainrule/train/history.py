@@ -26,6 +26,9 @@ class History:
     kept_epoch : int or None
         The 1-based epoch whose weights the model was given back at the end (by
         ``EarlyStopping(restore_best_weights=True)``); None when it keeps the last.
+    diverged : bool
+        Whether training stopped because the loss or a gradient became NaN or
+        infinite (the guard of :func:`chainrule.fit`), rather than by a callback.
 
     Examples
     --------
@@ -42,6 +45,7 @@ class History:
         self.stop_reason: str | None = None
         self.stopped_epoch: int | None = None
         self.kept_epoch: int | None = None
+        self.diverged = False
 
     def record(self, epoch: int, logs: dict[str, float]) -> None:
         """Append one completed epoch's values."""
@@ -98,6 +102,7 @@ class History:
             "stop_reason": self.stop_reason,
             "stopped_epoch": self.stopped_epoch,
             "kept_epoch": self.kept_epoch,
+            "diverged": self.diverged,
         }
 
     @classmethod
@@ -109,6 +114,7 @@ class History:
         history.stop_reason = data.get("stop_reason")
         history.stopped_epoch = data.get("stopped_epoch")
         history.kept_epoch = data.get("kept_epoch")
+        history.diverged = data.get("diverged") is True
         return history
 
     def __repr__(self) -> str:

@@ -35,13 +35,17 @@ def count(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def flag(name: str, value: Any) -> bool:
-    """``value`` as a bool, or a TypeError naming ``name``: a string such as "no" is refused."""
+def flag(name: str, value: Any, *, also: str = "") -> bool:
+    """``value`` as a bool, or a TypeError naming ``name``: a string such as "no" is refused.
+
+    ``also`` names further accepted values (checked by the caller) for the message.
+    """
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Integral) and value in (0, 1):
         return bool(value)
-    raise TypeError(f"{name} must be True or False, got {shown(value)}")
+    allowed = f"True, False or {also}" if also else "True or False"
+    raise TypeError(f"{name} must be {allowed}, got {shown(value)}")
 
 
 def model(value: Any) -> Module:
