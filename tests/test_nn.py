@@ -106,6 +106,20 @@ def test_sequential_is_indexable_iterable_and_prints_like_pytorch():
         nn.Sequential(3)
 
 
+def test_sequential_indexing_and_running_follow_every_change_of_its_layers():
+    model = nn.Sequential(nn.Linear(2, 2, rng=0), nn.Tanh())
+    x = np.ones((1, 2))
+    model.double()
+    assert isinstance(model[1], nn.Tanh)
+    model.append(nn.ReLU())
+    assert isinstance(model[-1], nn.ReLU) and len(model) == 3
+    with_relu = model(x).data
+    assert (with_relu >= 0).all()
+    delattr(model, "2")
+    assert len(model) == 2 and isinstance(model[-1], nn.Tanh)
+    np.testing.assert_array_equal(model(x).data, np.tanh(model[0](x).data))
+
+
 def test_train_eval_and_dtype_conversion():
     model = make()
     assert model.training and all(m.training for m in model.modules())

@@ -27,10 +27,17 @@ class Sequential(Module):
     def __setattr__(self, name: str, value: Any) -> None:
         super().__setattr__(name, value)
         object.__setattr__(self, "_plan", None)  # the layers changed: plan again
+        object.__setattr__(self, "_layers", None)
+
+    def __delattr__(self, name: str) -> None:
+        super().__delattr__(name)
+        object.__setattr__(self, "_plan", None)
+        object.__setattr__(self, "_layers", None)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_plan", None)  # made again on the first call (copies, pickles)
+        state.pop("_layers", None)
         return state
 
     def forward(self, x: Any) -> Any:
@@ -70,7 +77,11 @@ class Sequential(Module):
     def __getitem__(self, index: slice) -> Sequential: ...
 
     def __getitem__(self, index: int | slice) -> Module:
-        layers = list(self._modules.values())
+        # The layer tuple is kept until the layers change, so indexing in a loop stays linear.
+        layers = self.__dict__.get("_layers")
+        if layers is None:
+            layers = tuple(self._modules.values())
+            object.__setattr__(self, "_layers", layers)
         if isinstance(index, slice):
             return Sequential(*layers[index])
         try:
