@@ -29,6 +29,9 @@ __all__ = [
 #: times the target's size. Features have no such bound: they are only standardised.
 MAX_TARGET_MAGNITUDE = 1e150
 
+#: Bytes per number of the initializers' draws (float64), whatever the model's dtype.
+INIT_DRAW_ITEMSIZE = 8
+
 
 def _csv_size(text: str) -> int:
     try:
@@ -59,9 +62,12 @@ def parameter_count(sizes: Sequence[int], bias: bool = True) -> int:
 
 
 def check_network_memory(
-    sizes: Sequence[int], *, itemsize: int, copies: int, what: str, option: str
+    sizes: Sequence[int], *, itemsize: int, copies: int, what: Sequence[str], option: str
 ) -> None:
     """Refuse a network whose parameters, held ``copies`` times, exceed the free memory.
+
+    Building the network also holds its largest weight matrix once in float64 (the
+    initializers draw in float64 and cast), which is counted too.
 
     Parameters
     ----------
@@ -72,7 +78,7 @@ def check_network_memory(
     copies : int
         How many arrays the size of all parameters the command holds at once: the
         weights, their gradients, the optimizer's state, and so on.
-    what : str
+    what : sequence of str
         What those copies are, for the message.
     option : str
         The option that set the sizes, as given, e.g. ``"--layers 100000,100000"``.
@@ -83,16 +89,24 @@ def check_network_memory(
         Naming the parameter count, the memory needed and the memory available.
     """
     count = parameter_count(sizes)
-    needed = count * itemsize * copies
+    # The initializers draw each weight matrix in float64 before casting it, so building
+    # the network briefly needs the largest matrix once more, at 8 bytes a number.
+    draw = max(fan_in * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False))
+    needed = count * itemsize * copies + draw * INIT_DRAW_ITEMSIZE
     available = available_memory()
     if needed > available:
         shown, most = format_excess(needed, available)
         raise ValueError(
             f"{option}: a {' -> '.join(map(str, sizes))} "
-            f"network has {count:,} parameters and needs {shown} ({what}), "
+            f"network has {count:,} parameters and needs {shown} "
+            f"({_listed([*what, 'its largest weight matrix drawn in float64 at the start'])}), "
             f"more than the {most} of memory available; "
             "choose smaller layers"
         )
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def check_target_magnitude(y: np.ndarray, column: str, path: str) -> None:

@@ -156,7 +156,7 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
         sizes,
         itemsize=8,
         copies=8,
-        what="about eight float64 copies of the parameters for the traced step",
+        what=["about eight float64 copies of the parameters for the traced step"],
         option=f"--layers {','.join(map(str, sizes))}",
     )
     if args.x is None or args.y is None:

@@ -328,11 +328,15 @@ def _train(args: argparse.Namespace) -> int:
 
     sizes = [data.n_features, *args.layers, len(classes) if classes else 1]
     adam = args.optimizer == "adam"
+    keeper = _keeper(args, validation is not None)
+    keeps_best = keeper is not None and keeper.restore_best_weights
     check_network_memory(
         sizes,
         itemsize=4,
-        copies=4 if adam else 2,
-        what="float32 weights, gradients" + (" and Adam's two moment estimates" if adam else ""),
+        copies=2 + 2 * adam + keeps_best,
+        what=["float32 weights", "their gradients"]
+        + (["Adam's two moment estimates"] if adam else [])
+        + (["a copy of the best epoch's weights"] if keeps_best else []),
         option=f"--layers {','.join(map(str, args.layers))}",
     )
     generator = np.random.default_rng(args.seed)
@@ -346,7 +350,6 @@ def _train(args: argparse.Namespace) -> int:
     optimizer = (cr.optim.Adam if args.optimizer == "adam" else cr.optim.SGD)(
         model.parameters(), lr=args.lr, weight_decay=args.weight_decay
     )
-    keeper = _keeper(args, validation is not None)
     if not args.quiet:
         for line in _cli_scores.standardisation_lines(preprocessing):
             print(line)
