@@ -198,7 +198,9 @@ def test_a_demo_folder_whose_files_are_linked_together_is_refused(tmp_path, monk
     ]
 
 
-def test_everyday_commands_that_would_overwrite_their_input_are_refused(tmp_path, monkeypatch, capsys):
+def test_everyday_commands_that_would_overwrite_their_input_are_refused(
+    tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     _houses(tmp_path / "data.csv")
     assert main(["train", "data.csv", "--target", "price", "--epochs", "2", "--quiet"]) == 0

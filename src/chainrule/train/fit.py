@@ -156,7 +156,9 @@ def fit(
         metrics=[resolve_metric(m) for m in inputs.metric_list(metrics)],
         callbacks=inputs.callbacks(callbacks),
         rng=get_rng(rng),
-        nan_guard=nan_guard if _raises(nan_guard) else inputs.flag("nan_guard", nan_guard, also="'raise'"),
+        nan_guard=nan_guard
+        if _raises(nan_guard)
+        else inputs.flag("nan_guard", nan_guard, also="'raise'"),
     )
     fingerprint = {
         "n_samples": len(X_train),
