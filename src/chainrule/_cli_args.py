@@ -9,11 +9,21 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["WORKED_EXAMPLES", "int_in", "positive_float"]
+from chainrule.nn import activation_layers
+
+__all__ = ["WORKED_EXAMPLES", "activation_choices", "int_in", "positive_float"]
 
 # The worked examples of chainrule.explain.examples, by the names the commands take.
 WORKED_EXAMPLES = ["softmax-classifier", "house-prices"]
+
+
+def activation_choices(*, hidden: bool) -> dict[str, Any]:
+    """The activation layer classes by their command-line names (``leaky-relu``), sorted:
+    those a hidden layer may use (elementwise) with ``hidden``, else every one."""
+    layers = activation_layers(elementwise=True if hidden else None)
+    return {cls.command_name: cls for cls in sorted(layers, key=lambda c: c.command_name)}
 
 
 def int_in(low: int, high: int) -> Callable[[str], int]:

@@ -11,13 +11,20 @@ from typing import Any
 import numpy as np
 
 from chainrule._show import shown
+from chainrule.nn import Identity, ReLU, Sigmoid, Tanh
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 from chainrule.train._tables import refuse_unsupported
 from chainrule.train.callbacks import Callback
 from chainrule.train.inputs import check_finite
 
-ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+#: scikit-learn's activation names and the layer each one is.
+ACTIVATIONS: dict[str, type[Module]] = {
+    "identity": Identity,
+    "logistic": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+}
 
 #: Allowed range of each numeric parameter: (low, high, low included, high included).
 RANGES = {

@@ -15,15 +15,22 @@ from typing import Any
 
 import numpy as np
 
-from chainrule._cli_args import WORKED_EXAMPLES, int_in, positive_float
+from chainrule import nn as cr_nn
+from chainrule._cli_args import WORKED_EXAMPLES, activation_choices, int_in, positive_float
 from chainrule._cli_bounds import add_max_csv_size, check_network_memory
 from chainrule._cli_files import declare_files
 from chainrule._cli_help import usage_examples
 
 __all__ = ["add_explain_commands"]
 
-_ACTIVATIONS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky-relu": "LeakyReLU"}
-_OUTPUTS = [*_ACTIVATIONS, "softmax", "linear"]
+_HIDDEN = activation_choices(hidden=True)
+_OUTPUTS = {**_HIDDEN, **activation_choices(hidden=False)}  # and "linear": no activation
+_DEFAULT_HIDDEN = cr_nn.Sigmoid.command_name
+# The losses that take probabilities, and the output layer that makes them.
+_PROBABILITIES = {
+    "cross-entropy": cr_nn.CrossEntropyLoss.probabilities_from,
+    "bce": cr_nn.BCELoss.probabilities_from,
+}
 _LOSSES = ["cross-entropy", "mse", "half-sse", "bce"]
 _FORMATS = ["text", "markdown", "html"]
 
@@ -70,15 +77,16 @@ def add_explain_commands(commands: Any) -> None:
     net.add_argument("--layers", type=_sizes, metavar="N,N,...", help="layer sizes, e.g. 2,3,2")
     net.add_argument(
         "--hidden",
-        choices=sorted(_ACTIVATIONS),
-        default="sigmoid",
-        help="hidden activation (default sigmoid)",
+        choices=list(_HIDDEN),
+        default=_DEFAULT_HIDDEN,
+        help=f"hidden activation (default {_DEFAULT_HIDDEN})",
     )
     net.add_argument(
         "--output",
-        choices=_OUTPUTS,
+        choices=[*_OUTPUTS, "linear"],
         default=None,
-        help="output activation (default: softmax for cross-entropy, else sigmoid)",
+        help=f"output activation (default: {_PROBABILITIES['cross-entropy'].command_name} for "
+        f"cross-entropy, else {_DEFAULT_HIDDEN})",
     )
     net.add_argument(
         "--loss",
@@ -166,11 +174,11 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
         raise ValueError(
             f"--x has {x.shape[1]} values per sample but --layers starts with {sizes[0]} inputs"
         )
-    output = args.output or ("softmax" if args.loss == "cross-entropy" else "sigmoid")
-    if args.loss == "cross-entropy" and output not in ("softmax", "linear"):
-        raise ValueError(f"--loss cross-entropy needs --output softmax or linear, not {output}")
-    if args.loss == "bce" and output not in ("sigmoid", "linear"):
-        raise ValueError(f"--loss bce needs --output sigmoid or linear, not {output}")
+    probs_layer = _PROBABILITIES.get(args.loss)
+    probs = probs_layer.command_name if probs_layer is not None else None
+    output = args.output or probs or _DEFAULT_HIDDEN
+    if probs is not None and output not in (probs, "linear"):
+        raise ValueError(f"--loss {args.loss} needs --output {probs} or linear, not {output}")
     kinds: dict[str, BiasKind] = {"vector": True, "shared": "shared", "none": False}
     bias = kinds[args.bias]
     rng = np.random.default_rng(args.seed)
@@ -179,10 +187,8 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
         layers.append(nn.Linear(fan_in, fan_out, bias=bias, dtype=np.float64, rng=rng))
         last = i == len(sizes) - 2
         kind = output if last else args.hidden
-        if kind == "softmax":
-            layers.append(nn.Softmax())
-        elif kind != "linear":
-            layers.append(getattr(nn, _ACTIVATIONS[kind])())
+        if kind != "linear":
+            layers.append(_OUTPUTS[kind]())
     model = nn.Sequential(*layers)
     y = args.y
     if args.loss == "cross-entropy":
@@ -193,7 +199,7 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
             raise ValueError(
                 f"--y class labels must be from 0 to {sizes[-1] - 1}, got {labels.tolist()}"
             )
-        loss: Any = nn.CrossEntropyLoss(from_probs=output == "softmax")
+        loss: Any = nn.CrossEntropyLoss(from_probs=output == probs)
         return model, x, labels.astype(np.int64), loss
     if y.size != x.shape[0] * sizes[-1]:
         raise ValueError(
@@ -201,7 +207,7 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
         )
     y = y.reshape(x.shape[0], sizes[-1])
     if args.loss == "bce":
-        loss = nn.BCELoss() if output == "sigmoid" else nn.BCEWithLogitsLoss()
+        loss = nn.BCELoss() if output == probs else nn.BCEWithLogitsLoss()
     elif args.loss == "half-sse":
         loss = nn.MSELoss(reduction="sum", half=True)
     else:
@@ -243,16 +249,16 @@ def _saved_model(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray,
     x = prep.transform(data.X[args.row : args.row + 1]).astype(np.float64)
     assert data.y is not None
     label = data.y[args.row : args.row + 1]
-    ends_in_softmax = (
+    ends_in_probs = (
         isinstance(model, nn.Sequential)
         and len(model)
-        and isinstance(model[len(model) - 1], nn.Softmax)
+        and isinstance(model[len(model) - 1], nn.CrossEntropyLoss.probabilities_from)
     )
     raw, where = data.X[args.row], f"Row {args.row} of {args.csv}"
     if prep.task == "classification" and prep.classes:
         codes, _ = encode_labels(label, classes=np.array(prep.classes))
         note = row_note(prep, where, data.feature_names, raw, x[0], (column, label[0], None))
-        return model, x, codes, nn.CrossEntropyLoss(from_probs=bool(ends_in_softmax)), note
+        return model, x, codes, nn.CrossEntropyLoss(from_probs=bool(ends_in_probs)), note
     y = label.astype(np.float64).reshape(1, -1)
     if prep.target_scaler is not None:
         y = prep.target_scaler.transform(y)

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from chainrule import _cli_model, _cli_scores
+from chainrule import nn as cr_nn
+from chainrule._cli_args import activation_choices
 from chainrule._cli_bounds import add_max_csv_size, check_network_memory, check_target_magnitude
 from chainrule._cli_files import declare_files
 from chainrule._cli_help import usage_examples
@@ -27,7 +29,8 @@ from chainrule.train.checkpoint import CHECKPOINT_FILE
 
 __all__ = ["add_train_commands"]
 
-_ACTIVATIONS = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "leaky-relu": "LeakyReLU"}
+_ACTIVATIONS = activation_choices(hidden=True)
+_DEFAULT_ACTIVATION = cr_nn.ReLU.command_name
 _MAX_CLASSES = 100
 WEIGHT_DECAY = 0.01
 
@@ -66,9 +69,9 @@ def add_train_commands(commands: Any) -> None:
     )
     train.add_argument(
         "--activation",
-        choices=sorted(_ACTIVATIONS),
-        default="relu",
-        help="activation of the hidden layers (default relu)",
+        choices=list(_ACTIVATIONS),
+        default=_DEFAULT_ACTIVATION,
+        help=f"activation of the hidden layers (default {_DEFAULT_ACTIVATION})",
     )
     train.add_argument(
         "--loss",
@@ -344,7 +347,7 @@ def _train(args: argparse.Namespace) -> int:
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [
             cr.nn.Linear(fan_in, fan_out, rng=generator),
-            getattr(cr.nn, _ACTIVATIONS[args.activation])(),
+            _ACTIVATIONS[args.activation](),
         ]
     model = cr.nn.Sequential(*layers[:-1])
     optimizer = (cr.optim.Adam if args.optimizer == "adam" else cr.optim.SGD)(

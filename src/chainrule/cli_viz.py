@@ -15,6 +15,7 @@ from typing import Any
 from chainrule._cli_args import WORKED_EXAMPLES, int_in, positive_float
 from chainrule._cli_files import declare_files
 from chainrule._cli_help import usage_examples
+from chainrule.nn import activation_layers
 from chainrule.viz.vanishing import MAX_DEPTH, MAX_WIDTH
 
 __all__ = ["DEMO_FILES", "FIRST_DEMO_FILE", "add_viz_commands", "write_demo_outputs"]
@@ -35,13 +36,22 @@ _ANIMATION_WEIGHTS = {
 }
 
 
+def _activation_labels() -> list[str]:
+    """The labels of the activations ``vanishing`` compares (every elementwise one)."""
+    return [cls.label() for cls in activation_layers(elementwise=True)]
+
+
+def _in_words(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else "".join(names)
+
+
 def add_viz_commands(commands: Any) -> None:
     """Add ``vanishing`` and ``animate`` to the ``chainrule`` parser."""
     vanishing = commands.add_parser(
         "vanishing",
-        help="gradient size per layer for four activations",
+        help="gradient size per layer for each activation",
         description="Show how the gradient's size changes from layer to layer in a deep "
-        "network with sigmoid, tanh, ReLU and leaky ReLU: the vanishing-gradient problem, "
+        f"network with {_in_words(_activation_labels())}: the vanishing-gradient problem, "
         "measured. Prints a table; --out also draws the chart.",
         epilog=usage_examples(
             "chainrule vanishing", "chainrule vanishing --depth 12 --out vanishing.png"

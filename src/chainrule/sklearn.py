@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from chainrule._show import shown
 from chainrule._sklearn_support import (
+    ACTIVATIONS,
     PenalizedLoss,
     StoppingRule,
     check_input,
@@ -43,17 +44,7 @@ from chainrule._sklearn_support import (
     generator,
 )
 from chainrule.autograd import no_grad
-from chainrule.nn import (
-    BCEWithLogitsLoss,
-    CrossEntropyLoss,
-    Identity,
-    Linear,
-    MSELoss,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from chainrule.nn import BCEWithLogitsLoss, CrossEntropyLoss, Linear, MSELoss, Sequential
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Adam
 from chainrule.optim.optimizer import Optimizer
@@ -61,13 +52,6 @@ from chainrule.train.fit import fit as train
 from chainrule.train.metrics import r2_score
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
-
-_ACTIVATIONS: dict[str, type[Module]] = {
-    "identity": Identity,
-    "logistic": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-}
 
 
 class _BaseMLP(BaseEstimator):
@@ -188,7 +172,7 @@ class _BaseMLP(BaseEstimator):
             layer.weight.data[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
             assert layer.bias is not None
             layer.bias.data[...] = rng.uniform(-bound, bound, fan_out)
-            layers += [layer, _ACTIVATIONS[self.activation]()]
+            layers += [layer, ACTIVATIONS[self.activation]()]
         return Sequential(*layers[:-1])
 
     def _optimizer(self, model: Module) -> Optimizer:

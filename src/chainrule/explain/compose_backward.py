@@ -41,8 +41,9 @@ def fused_blocks(fused: FusedLoss, trace: Trace) -> list[Block]:
     """The textbook route through the activation, beside the fused result."""
     loss, o, z = trace.loss.name, fused.probs.name, fused.logits.name
     act = fused.activation.name
+    # A per-row Jacobian means the softmax; the other fused loss absorbs a sigmoid.
     title = (
-        "Softmax with cross-entropy" if act == "softmax" else "Sigmoid with binary cross-entropy"
+        "Softmax with cross-entropy" if fused.jacobian else "Sigmoid with binary cross-entropy"
     )
     local = partial(o, z)
     route = partial(loss, z) + IS + partial(loss, o)

@@ -29,11 +29,6 @@ from chainrule.ops.registry import Op
 
 #: Binary ops that act element by element (with broadcasting).
 POINTWISE_BINARY = frozenset({"add", "sub", "mul", "div"})
-#: Fused losses -> (the activation they absorb, the loss on that activation's output).
-FUSED = {
-    "softmax_cross_entropy": ("softmax", "cross_entropy_probs"),
-    "sigmoid_cross_entropy": ("sigmoid", "binary_cross_entropy"),
-}
 #: Largest class count for which a per-row Jacobian is shown in numbers.
 MAX_JACOBIAN = 12
 
@@ -172,7 +167,7 @@ def _kind(op: Op, position: int, out: np.ndarray, wrt_shape: tuple[int, ...]) ->
         return "pointwise"
     if op.name in LAYER_OPS and out.ndim == 2:
         return ("layer-input", "layer-weights", "bias")[position]
-    if op.name in ("softmax", "log_softmax") and out.ndim == 2 and out.shape == wrt_shape:
+    if op.role == "activation" and not op.elementwise and out.ndim == 2 and out.shape == wrt_shape:
         return "jacobian"
     return "other"
 
@@ -321,9 +316,9 @@ def _chains(trace: Trace, stages: list[Stage], totals: dict[int, np.ndarray]) ->
 def _fused(trace: Trace, stages: list[Stage]) -> FusedLoss | None:
     loss_node = trace.loss.tensor.node
     probs_node = trace.output.tensor.node
-    if loss_node is None or probs_node is None or loss_node.op.name not in FUSED:
+    if loss_node is None or probs_node is None or not loss_node.op.stages:
         return None
-    activation_name, outer_name = FUSED[loss_node.op.name]
+    activation_name, outer_name = loss_node.op.stages
     logits_tensor = loss_node.inputs[0]
     if probs_node.op.name != activation_name or probs_node.inputs[0] is not logits_tensor:
         return None

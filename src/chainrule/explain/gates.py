@@ -18,24 +18,6 @@ from chainrule.explain.notation import forward_math
 from chainrule.explain.stages import partial
 from chainrule.explain.trace import Trace
 
-#: What each kind of gate does to the gradient, in words.
-BEHAVIOUR = {
-    "add": "distributes: both inputs receive the upstream gradient unchanged",
-    "sub": "distributes, flipping the sign for the subtracted input",
-    "mul": "swaps: each input's gradient is the upstream gradient times the other input",
-    "matmul": "swaps, as a matrix product: each input gets the upstream gradient times the "
-    "other input, transposed",
-    "linear": "multiplies and adds: the input and the weights each get the upstream gradient "
-    "times the other (transposed); the bias gets the upstream gradient summed",
-    "relu": "routes: it passes the gradient where its input was positive and blocks it elsewhere",
-    "leaky_relu": "routes: it passes the gradient where its input was positive and lets only "
-    "a small fraction through elsewhere",
-    "max": "routes the whole gradient to the input that was largest",
-    "sigmoid": "scales the gradient by the sigmoid's slope, at most 0.25, so it always shrinks it",
-    "tanh": "scales the gradient by tanh's slope, at most 1",
-    "softmax": "mixes: each input's gradient depends on every output of its row",
-}
-
 
 def _push(grad: np.ndarray) -> str:
     down, up = int((grad > 0).sum()), int((grad < 0).sum())
@@ -83,7 +65,7 @@ def gate_blocks(trace: Trace, derivation: Derivation, digits: int) -> list[Block
             does = "starts backpropagation: its upstream gradient is dE/dE = 1"
         else:
             formula = forward_math(out, trace)
-            does = BEHAVIOUR.get(op.name, "applies its local derivative from the op registry")
+            does = op.gate or "applies its local derivative from the op registry"
         rows: list[list[str | Math]] = []
         for t in node.inputs:
             v = trace.of(t)

@@ -27,8 +27,6 @@ from chainrule.nn.module import Module, Parameter
 from chainrule.optim import SGD
 from chainrule.tensor import Tensor
 
-#: Ops whose output a textbook calls an activation (h1, h2, ... or O).
-ACTIVATIONS = frozenset({"sigmoid", "tanh", "relu", "leaky_relu", "softmax", "log_softmax"})
 #: Ops that make a layer's pre-activation Z from its input and weights.
 LAYER_OPS = frozenset({"linear", "matmul"})
 #: Losses that take logits; the tensor they read is named Z, not O.
@@ -238,7 +236,8 @@ def _name_values(
             else:
                 role = f"layer {layer} pre-activation"
                 values.append(Value(t, "Z" + suffix(layer), "intermediate", role, layer))
-        elif node is not None and node.op.name in ACTIVATIONS and id(node.inputs[0]) in layer_of:
+        # What an activation op makes is what a textbook calls h1, h2, ... or O.
+        elif node is not None and node.op.role == "activation" and id(node.inputs[0]) in layer_of:
             layer = layer_of[id(node.inputs[0])]
             if t is out:
                 values.append(Value(t, "O", "output", "network output", layer))

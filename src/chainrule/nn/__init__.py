@@ -1,22 +1,22 @@
 """Layers, losses and containers (PyTorch's ``torch.nn``)."""
 
-from chainrule.nn.config import from_config
-from chainrule.nn.layers import (
-    LAYER_TYPES,
-    Identity,
-    Layer,
+from chainrule.nn.activations import (
+    ACTIVATION_LAYERS,
     LeakyReLU,
-    Linear,
     ReLU,
     Sigmoid,
     Softmax,
     Tanh,
+    activation_layers,
 )
+from chainrule.nn.config import from_config
+from chainrule.nn.layers import LAYER_TYPES, Identity, Layer, Linear
 from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module, Parameter
 from chainrule.nn.sequential import Sequential
 
 __all__ = [
+    "ACTIVATION_LAYERS",
     "LAYER_TYPES",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -33,5 +33,6 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "activation_layers",
     "from_config",
 ]

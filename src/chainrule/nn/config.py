@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from chainrule.nn import activations as activations_module
 from chainrule.nn import layers as layers_module
 from chainrule.nn import loss as loss_module
 from chainrule.nn import module as module_module
@@ -24,7 +25,7 @@ def _public_classes(*sources: ModuleType) -> dict[str, type]:
     }
 
 
-_NOT_LAYERS = _public_classes(module_module, layers_module, loss_module)
+_NOT_LAYERS = _public_classes(module_module, layers_module, activations_module, loss_module)
 
 
 def from_config(config: dict[str, Any], *, initialize: bool = True) -> Module:

@@ -3,8 +3,9 @@ one registered op (``dense``, ``dense_stackN``; see :mod:`chainrule.ops.fused`).
 
 This is nn's own concern, kept apart from the layers it plans over: the layers do
 not know it, and :class:`~chainrule.nn.sequential.Sequential` asks it for a plan.
-An activation layer is fusable when its class says ``fusable = True`` and its op
-saves nothing in the forward pass (the fused op keeps only each layer's Z).
+An activation layer is fusable when its class says ``fusable = True``, which its op
+allows only if it is elementwise, of one input, and saves nothing in the forward pass
+(the fused op keeps only each layer's Z; see :meth:`chainrule.ops.Op.not_fusable_because`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chainrule.nn.layers import LeakyReLU, Linear
+from chainrule.nn.layers import Linear
 from chainrule.ops import get_op
 from chainrule.ops.fused import MAX_STACK, stack_op_name
 from chainrule.tensor import ArrayLike, Tensor, apply
@@ -97,10 +98,9 @@ class FusedRun:
         self.activations = tuple(activations)
         self.op = get_op(stack_op_name(len(linears))) if len(linears) > 1 else _DENSE
         self.names = tuple(None if a is None else a.op_name for a in activations)
-        # Attributes that cannot change (no LeakyReLU slope) are gathered once.
-        self.attrs = None if any(isinstance(a, LeakyReLU) for a in activations) else (
-            (None,) * len(activations)
-        )
+        # Without attributes (no slope, which may change) they are gathered once.
+        constant = all(a is None or a.activation_attrs is None for a in activations)
+        self.attrs = (None,) * len(activations) if constant else None
 
     def __call__(self, x: ArrayLike) -> Tensor:
         first = self.linears[0]

@@ -1,4 +1,4 @@
-"""Layers: Linear and the activation functions.
+"""Layers: the base class, Linear and Identity (activations: :mod:`chainrule.nn.activations`).
 
 Every layer type derives from :class:`Layer`, which records it by name in
 :data:`LAYER_TYPES`: the types a model's layer list may hold (beside nested
@@ -14,11 +14,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from chainrule import functional as F
 from chainrule import init as initializers
 from chainrule._memory import available_memory, format_excess
 from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
-from chainrule.ops import Op, get_op
+from chainrule.ops import get_op
 from chainrule.random import RandomState
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite, apply
 
@@ -184,8 +183,9 @@ class Linear(Layer):
             return apply(_MATMUL, x_t, self.weight)
         return apply(_LINEAR, x_t, self.weight, self.bias)
 
-    def fused(self, x: ArrayLike, activation: _Activation | LeakyReLU) -> Tensor:
-        """``activation(self(x))`` as one ``dense`` op (same values, less bookkeeping)."""
+    def fused(self, x: ArrayLike, activation: Any) -> Tensor:
+        """``activation(self(x))`` as one ``dense`` op (same values, less bookkeeping);
+        ``activation`` is a fusable activation layer (:mod:`chainrule.nn.activations`)."""
         x_t = self._checked_input(x)
         bias = self.bias
         if bias is None:
@@ -248,104 +248,6 @@ class Linear(Layer):
 def _shown(value: Any) -> str:
     """A value as the user wrote it (``1e+308``, ``nan``), never a NumPy repr."""
     return repr(value.item() if isinstance(value, np.generic) else value)
-
-
-class _Activation(Layer):
-    op_name = ""
-    _op: Op
-    fusable = True  # nn.Sequential may run it together with the Linear layer before it
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls._op = get_op(cls.op_name)
-
-    def forward(self, x: ArrayLike) -> Tensor:
-        return apply(self._op, x if isinstance(x, Tensor) else as_tensor(x, self))
-
-    # The op's attributes when Sequential fuses this activation into a ``dense`` op.
-    activation_attrs: dict[str, Any] | None = None
-
-
-class Sigmoid(_Activation):
-    """sigma(z) = 1 / (1 + e^-z), elementwise; its derivative is at most 0.25."""
-
-    op_name = "sigmoid"
-
-
-class Tanh(_Activation):
-    """tanh(z), elementwise."""
-
-    op_name = "tanh"
-
-
-class ReLU(_Activation):
-    """max(z, 0), elementwise."""
-
-    op_name = "relu"
-
-
-class LeakyReLU(Layer):
-    """z if z > 0 else negative_slope * z, elementwise.
-
-    Parameters
-    ----------
-    negative_slope : float, default 0.01
-        The slope for negative inputs, from 0 (ReLU) to 1 (the identity).
-    """
-
-    fusable = True
-    op_name = "leaky_relu"
-    _op = get_op(op_name)
-
-    def __init__(self, negative_slope: float = 0.01) -> None:
-        super().__init__()
-        if not (_is_real(negative_slope) and 0 <= negative_slope <= 1):
-            raise ValueError(
-                "LeakyReLU: negative_slope must be a finite number >= 0 and at most 1, got "
-                f"{_shown(negative_slope)}"
-            )
-        self.negative_slope = float(negative_slope)
-
-    def forward(self, x: ArrayLike) -> Tensor:
-        return F.leaky_relu(as_tensor(x, self), self.negative_slope)
-
-    @property
-    def activation_attrs(self) -> dict[str, Any]:
-        """The op's attributes when Sequential fuses it into a ``dense`` op."""
-        return {"negative_slope": self.negative_slope}
-
-    def _config(self) -> dict[str, Any]:
-        return {"negative_slope": self.negative_slope}
-
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope:g}"
-
-
-class Softmax(Layer):
-    """exp(z) / sum(exp(z)) along ``axis``; rows of the output sum to 1.
-
-    Parameters
-    ----------
-    axis : int, default -1
-        The axis that sums to 1, from -32 to 31 (NumPy's limit on dimensions).
-    """
-
-    def __init__(self, axis: int = -1) -> None:
-        super().__init__()
-        if not (_is_whole(axis) and -32 <= axis < 32):
-            raise ValueError(
-                f"Softmax: axis must be an integer from -32 to 31, got {_shown(axis)}"
-            )
-        self.axis = int(axis)
-
-    def forward(self, x: ArrayLike) -> Tensor:
-        return F.softmax(as_tensor(x, self), self.axis)
-
-    def _config(self) -> dict[str, Any]:
-        return {"axis": self.axis}
-
-    def extra_repr(self) -> str:
-        return f"axis={self.axis}"
 
 
 class Identity(Layer):

@@ -7,11 +7,12 @@ the problem (shape, label range, values) before computing anything.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from chainrule import functional as F
+from chainrule.nn.activations import Sigmoid, Softmax, _Activation
 from chainrule.nn.layers import as_tensor
 from chainrule.nn.module import Module
 from chainrule.ops import get_op
@@ -118,6 +119,9 @@ class CrossEntropyLoss(Module):
     of shape ``(N, C)``: one-hot or probabilities.
     """
 
+    #: The layer whose output ``from_probs=True`` takes (the textbook layout).
+    probabilities_from: ClassVar[type[_Activation]] = Softmax
+
     def __init__(self, from_probs: bool = False, reduction: str = "mean") -> None:
         super().__init__()
         self.from_probs = bool(from_probs)
@@ -207,6 +211,9 @@ class BCELoss(Module):
     When the probabilities come straight from a sigmoid, the loss is computed
     from its logits, as stably as :class:`BCEWithLogitsLoss`.
     """
+
+    #: The layer whose output it takes.
+    probabilities_from: ClassVar[type[_Activation]] = Sigmoid
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()

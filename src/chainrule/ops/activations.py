@@ -87,6 +87,9 @@ def _away_from_zero(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="sigmoid",
+        role="activation",
+        notation=Formula("sigmoid({x})", "\\sigma({x})"),
+        gate="scales the gradient by the sigmoid's slope, at most 0.25, so it always shrinks it",
         arg_names=("x",),
         forward=sigmoid,
         vjps=(_sigmoid_vjp,),
@@ -101,6 +104,9 @@ register(
 register(
     Op(
         name="tanh",
+        role="activation",
+        notation=Formula("tanh({x})", "\\tanh({x})"),
+        gate="scales the gradient by tanh's slope, at most 1",
         arg_names=("x",),
         forward=np.tanh,
         vjps=(lambda grad, out, x: grad * (1.0 - out * out),),
@@ -114,6 +120,9 @@ register(
 register(
     Op(
         name="relu",
+        role="activation",
+        notation=Formula("relu({x})", "\\operatorname{{ReLU}}({x})"),
+        gate="routes: it passes the gradient where its input was positive and blocks it elsewhere",
         arg_names=("x",),
         forward=lambda x: np.maximum(x, filled(0.0, x.shape, x.dtype)),  # (see ops.constants)
         vjps=(lambda grad, out, x: grad * (x > 0),),
@@ -136,6 +145,12 @@ def _leaky_vjp(grad: Array, out: Array, x: Array, negative_slope: float) -> Arra
 register(
     Op(
         name="leaky_relu",
+        role="activation",
+        notation=Formula("leaky_relu({x})", "\\operatorname{{LeakyReLU}}({x})"),
+        gate=(
+            "routes: it passes the gradient where its input was positive and lets only a small "
+            "fraction through elsewhere"
+        ),
         arg_names=("x",),
         forward=_leaky_forward,
         vjps=(_leaky_vjp,),
@@ -177,6 +192,9 @@ def _axis_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="softmax",
+        role="activation",
+        notation=Formula("softmax({x})", "\\operatorname{{softmax}}({x})"),
+        gate="mixes: each input's gradient depends on every output of its row",
         arg_names=("x",),
         forward=softmax,
         vjps=(_softmax_vjp,),
@@ -205,6 +223,8 @@ def log_softmax(x: Array, axis: int = -1) -> tuple[Array, dict[str, Array]]:
 register(
     Op(
         name="log_softmax",
+        role="activation",
+        notation=Formula("log_softmax({x})", "\\log\\operatorname{{softmax}}({x})"),
         arg_names=("x",),
         forward=log_softmax,
         vjps=(

@@ -32,6 +32,8 @@ def _positive(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="add",
+        notation=Formula("{a} + {b}", "{a} + {b}"),
+        gate="distributes: both inputs receive the upstream gradient unchanged",
         arg_names=("a", "b"),
         forward=np.add,
         vjps=(lambda grad, out, a, b: grad, lambda grad, out, a, b: grad),
@@ -44,6 +46,8 @@ register(
 register(
     Op(
         name="sub",
+        notation=Formula("{a} - {b}", "{a} - {b}"),
+        gate="distributes, flipping the sign for the subtracted input",
         arg_names=("a", "b"),
         forward=np.subtract,
         vjps=(lambda grad, out, a, b: grad, lambda grad, out, a, b: -grad),
@@ -56,6 +60,8 @@ register(
 register(
     Op(
         name="mul",
+        notation=Formula("{a} * {b}", "{a} \\odot {b}"),
+        gate="swaps: each input's gradient is the upstream gradient times the other input",
         arg_names=("a", "b"),
         forward=np.multiply,
         vjps=(lambda grad, out, a, b: grad * b, lambda grad, out, a, b: grad * a),
@@ -68,6 +74,7 @@ register(
 register(
     Op(
         name="div",
+        notation=Formula("{a} / {b}", "\\frac{{{a}}}{{{b}}}"),
         arg_names=("a", "b"),
         forward=np.divide,
         vjps=(
@@ -86,6 +93,7 @@ register(
 register(
     Op(
         name="neg",
+        notation=Formula("-{x}", "-{x}"),
         arg_names=("x",),
         forward=np.negative,
         vjps=(lambda grad, out, x: -grad,),
@@ -104,6 +112,7 @@ def _pow_vjp(grad: Array, out: Array, x: Array, exponent: float) -> Array:
 register(
     Op(
         name="pow",
+        notation=Formula("{x}^{p}", "{x}^{{{p}}}"),
         arg_names=("x",),
         forward=lambda x, exponent: np.power(x, exponent),
         vjps=(_pow_vjp,),
@@ -129,6 +138,7 @@ def _exp(x: Array) -> Array:
 register(
     Op(
         name="exp",
+        notation=Formula("exp({x})", "e^{{{x}}}"),
         arg_names=("x",),
         forward=_exp,
         vjps=(lambda grad, out, x: grad * out,),
@@ -142,6 +152,7 @@ register(
 register(
     Op(
         name="log",
+        notation=Formula("log({x})", "\\log {x}"),
         arg_names=("x",),
         forward=np.log,
         vjps=(lambda grad, out, x: grad / x,),

@@ -21,7 +21,6 @@ from chainrule.ops.registry import REGISTRY, Formula, Op, Sample, register, vjps
 from chainrule.ops.shape import linear_forward, linear_joint_vjp, linear_sample
 
 Array = np.ndarray
-FUSABLE = ("sigmoid", "tanh", "relu", "leaky_relu")
 MAX_STACK = 4  # dense_stack2 ... dense_stack4 are registered
 
 
@@ -63,9 +62,20 @@ def dense_joint_vjp(
     return linear_joint_vjp(grad_z, z, x, W, b, needs)
 
 
+def fusable_activations() -> list[str]:
+    """The registered ops the fused layer ops can run (see :attr:`Op.fusable`)."""
+    return [op.name for op in REGISTRY.values() if op.fusable]
+
+
+def _activation_sample(rng: np.random.Generator, choices: list[str]) -> tuple[str, Any]:
+    """An activation drawn from ``choices`` and attributes its own sampler draws for it."""
+    activation = str(rng.choice(choices))
+    attrs = REGISTRY[activation].sample(rng, (1, 1)).attrs if activation != "none" else None
+    return activation, attrs or None
+
+
 def _dense_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
-    activation = str(rng.choice(FUSABLE))
-    attrs = {"negative_slope": 0.1} if activation == "leaky_relu" else None
+    activation, attrs = _activation_sample(rng, fusable_activations())
     inputs = linear_sample(rng, hint).inputs
     return Sample(inputs, {"activation": activation, "activation_attrs": attrs})
 
@@ -158,12 +168,13 @@ def _stack_sample(layers: int) -> Callable[[np.random.Generator, tuple[int, int]
         arrays = [rng.normal(size=(batch, sizes[0]))]
         activations: list[str | None] = []
         attrs: list[dict[str, Any] | None] = []
+        choices = [*fusable_activations(), "none"]
         for i in range(layers):
             bias_shape = [(sizes[i + 1],), (1,), ()][rng.integers(3)]
             arrays += [rng.normal(size=(sizes[i], sizes[i + 1])), rng.normal(size=bias_shape)]
-            activation = str(rng.choice((*FUSABLE, "none")))
+            activation, activation_attrs = _activation_sample(rng, choices)
             activations.append(None if activation == "none" else activation)
-            attrs.append({"negative_slope": 0.1} if activation == "leaky_relu" else None)
+            attrs.append(activation_attrs)
         return Sample(
             tuple(arrays), {"activations": tuple(activations), "activation_attrs": tuple(attrs)}
         )

@@ -106,6 +106,7 @@ def _class_sample(
 register(
     Op(
         name="softmax_cross_entropy",
+        stages=("softmax", "cross_entropy_probs"),
         arg_names=("Z", "Y"),
         forward=_softmax_ce_forward,
         vjps=(_softmax_ce_vjp, None),
@@ -192,6 +193,7 @@ def _binary_sample(rng: np.random.Generator, hint: tuple[int, int], probs: bool 
 register(
     Op(
         name="sigmoid_cross_entropy",
+        stages=("sigmoid", "binary_cross_entropy"),
         arg_names=("Z", "Y"),
         forward=_sigmoid_ce_forward,
         vjps=(_sigmoid_ce_vjp_logits, _sigmoid_ce_vjp_target),

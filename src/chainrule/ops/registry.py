@@ -101,6 +101,22 @@ class Op:
         ``no_grad()``), so a loss that takes probabilities can look through this
         op's result to the logits before it, for stability (the softmax, the
         sigmoid and the fused layers that may end in one).
+    role : str
+        ``"activation"`` for an activation function (a layer of its own in a
+        network, whose input is a layer's Z); empty for other ops. The
+        explanations name an activation's result ``h1``, ``O``...; an activation
+        that is :attr:`fusable` may run inside the fused layer ops.
+    notation : Formula, optional
+        How the op's result is written in the forward pass (``"tanh({x})"``,
+        ``"\\tanh({x})"``), over the ``arg_names``. Without it the explanation
+        writes ``name(x)``.
+    gate : str
+        What the op does to the gradient when seen as a gate ("routes: ..."),
+        for the explanation's gates view; empty for a generic sentence.
+    stages : tuple of str
+        For a fused loss, the registered ops it computes one after the other
+        (``("softmax", "cross_entropy_probs")``): the activation it absorbs, then
+        the loss on that activation's output. The explanation expands it into them.
     """
 
     name: str
@@ -115,6 +131,10 @@ class Op:
     formula_names: Callable[..., dict[str, str]] | None = None
     joint_vjp: Callable[..., tuple[Array | None, ...]] | None = None
     always_record: bool = False
+    role: str = ""
+    notation: Formula | None = None
+    gate: str = ""
+    stages: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.arg_names)
@@ -125,6 +145,28 @@ class Op:
                 f"op {self.name!r}: {n} inputs need {n} vjps and {n} formulas, "
                 f"got {len(self.vjps)} and {len(self.formulas)}"
             )
+
+    @functools.cached_property
+    def fusable(self) -> bool:
+        """Whether the fused layer ops (``dense``, ``dense_stackN``) may run this op."""
+        return self.not_fusable_because() is None
+
+    def not_fusable_because(self) -> str | None:
+        """Why the fused layer ops cannot run this op, or None when they can.
+
+        The fused ops keep only each layer's Z and output for the backward pass and call
+        ``forward(z, **attrs)`` and ``vjps[0](grad, out, z, **attrs)``: the op must be an
+        activation, elementwise, of one input, and save nothing in its forward pass.
+        """
+        if self.role != "activation":
+            return "it is not an activation (role='activation')"
+        if len(self.arg_names) != 1:
+            return f"it takes {len(self.arg_names)} inputs, not one"
+        if not self.elementwise:
+            return "it is not elementwise"
+        if self.saves:
+            return "its forward saves values (saves=True), which the fused ops do not keep"
+        return None
 
     @functools.cached_property
     def differentiable(self) -> tuple[bool, ...]:

@@ -45,6 +45,11 @@ def _matmul_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="matmul",
+        notation=Formula("{A} @ {B}", "{A}\\,{B}"),
+        gate=(
+            "swaps, as a matrix product: each input gets the upstream gradient times the other "
+            "input, transposed"
+        ),
         arg_names=("A", "B"),
         forward=np.matmul,
         vjps=(_matmul_vjp_a, _matmul_vjp_b),
@@ -104,6 +109,11 @@ def linear_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="linear",
+        notation=Formula("{X} @ {W} + {b}", "{X}\\,{W} + {b}"),
+        gate=(
+            "multiplies and adds: the input and the weights each get the upstream gradient "
+            "times the other (transposed); the bias gets the upstream gradient summed"
+        ),
         arg_names=("X", "W", "b"),
         forward=linear_forward,
         vjps=vjps_from_joint(linear_joint_vjp, 3),
@@ -128,6 +138,7 @@ def _transpose_vjp(grad: Array, out: Array, x: Array, axes: tuple[int, ...] | No
 register(
     Op(
         name="transpose",
+        notation=Formula("{x}^T", "{x}^\\top"),
         arg_names=("x",),
         forward=lambda x, axes: np.transpose(x, axes),
         vjps=(_transpose_vjp,),
@@ -140,6 +151,7 @@ register(
 register(
     Op(
         name="reshape",
+        notation=Formula("reshape({x})", "\\operatorname{{reshape}}({x})"),
         arg_names=("x",),
         forward=lambda x, shape: np.reshape(x, shape),
         vjps=(lambda grad, out, x, shape: grad.reshape(x.shape),),
@@ -172,6 +184,7 @@ def _reduce_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="sum",
+        notation=Formula("sum({x})", "\\sum {x}"),
         arg_names=("x",),
         forward=lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
         vjps=(
@@ -188,6 +201,7 @@ register(
 register(
     Op(
         name="mean",
+        notation=Formula("mean({x})", "\\operatorname{{mean}}({x})"),
         arg_names=("x",),
         forward=lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
         vjps=(
@@ -212,6 +226,8 @@ def _max_vjp(grad: Array, out: Array, x: Array, axis: Axis = None, keepdims: boo
 register(
     Op(
         name="max",
+        notation=Formula("max({x})", "\\max {x}"),
+        gate="routes the whole gradient to the input that was largest",
         arg_names=("x",),
         forward=lambda x, axis=None, keepdims=False: np.max(x, axis=axis, keepdims=keepdims),
         vjps=(_max_vjp,),

@@ -1,5 +1,6 @@
 """What the charts share: a figure on the Agg canvas, an atomic PNG/SVG writer, and each
-activation's colour and label. matplotlib is imported only when a figure is made.
+activation's colour and label (from its layer class). matplotlib is imported only when a
+figure is made.
 
 The charts themselves live with what they draw (the gradient-flow chart in
 :mod:`chainrule.viz.vanishing`), so this module knows none of them.
@@ -12,10 +13,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from chainrule import nn
 from chainrule.explain.explanation import write_atomic
 
-COLORS = {"sigmoid": "#c0392b", "tanh": "#e67e22", "relu": "#2a6f97", "leaky_relu": "#27ae60"}
-LABELS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU"}
+# Colours for activation layers that declare none, in order (distinct from the declared ones).
+_SPARE_COLORS = ("#8e44ad", "#7f8c8d", "#d35400", "#16a085", "#2c3e50", "#b7950b")
+
+
+def activation_style(name: str) -> tuple[str, str]:
+    """(label, colour) of the activation whose op is ``name``, from its layer class
+    (:data:`chainrule.nn.ACTIVATION_LAYERS`); one without a colour gets a spare one."""
+    layers = nn.ACTIVATION_LAYERS
+    layer = layers[name]
+    if layer.color is not None:
+        return layer.label(), layer.color
+    plain = [op for op, cls in layers.items() if cls.color is None]
+    return layer.label(), _SPARE_COLORS[plain.index(name) % len(_SPARE_COLORS)]
 
 
 def new_figure(width: float, height: float, constrained: bool = True) -> Any:

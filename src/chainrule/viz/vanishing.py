@@ -1,9 +1,10 @@
 """Vanishing gradients: how big each layer's gradient is, for several activations.
 
-The same deep network (same initial weights, same data) is run with Sigmoid,
-Tanh, ReLU and LeakyReLU. For every layer the report gives the size of
-``dE/dW`` (its root mean square) from a real ``backward()`` and the mean slope
-of the activation after that layer, read from the op registry. The sigmoid's
+The same deep network (same initial weights, same data) is run with each
+elementwise activation layer (:func:`chainrule.nn.activation_layers`). For every
+layer the report gives the size of ``dE/dW`` (its root mean square) from a real
+``backward()`` and the mean slope of the activation after that layer, read from
+the op registry. The sigmoid's
 slope is at most 0.25, so its gradients shrink by that factor or more at every
 layer on their way back to the input.
 """
@@ -14,6 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,11 +23,8 @@ from chainrule import init, nn
 from chainrule.explain.derive import derive
 from chainrule.explain.fmt import num
 from chainrule.explain.trace import trace_step
-from chainrule.viz.charts import COLORS, LABELS, new_figure, save_figure
-
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu")
-_LAYERS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
-_LABELS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "ReLU", "leaky_relu": "LeakyReLU"}
+from chainrule.ops import get_op
+from chainrule.viz.charts import activation_style, new_figure, save_figure
 
 # The run traces and derives one full training step per activation, so its memory grows
 # with depth * width * (width + samples), its time with depth * width**2 * samples. These
@@ -37,6 +36,32 @@ MAX_WIDTH = 256
 MAX_SAMPLES = 64
 
 
+def activation_names() -> tuple[str, ...]:
+    """The activations a gradient-flow run may use: every elementwise activation layer's op."""
+    return tuple(cls.op_name for cls in nn.activation_layers(elementwise=True))
+
+
+def steepest_slope(activation: str) -> float:
+    """The largest local derivative of an activation (its layer's default attributes),
+    over inputs from -8 to 8, from its op's registered VJP: 0.25 for the sigmoid."""
+    op = get_op(activation)
+    attrs = dict(nn.ACTIVATION_LAYERS[activation]().activation_attrs or {})
+    x = np.arange(-800, 801) / 100.0  # holds 0 exactly, where the sigmoid is steepest
+    out = op.forward(x, **attrs)
+    if op.saves:
+        out, saved = out
+        attrs.update(saved)
+    vjp: Any = op.vjps[0]
+    return float(np.max(vjp(np.ones_like(x), out, x, **attrs)))
+
+
+def _shrinking(activations: Sequence[str]) -> list[tuple[str, float]]:
+    """The activations whose slope is below 1 everywhere, with their steepest slope:
+    each layer of them shrinks the gradient."""
+    bounds = [(a, steepest_slope(a)) for a in activations]
+    return [(a, bound) for a, bound in bounds if bound < 1]
+
+
 @dataclass(frozen=True)
 class GradientFlow:
     """Per-layer gradient sizes of one deep network under several activations.
@@ -44,7 +69,7 @@ class GradientFlow:
     Attributes
     ----------
     activations : tuple of str
-        Activation names, e.g. ``("sigmoid", "tanh", "relu", "leaky_relu")``.
+        Activation op names, e.g. ``("sigmoid", "tanh", "relu", "leaky_relu")``.
     sizes : dict of str to ndarray
         RMS of ``dE/dW`` of each hidden layer, layer 1 (nearest the input) first.
     slopes : dict of str to ndarray
@@ -61,7 +86,7 @@ class GradientFlow:
 
     def to_text(self, digits: int = 3) -> str:
         """The table of gradient sizes (and activation slopes) by layer."""
-        header = ["layer", *(_LABELS[a] for a in self.activations)]
+        header = ["layer", *(activation_style(a)[0] for a in self.activations)]
         rows = [header]
         for layer in range(self.depth):
             rows.append(
@@ -82,15 +107,16 @@ class GradientFlow:
         lines += ["", "Mean slope of the activation after each layer (its local derivative):", ""]
         for a in self.activations:
             values = ", ".join(num(v, 2) for v in self.slopes[a])
-            lines.append(f"  {_LABELS[a]:<10} {values}")
-        sigmoid = self.sizes.get("sigmoid")
-        if sigmoid is not None and sigmoid[-1] > 0:
-            first, last = float(sigmoid[0]), float(sigmoid[-1])
-            lines += [
-                "",
-                f"With sigmoid, whose slope is at most 0.25, the gradient at layer 1 is "
-                f"{num(first / last, 2)} times the one at layer {self.depth}.",
-            ]
+            lines.append(f"  {activation_style(a)[0]:<10} {values}")
+        for a, bound in _shrinking(self.activations):
+            sizes = self.sizes[a]
+            if sizes[-1] > 0:
+                lines += [
+                    "",
+                    f"With {activation_style(a)[0]}, whose slope is at most {num(bound, 2)}, the "
+                    f"gradient at layer 1 is {num(float(sizes[0]) / float(sizes[-1]), 2)} times "
+                    f"the one at layer {self.depth}.",
+                ]
         return "\n".join(lines) + "\n"
 
     def plot(self, path: str | os.PathLike[str]) -> Path:
@@ -105,7 +131,7 @@ def _network(activation: str, depth: int, width: int, features: int, seed: int) 
     for _ in range(depth):
         layers += [
             nn.Linear(size, width, init=init.xavier_normal(), dtype=np.float64, rng=rng),
-            _LAYERS[activation](),
+            nn.ACTIVATION_LAYERS[activation](),
         ]
         size = width
     layers.append(nn.Linear(size, 1, init=init.xavier_normal(), dtype=np.float64, rng=rng))
@@ -134,7 +160,7 @@ def _measure(
 
 
 def gradient_flow(
-    activations: Sequence[str] = ACTIVATIONS,
+    activations: Sequence[str] | None = None,
     depth: int = 8,
     width: int = 16,
     samples: int = 32,
@@ -144,8 +170,9 @@ def gradient_flow(
 
     Parameters
     ----------
-    activations : sequence of str, default all four
-        Any of ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``.
+    activations : sequence of str, optional
+        Op names of elementwise activations (:func:`activation_names`: ``"sigmoid"``,
+        ``"tanh"``, ``"relu"``, ``"leaky_relu"``...); default every one.
     depth : int, default 8
         Hidden layers (2 to 50).
     width : int, default 16
@@ -176,10 +203,12 @@ def gradient_flow(
                 f"gradient_flow: {label} must be an integer from {low} to {high}, got {shown!r}; "
                 "the bounds keep a run to a few seconds and under 500 MB"
             )
-    unknown = [a for a in activations if a not in _LAYERS]
+    known = activation_names()
+    activations = known if activations is None else tuple(activations)
+    unknown = [a for a in activations if a not in known]
     if unknown or not activations:
         raise ValueError(
-            f"gradient_flow: activations must be among {', '.join(ACTIVATIONS)}, got {unknown}"
+            f"gradient_flow: activations must be among {', '.join(known)}, got {unknown}"
         )
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(samples, width))
@@ -197,9 +226,10 @@ def gradient_flow_chart(flow: GradientFlow, path: str | os.PathLike[str]) -> Pat
     sizes_ax, slopes_ax = figure.subplots(1, 2, width_ratios=[1.4, 1])
     layers = list(range(1, flow.depth + 1))
     for activation in flow.activations:
+        label, color = activation_style(activation)
         style = {
-            "color": COLORS[activation],
-            "label": LABELS[activation],
+            "color": color,
+            "label": label,
             "marker": "o",
             "linewidth": 2,
         }
@@ -212,16 +242,18 @@ def gradient_flow_chart(flow: GradientFlow, path: str | os.PathLike[str]) -> Pat
     sizes_ax.set_xticks(layers)
     sizes_ax.grid(True, which="major", alpha=0.3)
     sizes_ax.legend(frameon=False)
-    slopes_ax.axhline(0.25, color=COLORS["sigmoid"], linestyle="--", linewidth=1)
-    slopes_ax.annotate(
-        "sigmoid's slope is at most 0.25",
-        (flow.depth, 0.25),
-        xytext=(0, -14),
-        textcoords="offset points",
-        ha="right",
-        color=COLORS["sigmoid"],
-        fontsize=9,
-    )
+    for activation, bound in _shrinking(flow.activations):
+        label, color = activation_style(activation)
+        slopes_ax.axhline(bound, color=color, linestyle="--", linewidth=1)
+        slopes_ax.annotate(
+            f"{label}'s slope is at most {bound:.2g}",
+            (flow.depth, bound),
+            xytext=(0, -14),
+            textcoords="offset points",
+            ha="right",
+            color=color,
+            fontsize=9,
+        )
     slopes_ax.set_xlabel("layer")
     slopes_ax.set_ylabel("mean slope of the activation")
     slopes_ax.set_title("Each layer multiplies the gradient by this", fontsize=12)
