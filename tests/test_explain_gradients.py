@@ -18,10 +18,10 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.explain import explain
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu", "leaky_relu"]
+ACTIVATIONS = [cls.op_name for cls in nn.activation_layers(elementwise=True)]
 LOSSES = ["mse", "mse-sum-half", "ce-logits", "ce-softmax", "bce-sigmoid", "bce-logits"]
 BIASES = [True, "shared", False]
-_LAYER = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}
+_LAYER = nn.ACTIVATION_LAYERS
 
 
 def build(depth: int, activation: str, loss: str, bias: object, seed: int):

@@ -10,7 +10,10 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.nn.fusion import fusion
 
-ACTIVATIONS = [nn.Sigmoid, nn.Tanh, nn.ReLU, lambda: nn.LeakyReLU(0.1)]
+# Every elementwise activation layer, and a leaky ReLU whose slope is not the default.
+_ELEMENTWISE = nn.activation_layers(elementwise=True)
+ACTIVATIONS = [*_ELEMENTWISE, lambda: nn.LeakyReLU(0.1)]
+_IDS = [cls.op_name for cls in _ELEMENTWISE] + ["leaky-0.1"]
 LOSSES = [
     (nn.MSELoss(), None),
     (nn.CrossEntropyLoss(), None),
@@ -30,7 +33,7 @@ def _run(model, x, y, loss_fn, fused: bool):
 
 @pytest.mark.parametrize("bias", [True, "shared"], ids=str)
 @pytest.mark.parametrize("loss_fn, head", LOSSES, ids=["mse", "ce", "bce", "softmax-ce"])
-@pytest.mark.parametrize("activation", ACTIVATIONS, ids=["sigmoid", "tanh", "relu", "leaky"])
+@pytest.mark.parametrize("activation", ACTIVATIONS, ids=_IDS)
 def test_fused_and_unfused_are_bit_identical(activation, loss_fn, head, bias):
     rng = np.random.default_rng(0)
     layers = [

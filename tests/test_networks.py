@@ -11,10 +11,8 @@ from chainrule import nn
 from chainrule.check import gradcheck_module
 
 ACTIVATIONS = {
-    "sigmoid": nn.Sigmoid,
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "leaky_relu": lambda: nn.LeakyReLU(0.1),
+    **{cls.op_name: cls for cls in nn.activation_layers(elementwise=True)},
+    "leaky_relu": lambda: nn.LeakyReLU(0.1),  # a slope other than the default
     "identity": nn.Identity,
 }
 # loss name -> (output activation appended or None, loss, target maker(rng, n, width))

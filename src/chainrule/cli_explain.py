@@ -23,8 +23,6 @@ from chainrule._cli_help import usage_examples
 
 __all__ = ["add_explain_commands"]
 
-_HIDDEN = activation_choices(hidden=True)
-_OUTPUTS = {**_HIDDEN, **activation_choices(hidden=False)}  # and "linear": no activation
 _DEFAULT_HIDDEN = cr_nn.Sigmoid.command_name
 # The losses that take probabilities, and the output layer that makes them.
 _PROBABILITIES = {
@@ -33,6 +31,12 @@ _PROBABILITIES = {
 }
 _LOSSES = ["cross-entropy", "mse", "half-sse", "bce"]
 _FORMATS = ["text", "markdown", "html"]
+
+
+def _outputs() -> dict[str, Any]:
+    """The layers an output may end in, by command-line name: the hidden ones first
+    (and ``linear``: none)."""
+    return {**activation_choices(hidden=True), **activation_choices(hidden=False)}
 
 
 def add_explain_commands(commands: Any) -> None:
@@ -77,13 +81,13 @@ def add_explain_commands(commands: Any) -> None:
     net.add_argument("--layers", type=_sizes, metavar="N,N,...", help="layer sizes, e.g. 2,3,2")
     net.add_argument(
         "--hidden",
-        choices=list(_HIDDEN),
+        choices=list(activation_choices(hidden=True)),
         default=_DEFAULT_HIDDEN,
         help=f"hidden activation (default {_DEFAULT_HIDDEN})",
     )
     net.add_argument(
         "--output",
-        choices=[*_OUTPUTS, "linear"],
+        choices=[*_outputs(), "linear"],
         default=None,
         help=f"output activation (default: {_PROBABILITIES['cross-entropy'].command_name} for "
         f"cross-entropy, else {_DEFAULT_HIDDEN})",
@@ -188,7 +192,7 @@ def _network(args: argparse.Namespace) -> tuple[Any, np.ndarray, np.ndarray, Any
         last = i == len(sizes) - 2
         kind = output if last else args.hidden
         if kind != "linear":
-            layers.append(_OUTPUTS[kind]())
+            layers.append(_outputs()[kind]())
     model = nn.Sequential(*layers)
     y = args.y
     if args.loss == "cross-entropy":

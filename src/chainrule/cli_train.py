@@ -29,7 +29,6 @@ from chainrule.train.checkpoint import CHECKPOINT_FILE
 
 __all__ = ["add_train_commands"]
 
-_ACTIVATIONS = activation_choices(hidden=True)
 _DEFAULT_ACTIVATION = cr_nn.ReLU.command_name
 _MAX_CLASSES = 100
 WEIGHT_DECAY = 0.01
@@ -69,7 +68,7 @@ def add_train_commands(commands: Any) -> None:
     )
     train.add_argument(
         "--activation",
-        choices=list(_ACTIVATIONS),
+        choices=list(activation_choices(hidden=True)),
         default=_DEFAULT_ACTIVATION,
         help=f"activation of the hidden layers (default {_DEFAULT_ACTIVATION})",
     )
@@ -347,7 +346,7 @@ def _train(args: argparse.Namespace) -> int:
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
         layers += [
             cr.nn.Linear(fan_in, fan_out, rng=generator),
-            _ACTIVATIONS[args.activation](),
+            activation_choices(hidden=True)[args.activation](),
         ]
     model = cr.nn.Sequential(*layers[:-1])
     optimizer = (cr.optim.Adam if args.optimizer == "adam" else cr.optim.SGD)(

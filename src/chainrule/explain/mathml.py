@@ -23,6 +23,7 @@ _SYMBOLS = {
     "sigma": ("mi", "σ"),
     "theta": ("mi", "θ"),
     "lambda": ("mi", "λ"),
+    "pi": ("mi", "π"),
     "partial": ("mo", "∂"),
     "sum": ("mo", "∑"),
     "top": ("mi", "⊤"),
@@ -33,6 +34,7 @@ _SYMBOLS = {
     "to": ("mo", "→"),
     "rightarrow": ("mo", "→"),
     "ldots": ("mo", "…"),
+    "dots": ("mo", "…"),
     "cdots": ("mo", "⋯"),
     "vdots": ("mo", "⋮"),
     "ge": ("mo", "≥"),
@@ -50,6 +52,8 @@ _SYMBOLS = {
     "_": ("mi", "_"),
 }
 _FUNCTIONS = {"log", "exp", "tanh", "max", "min", "sigmoid", "diag", "softmax"}
+# Function application, then a thin space: "log 0.8353", not "log0.8353".
+_APPLY = '<mo>&#x2061;</mo><mspace width="0.17em"></mspace>'
 _SPACES = {
     ",": "0.17em",
     ";": "0.28em",
@@ -103,6 +107,13 @@ class _Parser:
         while self.peek() is not None and self.peek() != stop:
             if self.peek() in ("^", "_"):  # a script with no base
                 items.append(self.scripts("<mrow></mrow>"))
+                continue
+            token = self.peek()
+            if token is not None and token.startswith("\\") and token[1:] in _FUNCTIONS:
+                # \tanh^2 u: the power belongs to the function's name, applied to u after it.
+                self.take()
+                name = f'<mi mathvariant="normal">{token[1:]}</mi>'
+                items.append(self.scripts(name) + _APPLY)
                 continue
             items.append(self.scripts(self.atom()))
         if stop is not None and self.peek() == stop:
@@ -173,9 +184,7 @@ class _Parser:
         if name in _SPACES:
             return f'<mspace width="{_SPACES[name]}"></mspace>'
         if name in _FUNCTIONS:
-            # Function application, then a thin space: "log 0.8353", not "log0.8353".
-            space = '<mspace width="0.17em"></mspace>'
-            return f'<mi mathvariant="normal">{name}</mi><mo>&#x2061;</mo>{space}'
+            return f'<mi mathvariant="normal">{name}</mi>{_APPLY}'
         if name in _SYMBOLS:
             tag, char = _SYMBOLS[name]
             return f"<{tag}>{html.escape(char)}</{tag}>"
