@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.explain.document import Block, Heading, MatEq, Math, Para
-from chainrule.explain.fmt import num, shape_str, tex_name
+from chainrule.explain.fmt import num, shape_str, shown_indices, tex_name
 from chainrule.explain.notation import forward_math
 from chainrule.explain.trace import Trace, Value
 
@@ -42,13 +42,23 @@ def _label(name: str, gap: str = "") -> Math:
     return Math(f"{gap}{name} =", f"{space}{tex_name(name)} =")
 
 
+def _labels_note(y: Value, rows: np.ndarray) -> str:
+    """The class labels of exactly the rows the display of the one-hot ``rows`` shows."""
+    labels = y.data.reshape(-1)
+    shown = [r for r in shown_indices(rows)[0] if r is not None]
+    if len(shown) == labels.size:
+        listed = ", ".join(num(labels[r]) for r in shown)
+        return f"({y.name} holds the class labels [{listed}] as one-hot rows.)"
+    listed = ", ".join(f"row {r}: {num(labels[r])}" for r in shown)
+    return f"({y.name} holds the class labels as one-hot rows; the rows shown have {listed}.)"
+
+
 def forward_blocks(trace: Trace, digits: int) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Forward pass")]
     x, y = trace.input, trace.target
     blocks.append(MatEq([_label(x.name), x.data, _label(y.name, "  "), trace.target_rows]))
     if trace.target_rows.shape != y.data.shape:
-        labels = ", ".join(num(v, digits) for v in y.data.reshape(-1)[:8])
-        blocks.append(Para([f"({y.name} holds the class labels [{labels}] as one-hot rows.)"]))
+        blocks.append(Para([_labels_note(y, trace.target_rows)]))
     blocks.append(Para(["The parameters before the step, layer by layer:"]))
     layers: dict[int | None, list[Value]] = {}
     for v in trace.parameters():

@@ -33,6 +33,23 @@ def num(value: float | np.floating[Any] | np.ndarray, digits: int = DIGITS) -> s
     return text
 
 
+def agreement(first: float, second: float) -> str:
+    """How closely two numbers agree, in words: ``agree to 9 significant digits``.
+
+    Never "to within 0": equal numbers "agree exactly".
+    """
+    first, second = float(first), float(second)
+    if first == second:
+        return "agree exactly"
+    scale = max(abs(first), abs(second))
+    if not np.isfinite(scale):
+        return "do not agree"
+    digits = int(np.floor(-np.log10(abs(first - second) / scale)))
+    if digits < 1:
+        return f"do not agree (they differ by {num(abs(first - second), 2)})"
+    return f"agree to {digits} significant digit" + ("" if digits == 1 else "s")
+
+
 def shape_str(shape: Sequence[int]) -> str:
     """``(6, 5)``, ``(1,)`` or ``()`` for a scalar."""
     if len(shape) == 1:
@@ -45,24 +62,112 @@ def index_str(index: Sequence[int]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]"
 
 
-def _kept(count: int, limit: int) -> list[int | None]:
-    """Indices to show out of ``count``; ``None`` marks the elided middle."""
+#: A row with at most this many non-zero entries is sparse (a one-hot target, a
+#: cross-entropy gradient): all its non-zero entries are kept. The same count bounds
+#: the entries of a row's minority sign that are kept (the target's entry of O - Y).
+SPARSE_ENTRIES = 2
+
+
+def _line_keys(line: np.ndarray) -> set[int]:
+    """Positions a shortened display of ``line`` must keep.
+
+    Its largest-magnitude entry; its non-zero entries when it has at most
+    :data:`SPARSE_ENTRIES` of them; the entries of its minority sign when there are
+    at most that many (the one negative entry among positive ones).
+    """
+    keys = {int(np.argmax(np.abs(np.nan_to_num(line, nan=np.inf))))}
+    nonzero = np.flatnonzero(line != 0)
+    if nonzero.size <= SPARSE_ENTRIES:
+        keys.update(int(i) for i in nonzero)
+    for sign in (line > 0, line < 0):
+        count = int(sign.sum())
+        if 0 < count <= SPARSE_ENTRIES and count < nonzero.size - count:
+            keys.update(int(i) for i in np.flatnonzero(sign))
+    return keys
+
+
+def _layout(shown: set[int], count: int) -> list[int | None]:
+    """``shown`` in order with ``None`` for each run of hidden positions."""
+    kept: list[int | None] = []
+    previous = -1
+    for i in sorted(shown):
+        if i != previous + 1:
+            kept.append(None)
+        kept.append(i)
+        previous = i
+    if previous != count - 1:
+        kept.append(None)
+    return kept
+
+
+def _with_cuts(keep: set[int], count: int, limit: int) -> list[int | None]:
+    """Positions to show out of ``count``, at most ``limit`` numbers unless more must be kept.
+
+    Everything in ``keep`` is shown, even past ``limit``; the rest of the room
+    (``limit`` numbers and one cut mark) goes to the last position and the first
+    ones, as a reader expects. A cut that would hide a single position shows it
+    instead, and a cut that saves fewer than two cells is not made.
+    """
     if count <= limit:
         return list(range(count))
-    head = limit - 2
-    return [*range(head), None, count - 2, count - 1]
+    shown = set(keep) | {count - 1}
+    for i in range(count):
+        if i in shown:
+            continue
+        if len(_layout(shown | {i}, count)) > limit + 1:
+            break
+        shown.add(i)
+    for i in range(1, count - 1):
+        if i - 1 in shown and i + 1 in shown:
+            shown.add(i)
+    kept = _layout(shown, count)
+    return list(range(count)) if len(kept) >= count - 1 else kept
 
 
-def as_grid(array: np.ndarray, digits: int = DIGITS) -> list[list[str]]:
-    """A 0-, 1- or 2-D array as rows of formatted cells, elided beyond MAX_ROWS x MAX_COLS.
+def shown_indices(array: np.ndarray) -> tuple[list[int | None], list[int | None]]:
+    """Rows and columns a display of ``array`` shows; ``None`` marks each cut.
 
-    A 1-D array is one row; elided entries are ``"..."``.
+    Beyond :data:`MAX_ROWS` rows or :data:`MAX_COLS` columns a display is
+    shortened, but never at the cost of what a reader needs: the row holding the
+    largest-magnitude entry (and the only rows with non-zero entries, when there
+    are at most :data:`SPARSE_ENTRIES`), and in every shown row its key entries
+    (see :func:`_line_keys`): the target class of a one-hot row, the non-zero
+    entries of a sparse row, a lone entry of the other sign, the largest entry.
+    The rest of the room goes to the first rows or columns and the last one.
     """
+    matrix = _as_matrix(array)
+    rows, cols = matrix.shape
+    if matrix.size == 0:
+        return list(range(rows)), list(range(cols))
+    magnitude = np.abs(np.nan_to_num(matrix, nan=np.inf))
+    key_rows = {int(np.unravel_index(np.argmax(magnitude), matrix.shape)[0])}
+    nonzero_rows = np.flatnonzero((matrix != 0).any(axis=1))
+    if 0 < nonzero_rows.size <= SPARSE_ENTRIES:
+        key_rows.update(int(r) for r in nonzero_rows)
+    shown_rows = _with_cuts(key_rows, rows, MAX_ROWS)
+    key_cols: set[int] = set()
+    if cols > MAX_COLS:
+        for r in shown_rows:
+            if r is not None:
+                key_cols |= _line_keys(matrix[r])
+    return shown_rows, _with_cuts(key_cols, cols, MAX_COLS)
+
+
+def _as_matrix(array: np.ndarray) -> np.ndarray:
     matrix = np.atleast_2d(np.asarray(array))
     if matrix.ndim > 2:
         matrix = matrix.reshape(-1, matrix.shape[-1])
-    rows = _kept(matrix.shape[0], MAX_ROWS)
-    cols = _kept(matrix.shape[1], MAX_COLS)
+    return matrix
+
+
+def as_grid(array: np.ndarray, digits: int = DIGITS) -> list[list[str]]:
+    """A 0-, 1- or 2-D array as rows of formatted cells, shortened as :func:`shown_indices` says.
+
+    A 1-D array is one row; each cut is a ``"..."`` cell (a whole row of them
+    between rows).
+    """
+    matrix = _as_matrix(array)
+    rows, cols = shown_indices(matrix)
     grid = []
     for r in rows:
         if r is None:
@@ -80,13 +185,48 @@ def matrix_lines(array: np.ndarray, digits: int = DIGITS) -> list[str]:
     grid = as_grid(array, digits)
     columns = [_align_decimals([row[c] for row in grid]) for c in range(len(grid[0]))]
     cells = [" ".join(column[r] for column in columns) for r in range(len(grid))]
+    note = cut_note(array)
     if array.ndim == 1:
-        return ["[" + cells[0] + "]"]
+        return ["[" + cells[0] + "]", *([note] if note else [])]
     last = len(cells) - 1
-    return [
+    lines = [
         ("[[" if i == 0 else " [") + line + ("]]" if i == last else "]")
         for i, line in enumerate(cells)
     ]
+    return lines + ([note] if note else [])
+
+
+def _ranges(kept: list[int | None]) -> str:
+    """``0-4, 7, 9`` for the shown positions of a shortened axis."""
+    runs: list[list[int]] = []
+    for i in kept:
+        if i is None:
+            runs.append([])
+        elif runs and runs[-1]:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    parts = [str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs if r]
+    return ", ".join(parts)
+
+
+def cut_note(array: np.ndarray) -> str:
+    """Which rows and columns a shortened display shows: ``(rows 0-4, 17, 29 of 30 shown)``.
+
+    Empty when nothing is cut. Indices start at 0, like the formulas' indices.
+    """
+    array = np.asarray(array)
+    if array.ndim == 0:
+        return ""
+    matrix = _as_matrix(array)
+    rows, cols = shown_indices(matrix)
+    parts = []
+    if None in rows:
+        parts.append(f"rows {_ranges(rows)} of {matrix.shape[0]}")
+    if None in cols:
+        word = "entries" if array.ndim == 1 else "columns"
+        parts.append(f"{word} {_ranges(cols)} of {matrix.shape[1]}")
+    return f"({'; '.join(parts)} shown)" if parts else ""
 
 
 def _align_decimals(cells: list[str]) -> list[str]:
