@@ -10,9 +10,31 @@ import numpy as np
 from chainrule.autograd import enable_grad
 from chainrule.tensor import Tensor
 
+#: Default step h of the central differences.
+EPS = 1e-6
+
 
 class GradcheckError(ValueError):
     """Analytic and numerical gradients disagree; the message has the worst entries."""
+
+
+def central_difference(
+    fn: Callable[[], float], flat: np.ndarray, index: int, eps: float = EPS
+) -> tuple[float, float, float]:
+    """``(f(w + h), f(w - h), (f(w + h) - f(w - h)) / 2h)`` for ``w = flat[index]``, ``h = eps``.
+
+    ``flat`` is a flat view of the array ``fn`` reads; the entry is nudged in place
+    and put back, so ``fn`` sees each nudge and nothing is left changed.
+    """
+    original = flat[index]
+    try:
+        flat[index] = original + eps
+        plus = float(fn())
+        flat[index] = original - eps
+        minus = float(fn())
+    finally:
+        flat[index] = original
+    return plus, minus, (plus - minus) / (2 * eps)
 
 
 def _output_directions(size: int, rng: np.random.Generator, full_limit: int) -> list[np.ndarray]:
@@ -25,7 +47,7 @@ def _output_directions(size: int, rng: np.random.Generator, full_limit: int) -> 
 def gradcheck(
     fn: Callable[..., Tensor],
     inputs: Sequence[Tensor],
-    eps: float = 1e-6,
+    eps: float = EPS,
     atol: float = 1e-5,
     rtol: float = 1e-3,
     *,
@@ -76,14 +98,12 @@ def gradcheck(
         analytic = [np.zeros_like(t.data) if t.grad is None else t.grad.copy() for t in checked]
         for i, t in enumerate(checked):
             flat = t.data.reshape(-1)  # a view: perturb in place
+
+            def projected(v: np.ndarray = v) -> float:
+                return float(np.vdot(v, fn(*inputs).data))
+
             for j in range(flat.size):
-                original = flat[j]
-                flat[j] = original + eps
-                plus = float(np.vdot(v, fn(*inputs).data))
-                flat[j] = original - eps
-                minus = float(np.vdot(v, fn(*inputs).data))
-                flat[j] = original
-                numeric = (plus - minus) / (2 * eps)
+                numeric = central_difference(projected, flat, j, eps)[2]
                 got = float(analytic[i].reshape(-1)[j])
                 error = abs(got - numeric)
                 if not error <= atol + rtol * abs(numeric):  # NaN fails too

@@ -77,6 +77,12 @@ def add_explain_commands(commands: Any) -> None:
     explain.add_argument(
         "--digits", type=int_in(1, 17), default=4, help="significant digits (default 4)"
     )
+    explain.add_argument(
+        "--brief",
+        action="store_true",
+        help="only the numbers: forward values, loss, error signals, gradients with shapes, "
+        "the update and what to notice (no derivations)",
+    )
     net = explain.add_argument_group("a network described here")
     net.add_argument("--layers", type=_sizes, metavar="N,N,...", help="layer sizes, e.g. 2,3,2")
     net.add_argument(
@@ -297,8 +303,8 @@ def _explain(args: argparse.Namespace) -> int:
         model, x, y, loss, note = _saved_model(args)
         step = explain(model, x, y, loss, lr=args.lr or 0.1, weights=args.weight, description=note)
     if args.out:
-        written = step.save(args.out, format=fmt, digits=args.digits)
+        written = step.save(args.out, format=fmt, digits=args.digits, brief=args.brief)
         print(f"wrote {written}")
     else:
-        print(step.render(fmt, args.digits), end="")
+        print(step.render(fmt, args.digits, brief=args.brief), end="")
     return 0

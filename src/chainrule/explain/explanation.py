@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.explain.brief import brief_blocks
 from chainrule.explain.compose import forward_blocks, update_blocks
 from chainrule.explain.compose_backward import backward_blocks
 from chainrule.explain.derive import Derivation
+from chainrule.explain.diagnostics import Finding, diagnose, diagnostics_blocks
 from chainrule.explain.document import Block, Heading, Inline, Para, Picture, Table
 from chainrule.explain.fmt import DIGITS, num, shape_str
 from chainrule.explain.gates import gate_blocks
@@ -27,6 +29,7 @@ from chainrule.explain.graph_svg import graph_svg
 from chainrule.explain.lossform import loss_blocks
 from chainrule.explain.matrix_view import matrix_view_blocks
 from chainrule.explain.notation import name_math
+from chainrule.explain.probe import LossProbe
 from chainrule.explain.render_html import render_html, render_html_fragment
 from chainrule.explain.render_markdown import render_markdown
 from chainrule.explain.render_text import render_text
@@ -96,6 +99,10 @@ class Explanation:
         The loss after the step, on the same data.
     names : dict of str to str
         Display name of each parameter (``{"2.weight": "Who", ...}``).
+    diagnostics : list of Finding
+        What a teacher would point out (saturated or dead units, vanishing or
+        exploding gradients, a step that raised the loss), each with ``kind``,
+        ``where`` and a one-sentence ``message``; empty for a healthy step.
     """
 
     def __init__(
@@ -118,6 +125,8 @@ class Explanation:
         self.description = description
         self.scalar_weights = list(scalar_weights)
         self.training = training
+        self._probe: LossProbe | None = None
+        self._findings: list[Finding] | None = None
 
     # -- numbers ----------------------------------------------------------------------
     @property
@@ -144,24 +153,44 @@ class Explanation:
     def names(self) -> dict[str, str]:
         return {v.param_key: v.name for v in self.trace.parameters() if v.param_key}
 
+    @property
+    def probe(self) -> LossProbe:
+        """The loss at other parameter values, on a copy of the model (made once)."""
+        if self._probe is None:
+            self._probe = LossProbe(self.model, self.loss_fn, self.trace)
+        return self._probe
+
+    @property
+    def diagnostics(self) -> list[Finding]:
+        """What to notice about this step (see :mod:`chainrule.explain.diagnostics`)."""
+        if self._findings is None:
+            self._findings = diagnose(self.trace, self.derivation, self.probe.after_step)
+        return list(self._findings)
+
     # -- renderings -------------------------------------------------------------------
-    def blocks(self, digits: int = DIGITS, *, picture: bool = True) -> list[Block]:
-        """The explanation as format-independent blocks (see :mod:`chainrule.explain.document`)."""
+    def blocks(
+        self, digits: int = DIGITS, *, picture: bool = True, brief: bool = False
+    ) -> list[Block]:
+        """The explanation as format-independent blocks (see :mod:`chainrule.explain.document`).
+
+        ``brief=True`` keeps the numbers (forward values, loss, error signals,
+        gradients with shapes, update) and what to notice, without the derivations.
+        """
         if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
             raise ValueError(f"digits must be an integer from 1 to 17, got {digits!r}")
-        return _number_sections(build(self, digits, picture=picture))
+        return _number_sections(build(self, digits, picture=picture, brief=bool(brief)))
 
-    def to_text(self, digits: int = DIGITS) -> str:
+    def to_text(self, digits: int = DIGITS, *, brief: bool = False) -> str:
         """Plain text, at most 100 columns wide (wide matrices are stacked)."""
-        return render_text(self.blocks(digits, picture=False), digits)
+        return render_text(self.blocks(digits, picture=False, brief=brief), digits)
 
-    def to_markdown(self, digits: int = DIGITS) -> str:
+    def to_markdown(self, digits: int = DIGITS, *, brief: bool = False) -> str:
         """Markdown with LaTeX math (``$...$`` and ``$$...$$``)."""
-        return render_markdown(self.blocks(digits, picture=False), digits)
+        return render_markdown(self.blocks(digits, picture=False, brief=brief), digits)
 
-    def to_html(self, digits: int = DIGITS, *, standalone: bool = True) -> str:
+    def to_html(self, digits: int = DIGITS, *, standalone: bool = True, brief: bool = False) -> str:
         """A self-contained HTML report: MathML formulas, inline SVG graph, no network needed."""
-        blocks = self.blocks(digits)
+        blocks = self.blocks(digits, brief=brief)
         if standalone:
             return render_html(blocks, self.title, digits)
         return render_html_fragment(blocks, digits)
@@ -170,14 +199,20 @@ class Explanation:
         """The computation graph with each value's forward value and gradient, as SVG."""
         return graph_svg(self.trace, digits, standalone=standalone)
 
-    def render(self, format: str = "text", digits: int = DIGITS) -> str:  # noqa: A002
+    def render(
+        self,
+        format: str = "text",  # noqa: A002
+        digits: int = DIGITS,
+        *,
+        brief: bool = False,
+    ) -> str:
         """``to_text``, ``to_markdown`` or ``to_html`` by name."""
         if format == "text":
-            return self.to_text(digits)
+            return self.to_text(digits, brief=brief)
         if format == "markdown":
-            return self.to_markdown(digits)
+            return self.to_markdown(digits, brief=brief)
         if format == "html":
-            return self.to_html(digits)
+            return self.to_html(digits, brief=brief)
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
 
     def save(
@@ -185,10 +220,12 @@ class Explanation:
         path: str | os.PathLike[str],
         format: str | None = None,  # noqa: A002  (the name render() and the CLI use)
         digits: int = DIGITS,
+        *,
+        brief: bool = False,
     ) -> Path:
         """Write the explanation to ``path`` (format from the suffix unless given), atomically.
 
-        ``.svg`` writes the computation graph.
+        ``.svg`` writes the computation graph; ``brief=True`` the brief explanation.
         """
         target = Path(path)
         if format is None and target.suffix.lower() == ".svg":
@@ -199,7 +236,7 @@ class Explanation:
                 f"cannot tell the format of {target.name!r} from its suffix; use .txt, .md, "
                 ".html or .svg, or pass format="
             )
-        return write_atomic(target, self.render(chosen, digits))
+        return write_atomic(target, self.render(chosen, digits, brief=brief))
 
     def _repr_html_(self) -> str:
         return self.to_html(standalone=False)
@@ -241,14 +278,16 @@ def overview_blocks(expl: Explanation) -> list[Block]:
     blocks: list[Block] = [Heading(1, expl.title)]
     if expl.description:
         blocks.append(Para([expl.description]))
-    blocks += [Para([line]) for line in lines]
+    return blocks + [Para([line]) for line in lines]
+
+
+def names_blocks(trace: Trace) -> list[Block]:
     rows: list[list[Inline]] = []
     for v in trace.values:
         if v.kind in ("constant",):
             continue
         rows.append([name_math(v.name), v.role, shape_str(v.data.shape), v.param_key or ""])
-    blocks += [Heading(3, "Names"), Table(["name", "what", "shape", "parameter"], rows)]
-    return blocks
+    return [Heading(3, "Names"), Table(["name", "what", "shape", "parameter"], rows)]
 
 
 def training_blocks(expl: Explanation, digits: int) -> list[Block]:
@@ -272,16 +311,20 @@ def training_blocks(expl: Explanation, digits: int) -> list[Block]:
     ]
 
 
-def build(expl: Explanation, digits: int, *, picture: bool) -> list[Block]:
-    """All blocks of ``expl`` in reading order."""
+def build(expl: Explanation, digits: int, *, picture: bool, brief: bool = False) -> list[Block]:
+    """All blocks of ``expl`` in reading order (the brief ones with ``brief``)."""
     trace, derivation = expl.trace, expl.derivation
     blocks = overview_blocks(expl)
+    blocks += diagnostics_blocks(expl.diagnostics)
+    if brief:
+        return blocks + brief_blocks(trace, derivation, digits)
+    blocks += names_blocks(trace)
     blocks += forward_blocks(trace, digits)
     blocks.append(Heading(2, "Loss"))
     blocks += loss_blocks(trace, derivation.fused is not None, digits)
     blocks += backward_blocks(trace, derivation)
     blocks += matrix_view_blocks(trace, derivation)
-    blocks += scalar_blocks(trace, derivation, expl.scalar_weights, digits)
+    blocks += scalar_blocks(trace, derivation, expl.scalar_weights, digits, expl.probe)
     blocks += update_blocks(trace, digits)
     blocks += gate_blocks(trace, derivation, digits)
     if picture:

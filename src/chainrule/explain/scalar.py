@@ -11,13 +11,15 @@ unit is a sum over them; there the table shows that sum and stops.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule.check import EPS, central_difference
 from chainrule.explain.derive import Chain, Derivation, Stage
 from chainrule.explain.document import Block, Heading, Inline, Math, Para, Table
-from chainrule.explain.fmt import index_str, num, tex_index, tex_name, text_partial
+from chainrule.explain.fmt import agreement, index_str, num, tex_index, tex_name, text_partial
 from chainrule.explain.trace import Trace
 
 #: Samples listed before the rest are elided (the sum always covers all of them).
@@ -169,7 +171,49 @@ def _columns(
     return columns, legend
 
 
-def scalar_view(ref: WeightRef, trace: Trace, digits: int) -> list[Block]:
+#: ``probe(changes)``: the loss with the parameters in ``changes`` replaced (by name).
+LossAt = Callable[[Mapping[str, np.ndarray]], float]
+
+
+def numerical_check(ref: WeightRef, loss_at: LossAt, eps: float = EPS) -> list[Block]:
+    """The weight's gradient by central differences, beside the backpropagated value."""
+    param = ref.chain.param
+    key = param.param_key
+    if key is None:
+        return []
+    weights = param.data.astype(np.float64)  # a copy: the traced values stay as they were
+    index = int(np.ravel_multi_index(ref.index, weights.shape))
+    plus, minus, numeric = central_difference(
+        lambda: loss_at({key: weights}), weights.reshape(-1), index, eps
+    )
+    backprop = float(ref.chain.gradient[ref.index])
+    w = f"{param.name}{index_str(ref.index)}"
+    loss = "E"
+    difference = Math(
+        f"({loss}(w + h) - {loss}(w - h)) / 2h",
+        f"\\frac{{{loss}(w + h) - {loss}(w - h)}}{{2h}}",
+    )
+    return [
+        Para(
+            [
+                f"Numerical check: nudge w = {w} by h = {num(eps, 2)} each way and compute the "
+                "loss again: ",
+                Math(f"{loss}(w + h) = {num(plus, 15)}", f"{loss}(w + h) = {num(plus, 15)}"),
+                " and ",
+                Math(f"{loss}(w - h) = {num(minus, 15)}", f"{loss}(w - h) = {num(minus, 15)}"),
+                ", so the central difference ",
+                difference,
+                f" = {num(numeric, 10)}. Backpropagation gave {num(backprop, 10)}: the two "
+                f"{agreement(numeric, backprop)}.",
+            ],
+            note=True,
+        )
+    ]
+
+
+def scalar_view(
+    ref: WeightRef, trace: Trace, digits: int, loss_at: LossAt | None = None
+) -> list[Block]:
     """The table and the worked first row for one weight entry."""
     chain, (i, j) = ref.chain, ref.index
     loss, param = trace.loss.name, chain.param.name
@@ -223,16 +267,21 @@ def scalar_view(ref: WeightRef, trace: Trace, digits: int) -> list[Block]:
                 " as the backward pass computed it.",
             ]
         ),
+        *(numerical_check(ref, loss_at) if loss_at is not None else []),
     ]
 
 
 def scalar_blocks(
-    trace: Trace, derivation: Derivation, refs: list[WeightRef], digits: int
+    trace: Trace,
+    derivation: Derivation,
+    refs: list[WeightRef],
+    digits: int,
+    loss_at: LossAt | None = None,
 ) -> list[Block]:
-    """The scalar-view section for the chosen weights."""
+    """The scalar-view section for the chosen weights; ``loss_at`` adds a numerical check."""
     if not refs:
         return []
     blocks: list[Block] = [Heading(2, "One weight at a time (scalar view)")]
     for ref in refs:
-        blocks += scalar_view(ref, trace, digits)
+        blocks += scalar_view(ref, trace, digits, loss_at)
     return blocks
