@@ -8,7 +8,7 @@ shown, the way backpropagation reuses a layer's error signal. A fused loss
 
 from __future__ import annotations
 
-from chainrule.explain.derive import Chain, Derivation, FusedLoss
+from chainrule.explain.derive import Chain, Derivation, FusedLoss, Stage
 from chainrule.explain.document import Block, Heading, Inline, MatEq, Math, Para
 from chainrule.explain.fmt import num, shape_str, tex_partial, text_partial
 from chainrule.explain.notation import name_math
@@ -111,7 +111,11 @@ def fused_blocks(fused: FusedLoss, trace: Trace) -> list[Block]:
     return blocks
 
 
-def _reuse_note(chain: Chain, trace: Trace) -> list[Block]:
+#: What a chain has already said, shared by the chains of one backward section.
+Said = set[str]
+
+
+def _reuse_note(chain: Chain, trace: Trace, said: Said) -> list[Block]:
     reused = [i for i, first in enumerate(chain.first_shown) if first is not None]
     if not reused:
         return []
@@ -121,21 +125,40 @@ def _reuse_note(chain: Chain, trace: Trace) -> list[Block]:
     if last.is_error_signal:
         delta = delta_name(last, trace.n_layers)
         what += [" (", delta, f", the error signal of layer {last.wrt.layer})"]
-    owner = str(chain.first_shown[reused[-1]])
+    owner = text_partial(loss, str(chain.first_shown[reused[-1]]))
+    if "reuse" in said:  # the idea was explained once; now only say where it comes from
+        return [Para([*what, f" is reused from {owner} above."])]
+    said.add("reuse")
     text = (
-        f" was already computed for {text_partial(loss, owner)} above; backpropagation reuses "
+        f" was already computed for {owner} above; backpropagation reuses "
         "it instead of recomputing the chain up to it."
     )
     return [Para([*what, text], note=True)]
 
 
-def chain_blocks(chain: Chain, trace: Trace, fused: FusedLoss | None) -> list[Block]:
-    """The chain for one parameter: its formula, then every stage not shown before."""
+def _intuition(stage: Stage, said: Said) -> list[Block]:
+    """The op's one-sentence intuition, the first time the op appears."""
+    op = stage.op
+    if op.name in said or not op.intuition:
+        return []
+    said.add(op.name)
+    return [Para([f"Intuition ({op.name}): {op.intuition}"])]
+
+
+def chain_blocks(
+    chain: Chain, trace: Trace, fused: FusedLoss | None, said: Said | None = None
+) -> list[Block]:
+    """The chain for one parameter: its formula, then every stage not shown before.
+
+    ``said`` collects what earlier chains explained (reuse, each op's intuition),
+    so that it is said once.
+    """
+    said = set() if said is None else said
     loss, param = trace.loss.name, chain.param.name
     blocks: list[Block] = [
         Heading(3, f"{text_partial(loss, param)} ({chain.param.role})"),
         MatEq([_chain_math(chain, fused, loss)]),
-        *_reuse_note(chain, trace),
+        *_reuse_note(chain, trace, said),
     ]
     for stage, first in zip(chain.stages, chain.first_shown):
         if first is not None:
@@ -144,18 +167,20 @@ def chain_blocks(chain: Chain, trace: Trace, fused: FusedLoss | None) -> list[Bl
             formula = Math(stage.formula_text, stage.formula_latex)
             blocks.append(Para([partial(loss, stage.wrt.name), " = ", formula, ", shown above."]))
             continue
+        blocks += _intuition(stage, said)
         blocks += stage_blocks(stage, trace)
-    shape = shape_str(chain.gradient.shape)
-    blocks.append(
-        Para(
-            [
-                partial(loss, param),
-                f" has shape {shape}, the shape of ",
-                name_math(param),
-                " itself.",
-            ]
+    if chain.stages[-1].kind not in ("layer-weights", "bias"):  # those say the shape already
+        shape = shape_str(chain.gradient.shape)
+        blocks.append(
+            Para(
+                [
+                    partial(loss, param),
+                    f" has shape {shape}, the shape of ",
+                    name_math(param),
+                    " itself.",
+                ]
+            )
         )
-    )
     if chain.branches:
         text = (
             f"{param} is used in {chain.branches + 1} places; its gradient is the sum of the "
@@ -180,6 +205,7 @@ def backward_blocks(trace: Trace, derivation: Derivation) -> list[Block]:
     ]
     if derivation.fused is not None:
         blocks += fused_blocks(derivation.fused, trace)
+    said: Said = set()
     for chain in derivation.chains:
-        blocks += chain_blocks(chain, trace, derivation.fused)
+        blocks += chain_blocks(chain, trace, derivation.fused, said)
     return blocks

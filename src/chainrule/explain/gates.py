@@ -12,10 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.explain.derive import Derivation, Stage
-from chainrule.explain.document import Block, Heading, Math, Para, Table
-from chainrule.explain.fmt import summary, tex_name
+from chainrule.explain.document import Block, Heading, Math, Para
+from chainrule.explain.fmt import tex_name
 from chainrule.explain.notation import forward_math
-from chainrule.explain.stages import partial
 from chainrule.explain.trace import Trace
 
 
@@ -28,11 +27,11 @@ def _push(grad: np.ndarray) -> str:
         parts.append(f"down in {down}")
     if not parts:
         return "nowhere (gradient 0)"
-    return " and ".join(parts) + f" of {grad.size} entries"
+    return " and ".join(parts) + f" of {grad.size} " + ("entry" if grad.size == 1 else "entries")
 
 
 def gate_blocks(trace: Trace, derivation: Derivation, digits: int) -> list[Block]:
-    """One table per op, in the order the backward pass visits them."""
+    """One paragraph per op, in the order the backward pass visits them."""
     loss = trace.loss.name
     groups: dict[int, list[Stage]] = {}
     for stage in derivation.stages:
@@ -66,28 +65,11 @@ def gate_blocks(trace: Trace, derivation: Derivation, digits: int) -> list[Block
         else:
             formula = forward_math(out, trace)
             does = op.gate or "applies its local derivative from the op registry"
-        rows: list[list[str | Math]] = []
-        for t in node.inputs:
-            v = trace.of(t)
-            rows.append(["input", Math(v.name, tex_name(v.name)), summary(v.data, digits)])
-        rows.append(["output", Math(out.name, tex_name(out.name)), summary(out.data, digits)])
-        rows.append(["upstream", partial(loss, out.name), summary(stages[0].upstream, digits)])
-        for stage in stages:
-            wrt = stage.wrt.name
-            rows.append(
-                [
-                    "local",
-                    partial(out.name, wrt)
-                    + Math(" = ", " = ")
-                    + Math(stage.formula_text, stage.formula_latex),
-                    summary(stage.local, digits) if stage.local is not None else "",
-                ]
-            )
-            rows.append(["downstream", partial(loss, wrt), summary(stage.result, digits)])
-            rows.append(["pushes", Math(wrt, tex_name(wrt)), _push(stage.result)])
+        # The values and gradients are in the sections above; a gate adds what it does
+        # to the gradient and which way the step moves each input.
+        pushes = "; ".join(f"{stage.wrt.name} {_push(stage.result)}" for stage in stages)
         blocks += [
             Heading(3, f"{op.name} gate: {formula.text}"),
-            Para([f"It {does}."]),
-            Table(["", "value", "numbers"], rows),
+            Para([f"It {does}. It pushes {pushes}."]),
         ]
     return blocks

@@ -87,6 +87,10 @@ def _away_from_zero(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="sigmoid",
+        intuition=(
+            "The sigmoid's slope O * (1 - O) is largest, 0.25, at an output of 0.5 and vanishes "
+            "near 0 and 1, so saturated units pass almost no gradient back."
+        ),
         role="activation",
         notation=Formula("sigmoid({x})", "\\sigma({x})"),
         gate="scales the gradient by the sigmoid's slope, at most 0.25, so it always shrinks it",
@@ -104,6 +108,10 @@ register(
 register(
     Op(
         name="tanh",
+        intuition=(
+            "The slope of tanh, 1 - h^2, is 1 at 0 and vanishes as the output nears -1 or 1, so "
+            "saturated units pass almost no gradient back."
+        ),
         role="activation",
         notation=Formula("tanh({x})", "\\tanh({x})"),
         gate="scales the gradient by tanh's slope, at most 1",
@@ -120,6 +128,10 @@ register(
 register(
     Op(
         name="relu",
+        intuition=(
+            "ReLU passes the gradient unchanged where its input was positive and blocks it "
+            "where it was not, so a unit that is off for every sample stops learning."
+        ),
         role="activation",
         notation=Formula("relu({x})", "\\operatorname{{ReLU}}({x})"),
         gate="routes: it passes the gradient where its input was positive and blocks it elsewhere",
@@ -145,6 +157,10 @@ def _leaky_vjp(grad: Array, out: Array, x: Array, negative_slope: float) -> Arra
 register(
     Op(
         name="leaky_relu",
+        intuition=(
+            "Leaky ReLU passes the gradient unchanged where its input was positive and a small "
+            "fraction of it elsewhere, so no unit stops learning altogether."
+        ),
         role="activation",
         notation=Formula("leaky_relu({x})", "\\operatorname{{LeakyReLU}}({x})"),
         gate=(
@@ -192,6 +208,10 @@ def _axis_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="softmax",
+        intuition=(
+            "Raising one logit raises its own probability and lowers all the others, so the "
+            "gradient of each logit mixes the gradients of every output in its row."
+        ),
         role="activation",
         notation=Formula("softmax({x})", "\\operatorname{{softmax}}({x})"),
         gate="mixes: each input's gradient depends on every output of its row",
@@ -223,6 +243,10 @@ def log_softmax(x: Array, axis: int = -1) -> tuple[Array, dict[str, Array]]:
 register(
     Op(
         name="log_softmax",
+        intuition=(
+            "Every log-probability of a row falls when any other logit of the row rises, so the "
+            "gradient of each logit collects those of the whole row, weighted by the probabilities."
+        ),
         role="activation",
         notation=Formula("log_softmax({x})", "\\log\\operatorname{{softmax}}({x})"),
         arg_names=("x",),

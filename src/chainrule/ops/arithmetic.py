@@ -32,6 +32,10 @@ def _positive(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="add",
+        intuition=(
+            "A sum passes its gradient unchanged to both inputs, since each moved the output one "
+            "for one."
+        ),
         notation=Formula("{a} + {b}", "{a} + {b}"),
         gate="distributes: both inputs receive the upstream gradient unchanged",
         arg_names=("a", "b"),
@@ -46,6 +50,10 @@ register(
 register(
     Op(
         name="sub",
+        intuition=(
+            "A difference passes its gradient unchanged to the first input and with its sign "
+            "flipped to the second."
+        ),
         notation=Formula("{a} - {b}", "{a} - {b}"),
         gate="distributes, flipping the sign for the subtracted input",
         arg_names=("a", "b"),
@@ -60,6 +68,10 @@ register(
 register(
     Op(
         name="mul",
+        intuition=(
+            "A product sends each input the upstream gradient times the other input: the larger "
+            "the other factor, the more this one matters."
+        ),
         notation=Formula("{a} * {b}", "{a} \\odot {b}"),
         gate="swaps: each input's gradient is the upstream gradient times the other input",
         arg_names=("a", "b"),
@@ -74,6 +86,10 @@ register(
 register(
     Op(
         name="div",
+        intuition=(
+            "A quotient a / b sends a the gradient divided by b and b the gradient times -a / b^2, "
+            "so a small divisor makes both large."
+        ),
         notation=Formula("{a} / {b}", "\\frac{{{a}}}{{{b}}}"),
         arg_names=("a", "b"),
         forward=np.divide,
@@ -93,6 +109,7 @@ register(
 register(
     Op(
         name="neg",
+        intuition="Negation flips the sign of the gradient and changes nothing else.",
         notation=Formula("-{x}", "-{x}"),
         arg_names=("x",),
         forward=np.negative,
@@ -112,6 +129,10 @@ def _pow_vjp(grad: Array, out: Array, x: Array, exponent: float) -> Array:
 register(
     Op(
         name="pow",
+        intuition=(
+            "The power x^p changes p * x^(p - 1) times as fast as x, so the gradient is scaled by "
+            "that slope."
+        ),
         notation=Formula("{x}^{p}", "{x}^{{{p}}}"),
         arg_names=("x",),
         forward=lambda x, exponent: np.power(x, exponent),
@@ -138,6 +159,10 @@ def _exp(x: Array) -> Array:
 register(
     Op(
         name="exp",
+        intuition=(
+            "The exponential e^x grows as fast as its own value, so the gradient is scaled by the "
+            "output itself."
+        ),
         notation=Formula("exp({x})", "e^{{{x}}}"),
         arg_names=("x",),
         forward=_exp,
@@ -152,6 +177,10 @@ register(
 register(
     Op(
         name="log",
+        intuition=(
+            "The logarithm log x changes by 1/x for each unit of x, so small inputs receive large "
+            "gradients."
+        ),
         notation=Formula("log({x})", "\\log {x}"),
         arg_names=("x",),
         forward=np.log,

@@ -83,6 +83,10 @@ def _dense_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="dense",
+        intuition=(
+            "The activation's slope scales the error signal, which the layer then passes to its "
+            "input, weights and bias exactly as linear does."
+        ),
         arg_names=("X", "W", "b"),
         forward=_dense_forward,
         vjps=vjps_from_joint(dense_joint_vjp, 3),
@@ -222,6 +226,10 @@ for _layers in range(2, MAX_STACK + 1):
     register(
         Op(
             name=stack_op_name(_layers),
+            intuition=(
+                "Each layer's activation slope and weights shape the error signal on its way back, "
+                "layer after layer, as in dense."
+            ),
             arg_names=(
                 "X", *(f"{p}{k}" for k in range(1, _layers + 1) for p in ("W", "b"))
             ),

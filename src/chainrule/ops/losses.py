@@ -106,6 +106,11 @@ def _class_sample(
 register(
     Op(
         name="softmax_cross_entropy",
+        intuition=(
+            "With the softmax folded in, the gradient is the probabilities minus the targets: each "
+            "logit is pushed down by the probability it gave a wrong class and up by what its true "
+            "class lacked."
+        ),
         stages=("softmax", "cross_entropy_probs"),
         arg_names=("Z", "Y"),
         forward=_softmax_ce_forward,
@@ -154,6 +159,10 @@ def _probs_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="cross_entropy_probs",
+        intuition=(
+            "The gradient -Y / O is large where the true class got a small probability, so "
+            "confident mistakes are punished hardest."
+        ),
         arg_names=("O", "Y"),
         forward=_probs_ce_forward,
         vjps=(_probs_ce_vjp, None),
@@ -193,6 +202,10 @@ def _binary_sample(rng: np.random.Generator, hint: tuple[int, int], probs: bool 
 register(
     Op(
         name="sigmoid_cross_entropy",
+        intuition=(
+            "With the sigmoid folded in, the gradient is the probability minus the target, with no "
+            "sigmoid slope left to vanish."
+        ),
         stages=("sigmoid", "binary_cross_entropy"),
         arg_names=("Z", "Y"),
         forward=_sigmoid_ce_forward,
@@ -234,6 +247,10 @@ def _bce_vjp_target(
 register(
     Op(
         name="binary_cross_entropy",
+        intuition=(
+            "The gradient (O - Y) / (O (1 - O)) grows without bound as a prediction nears the "
+            "wrong extreme, so confident mistakes are punished hardest."
+        ),
         arg_names=("O", "Y"),
         forward=_bce_forward,
         vjps=(_bce_vjp_probs, _bce_vjp_target),
@@ -293,6 +310,10 @@ def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:
 register(
     Op(
         name="mse",
+        intuition=(
+            "The squared error grows with the distance between output and target, so its gradient "
+            "pushes each output toward its target, the harder the further off it is."
+        ),
         arg_names=("O", "Y"),
         forward=_mse_forward,
         saves=True,

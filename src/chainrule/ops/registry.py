@@ -117,6 +117,11 @@ class Op:
         For a fused loss, the registered ops it computes one after the other
         (``("softmax", "cross_entropy_probs")``): the activation it absorbs, then
         the loss on that activation's output. The explanation expands it into them.
+    intuition : str
+        One sentence for a learner: why the op's gradient is what it is ("the
+        sigmoid's slope is largest at 0.5 and vanishes at 0 and 1, so saturated
+        units pass almost no gradient back"). The explanation shows it beside the
+        op's first stage; every registered op has one.
     """
 
     name: str
@@ -135,6 +140,7 @@ class Op:
     notation: Formula | None = None
     gate: str = ""
     stages: tuple[str, ...] = ()
+    intuition: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.arg_names)

@@ -45,6 +45,10 @@ def _matmul_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="matmul",
+        intuition=(
+            "Each entry of A @ B is a sum of products, so A gets the upstream gradient times B "
+            "transposed and B gets A transposed times the upstream gradient."
+        ),
         notation=Formula("{A} @ {B}", "{A}\\,{B}"),
         gate=(
             "swaps, as a matrix product: each input gets the upstream gradient times the other "
@@ -109,6 +113,12 @@ def linear_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="linear",
+        intuition=(
+            "A weight's gradient is its input times the error signal at its output, so weights fed "
+            "by large inputs or feeding units with large errors change most, while the input gets "
+            "the error sent back through the weights and the bias the error summed over the "
+            "samples."
+        ),
         notation=Formula("{X} @ {W} + {b}", "{X}\\,{W} + {b}"),
         gate=(
             "multiplies and adds: the input and the weights each get the upstream gradient "
@@ -138,6 +148,7 @@ def _transpose_vjp(grad: Array, out: Array, x: Array, axes: tuple[int, ...] | No
 register(
     Op(
         name="transpose",
+        intuition="Transposing only moves entries, so the gradient is transposed back.",
         notation=Formula("{x}^T", "{x}^\\top"),
         arg_names=("x",),
         forward=lambda x, axes: np.transpose(x, axes),
@@ -151,6 +162,7 @@ register(
 register(
     Op(
         name="reshape",
+        intuition="Reshaping only rearranges entries, so the gradient is reshaped back.",
         notation=Formula("reshape({x})", "\\operatorname{{reshape}}({x})"),
         arg_names=("x",),
         forward=lambda x, shape: np.reshape(x, shape),
@@ -184,6 +196,10 @@ def _reduce_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
 register(
     Op(
         name="sum",
+        intuition=(
+            "Every entry moved the sum one for one, so each receives the upstream gradient "
+            "unchanged."
+        ),
         notation=Formula("sum({x})", "\\sum {x}"),
         arg_names=("x",),
         forward=lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
@@ -201,6 +217,10 @@ register(
 register(
     Op(
         name="mean",
+        intuition=(
+            "Every entry moves the mean by 1/N of its change, so each receives the upstream "
+            "gradient divided by N."
+        ),
         notation=Formula("mean({x})", "\\operatorname{{mean}}({x})"),
         arg_names=("x",),
         forward=lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
@@ -226,6 +246,7 @@ def _max_vjp(grad: Array, out: Array, x: Array, axis: Axis = None, keepdims: boo
 register(
     Op(
         name="max",
+        intuition="Only the largest entry affects the maximum, so it alone receives the gradient.",
         notation=Formula("max({x})", "\\max {x}"),
         gate="routes the whole gradient to the input that was largest",
         arg_names=("x",),
