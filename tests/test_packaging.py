@@ -8,7 +8,10 @@ from pathlib import Path
 
 import chainrule
 
-HEAVY = ("matplotlib", "pandas", "sklearn", "safetensors", "rich", "scipy", "PIL")
+HEAVY = (
+    "matplotlib", "pandas", "sklearn", "safetensors", "rich", "scipy", "PIL",
+    "torch", "onnx", "onnxruntime",
+)
 
 
 def test_core_import_loads_no_optional_dependency():
@@ -16,6 +19,8 @@ def test_core_import_loads_no_optional_dependency():
         "import sys, chainrule as cr, numpy as np\n"
         "m = cr.nn.Sequential(cr.nn.Linear(2, 2), cr.nn.ReLU())\n"
         "cr.nn.MSELoss()(m(np.ones((1, 2), np.float32)), np.zeros((1, 2))).backward()\n"
+        # cr.explain also takes PyTorch models: telling which kind it got imports nothing.
+        "cr.explain(m, np.ones((1, 2)), np.zeros((1, 2)), cr.nn.MSELoss())\n"
         f"print(sorted(n for n in {HEAVY!r} if n in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -43,3 +48,23 @@ def test_a_sigmoid_network_trains_without_scipy():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "False"]
+
+
+def test_the_bridges_say_how_to_install_what_they_need():
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['onnx'] = None\n"
+        "import chainrule as cr\n"
+        "m = cr.nn.Sequential(cr.nn.Linear(2, 1))\n"
+        "for call in (lambda: cr.to_torch(m), lambda: cr.from_torch(m),\n"
+        "             lambda: cr.export_onnx(m, 'm.onnx')):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except ImportError as err:\n"
+        "        print(err)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        'the PyTorch bridge needs PyTorch: pip install "chainrule[torch]"',
+        'the PyTorch bridge needs PyTorch: pip install "chainrule[torch]"',
+        'ONNX export needs the onnx package: pip install "chainrule[onnx]"',
+    ]

@@ -47,6 +47,7 @@ TEMPLATES: dict[str, list[str]] = {
     "explain": ["explain", "--model", "{model}", "--csv", "{csv}", "--out", "{out}"],
     "vanishing": ["vanishing", "--out", "{out}"],
     "animate": ["animate", "--out", "{out}"],
+    "export": ["export", "{model}", "--out", "{out}"],
 }
 
 
@@ -455,7 +456,7 @@ def test_the_examples_of_the_data_commands_run_end_to_end(tmp_path, monkeypatch,
     _houses(tmp_path / "test-houses.csv", seed=1)
     _houses(tmp_path / "new-houses.csv", seed=2, with_price=False)
     parsers = _parsers()
-    for name in ("train", "predict", "evaluate", "summary", "explain", "vanishing"):
+    for name in ("train", "predict", "evaluate", "summary", "explain", "vanishing", "export"):
         for line in _examples(parsers[name]):
             if "--out vanishing.png" in line:
                 continue  # drawing the chart is tested with the charts
@@ -465,6 +466,7 @@ def test_the_examples_of_the_data_commands_run_end_to_end(tmp_path, monkeypatch,
             assert main(argv) == 0, (line, capsys.readouterr().err)
     assert (tmp_path / "predictions.csv").read_text().startswith("price\n")
     assert (tmp_path / "curves.png").exists() and (tmp_path / "run").is_dir()
+    assert (tmp_path / "model.onnx").exists() and (tmp_path / "houses.onnx").exists()
 
 
 def test_explain_reads_the_target_from_the_model_file(tmp_path, monkeypatch, capsys):

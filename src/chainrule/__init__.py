@@ -10,8 +10,11 @@ The public API, re-exported::
 
 from chainrule import functional, init, nn, ops, optim
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad
+
+# cr.explain is the function that takes chainrule and PyTorch models alike (the name
+# chainrule.explain.explain is the one for chainrule models).
+from chainrule.bridges import explain, export_onnx, from_torch, to_torch
 from chainrule.check import GradcheckError, gradcheck
-from chainrule.explain import explain
 from chainrule.io import load, save
 from chainrule.random import get_rng, manual_seed
 from chainrule.tensor import Tensor, tensor
@@ -25,7 +28,9 @@ __all__ = [
     "__version__",
     "enable_grad",
     "explain",
+    "export_onnx",
     "fit",
+    "from_torch",
     "functional",
     "get_rng",
     "gradcheck",
@@ -39,4 +44,5 @@ __all__ = [
     "optim",
     "save",
     "tensor",
+    "to_torch",
 ]

@@ -22,6 +22,7 @@ from chainrule._cli_files import check_files, declare_files
 from chainrule._cli_help import HelpFormatter, usage_examples
 from chainrule._streams import pipe_safe_stdio
 from chainrule.cli_explain import add_explain_commands
+from chainrule.cli_export import add_export_commands
 from chainrule.cli_train import add_train_commands
 from chainrule.cli_viz import DEMO_FILES, FIRST_DEMO_FILE, add_viz_commands, write_demo_outputs
 
@@ -114,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_commands(commands)
     add_explain_commands(commands)
     add_viz_commands(commands)
+    add_export_commands(commands)
     return parser
 
 
