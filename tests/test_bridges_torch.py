@@ -122,6 +122,7 @@ def test_to_torch_draws_no_random_numbers():
     assert torch.equal(torch.get_rng_state(), state)
 
 
+@pytest.mark.filterwarnings("ignore:Implicit dimension choice for softmax")
 def test_from_torch_flattens_nested_sequentials_and_leaves_the_model_unchanged():
     tnn = torch.nn
     module = tnn.Sequential(

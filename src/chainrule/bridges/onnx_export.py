@@ -235,6 +235,12 @@ class _Graph:
                 f"{type(layer).__name__} at position {position} cannot be exported: ONNX's "
                 f"{row.onnx_op} has no attribute {', '.join(missing)}"
             )
+        inexact = [
+            value for value in attrs.values()
+            if isinstance(value, float) and float(np.float32(value)) != value
+        ]
+        if inexact and self.dtype.itemsize > 4 and row.onnx_op in _IN_MODEL_DTYPE:
+            return _IN_MODEL_DTYPE[row.onnx_op](self, current, attrs)
         return self.node(row.onnx_op, [current], **attrs)
 
     def _schema(self, op: str, name: str, position: str) -> Any:
@@ -245,3 +251,17 @@ class _Graph:
                 f"{name} at position {position} cannot be exported: ONNX has no {op} "
                 f"operator (opset {OPSET})"
             ) from None
+
+
+def _leaky_relu_in_model_dtype(graph: _Graph, current: str, attrs: dict[str, Any]) -> str:
+    # max(z, alpha * z) is LeakyRelu for slopes from 0 to 1 (those chainrule allows), with
+    # alpha a constant of the model's dtype instead of a 32-bit attribute.
+    alpha = graph.constant(f"alpha_{graph._count}", np.asarray(attrs["alpha"]), graph.dtype)
+    scaled = graph.node("Mul", [current, alpha])
+    return graph.node("Max", [current, scaled])
+
+
+#: ONNX stores a float attribute in 32 bits. For a float64 model whose attribute is not a
+#: float32 number, these write the operator's computation with the attribute as a
+#: constant of the model's dtype, so the graph computes what chainrule does.
+_IN_MODEL_DTYPE = {"LeakyRelu": _leaky_relu_in_model_dtype}

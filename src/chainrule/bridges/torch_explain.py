@@ -57,7 +57,8 @@ class TorchAgreement:
             f"Translated from a PyTorch model and loss. Checked against PyTorch: the gradients "
             f"of all {self.parameters} parameters agree with torch.autograd's on the original "
             f"model to {self.max_rel:.1e} relative (largest difference {self.max_abs:.1e}, "
-            f"in {self.dtype})."
+            f"in {self.dtype}). Weights are shown as chainrule holds them, (inputs, outputs): "
+            "the transpose of PyTorch's Linear.weight."
         )
 
 
