@@ -3,9 +3,11 @@
 chainrule's layer names follow PyTorch's (``Linear``, ``ReLU``, ``Softmax``...), so
 the table is built from :data:`chainrule.nn.LAYER_TYPES` and the layers' own
 constructor arguments: a layer type ``T`` with arguments ``a, b`` is ``torch.nn.T``
-with the same arguments and the ONNX operator ``T`` with the same attributes. The
-few names spelled otherwise are listed once, in :data:`SPELLINGS`; nothing else in
-the bridges names a layer type. The loss functions are matched the same way, by
+with the same arguments, and the ONNX operator named after its op (``leaky_relu``:
+``LeakyRelu``; ``T`` for a layer without an op) with the same attributes. The few
+names spelled otherwise are listed once, in :data:`SPELLINGS`; nothing else in the
+bridges names a layer type, so a new activation (an op and a layer class) crosses
+every bridge with no edit here. The loss functions are matched the same way, by
 class name, among chainrule's loss modules.
 
 ``Linear`` is the one layer whose parameters are laid out differently: chainrule
@@ -31,11 +33,10 @@ from chainrule.nn.module import Module
 from chainrule.nn.sequential import Sequential
 
 #: Where PyTorch or ONNX spell a chainrule name differently; every other layer type and
-#: attribute has the same name in all three. chainrule name: (PyTorch's, ONNX's).
+#: argument has the same name in all three, except that ONNX names an activation's
+#: operator after its op (``leaky_relu``: ``LeakyRelu``). chainrule name: (PyTorch's, ONNX's).
 SPELLINGS: dict[str, tuple[str, str]] = {
     "Linear": ("Linear", "Gemm"),
-    "ReLU": ("ReLU", "Relu"),
-    "LeakyReLU": ("LeakyReLU", "LeakyRelu"),
     "axis": ("dim", "axis"),
     "negative_slope": ("negative_slope", "alpha"),
 }
@@ -83,11 +84,18 @@ def _constructor_arguments(layer: type[Layer]) -> tuple[str, ...]:
     )
 
 
+def _onnx_operator(layer: type[Layer]) -> str:
+    """ONNX's name for an activation's operator: its op's name in CamelCase (``Relu``,
+    ``LeakyRelu``, ``Softmax``); for another layer type, the type's own name."""
+    op_name = getattr(layer, "op_name", "")
+    return "".join(part.capitalize() for part in op_name.split("_")) or layer.__name__
+
+
 def equivalents() -> dict[str, Equivalent]:
     """The table, by chainrule layer type name, read from the layer classes."""
     table = {}
     for name, layer in LAYER_TYPES.items():
-        torch_name, onnx_op = SPELLINGS.get(name, (name, name))
+        torch_name, onnx_op = SPELLINGS.get(name, (name, _onnx_operator(layer)))
         table[name] = Equivalent(layer, torch_name, onnx_op, _constructor_arguments(layer))
     return table
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from chainrule.bridges.equivalents import equivalent_of, flat_layers, float_dtype, layer_arguments
 from chainrule.io import ModelFile, Preprocessing, atomic_write
+from chainrule.nn import Softmax
 from chainrule.nn.layers import Linear
 from chainrule.nn.module import Module
 
@@ -120,7 +121,8 @@ def build_onnx(model: Module, preprocessing: Preprocessing | None = None) -> Any
         current = graph.node("Cast", [current], to=graph.onnx_type(outer))
     output_name = graph_output(prep)
     if output_name == "probabilities":
-        current = graph.node("Softmax", [current], axis=-1)
+        # `chainrule predict` takes the softmax of the outputs: one more layer, in float64.
+        current = graph.layer(Softmax(), "probabilities", current)
     elif prep.target_scaler is not None:
         target = prep.target_scaler
         current = graph.node("Mul", [current, graph.constant("target_scale", target.scale_)])
