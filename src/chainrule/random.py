@@ -39,3 +39,18 @@ def get_rng(rng: RandomState = None) -> np.random.Generator:
         "rng must be None, a non-negative integer seed or a numpy.random.Generator, "
         f"got {shown(rng)}"
     )
+
+
+def streams(rng: RandomState, count: int) -> list[np.random.Generator]:
+    """``count`` generators for ``count`` separate draws (a layer's weights and bias).
+
+    An integer seed is spawned into independent child streams
+    (:meth:`numpy.random.SeedSequence.spawn`): seeding each draw with the same
+    integer would make them start from the same numbers (a bias equal to the
+    first row of the weights). A generator, or the global one, is shared: its
+    draws follow one another and never repeat.
+    """
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        children = np.random.SeedSequence(int(rng)).spawn(count)
+        return [np.random.default_rng(child) for child in children]
+    return [get_rng(rng)] * count

@@ -8,21 +8,33 @@ shown, the way backpropagation reuses a layer's error signal. A fused loss
 
 from __future__ import annotations
 
-from chainrule.explain.derive import Chain, Derivation, FusedLoss, Stage
+import numpy as np
+
+from chainrule.explain.derive import Chain, Derivation, FusedLoss, Junction, Stage
 from chainrule.explain.document import Block, Heading, Inline, MatEq, Math, Para
-from chainrule.explain.fmt import num, shape_str, tex_partial, text_partial
+from chainrule.explain.fmt import num, shape_str, tex_name, tex_partial, text_partial
 from chainrule.explain.notation import name_math
-from chainrule.explain.stages import EQUALS, IS, delta_name, partial, stage_blocks
+from chainrule.explain.stages import (
+    EQUALS,
+    IS,
+    delta_name,
+    partial,
+    result_math,
+    stage_blocks,
+)
 from chainrule.explain.trace import Trace
 
 #: Show at most this many per-sample Jacobian matrices.
 MAX_JACOBIANS = 3
 
 
-def _chain_math(chain: Chain, fused: FusedLoss | None, loss: str) -> Math:
-    """``dE/dWho = dE/dO * dO/dZ2 * dZ2/dWho``."""
+def _path_math(path: list[Stage], fused: FusedLoss | None, loss: str) -> Math:
+    """``dE/dO * dO/dZ2 * dZ2/dWho``: the product of the local derivatives on one path."""
     texts, texes = [], []
-    for stage in chain.stages:
+    if path and path[0].out.name != loss:  # the path starts from a gradient computed above
+        texts.append(text_partial(loss, path[0].out.name))
+        texes.append(tex_partial(loss, path[0].out.name))
+    for stage in path:
         if fused is not None and stage is fused.combined_stage:
             pairs = [(loss, fused.probs.name), (fused.probs.name, fused.logits.name)]
         else:
@@ -30,11 +42,59 @@ def _chain_math(chain: Chain, fused: FusedLoss | None, loss: str) -> Math:
         for top, bottom in pairs:
             texts.append(text_partial(top, bottom))
             texes.append(tex_partial(top, bottom))
+    return Math(" * ".join(texts), " \\cdot ".join(texes))
+
+
+def _chain_blocks_math(chain: Chain, fused: FusedLoss | None, loss: str) -> list[Block]:
+    """``dE/dWho = dE/dO * dO/dZ2 * dZ2/dWho``; one labelled term per use when used again."""
     param = chain.param.name
-    return Math(
-        f"{text_partial(loss, param)} = " + " * ".join(texts),
-        f"{tex_partial(loss, param)} = " + " \\cdot ".join(texes),
-    )
+    whole = partial(loss, param)
+    if len(chain.uses) == 1:
+        return [MatEq([whole + IS + _path_math(chain.uses[0], fused, loss)])]
+    terms = [result_math(path[-1], loss) for path in chain.uses]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + Math(" + ", " + ") + term
+    readers = ", ".join(path[-1].out.name for path in chain.uses)
+    blocks: list[Block] = [
+        Para(
+            [
+                f"{param} is used {len(chain.uses)} times (by {readers}), so its gradient is the "
+                "sum of one contribution per use, each the product along its own path:"
+            ]
+        ),
+        MatEq([whole + IS + total]),
+    ]
+    for k, path in enumerate(chain.uses, start=1):
+        via = path[-1].out.name
+        label = Math(f"path {k}, through {via}: ", f"\\text{{path {k}, through }} {tex_name(via)}:\\ ")
+        blocks.append(MatEq([label + terms[k - 1] + IS + _path_math(path, fused, loss)]))
+    return blocks
+
+
+def junction_blocks(junction: Junction, trace: Trace) -> list[Block]:
+    """``dE/dh1 = dE/dh1 (via Z2) + dE/dh1 (via t1)``, with the numbers of every part."""
+    loss, name = trace.loss.name, junction.value.name
+    readers = ", ".join(part.out.name for part in junction.parts)
+    whole = partial(loss, name)
+    row: list[Math | np.ndarray] = []
+    names = Math("", "")
+    for k, part in enumerate(junction.parts):
+        plus = Math(" + ", " + ") if k else Math("", "")
+        names = names + plus + result_math(part, loss)
+        row += [Math("+", "+")] if k else []
+        row.append(part.result)
+    kind = "used" if junction.value.kind == "parameter" else "read"
+    return [
+        Para(
+            [
+                name_math(name),
+                f" is {kind} by {len(junction.parts)} ops ({readers}); the chain rule adds the "
+                "gradient that comes back through each of them:",
+            ]
+        ),
+        MatEq([whole + IS + names + EQUALS, *row, Math("=", "="), junction.total]),
+    ]
 
 
 def fused_blocks(fused: FusedLoss, trace: Trace) -> list[Block]:
@@ -116,24 +176,29 @@ Said = set[str]
 
 
 def _reuse_note(chain: Chain, trace: Trace, said: Said) -> list[Block]:
-    reused = [i for i, first in enumerate(chain.first_shown) if first is not None]
-    if not reused:
-        return []
-    last = chain.stages[reused[-1]]
+    """Where each gradient this chain starts from was computed (the idea explained once)."""
     loss = trace.loss.name
-    what: list[Inline] = [partial(loss, last.wrt.name)]
-    if last.is_error_signal:
-        delta = delta_name(last, trace.n_layers)
-        what += [" (", delta, f", the error signal of layer {last.wrt.layer})"]
-    owner = text_partial(loss, str(chain.first_shown[reused[-1]]))
-    if "reuse" in said:  # the idea was explained once; now only say where it comes from
-        return [Para([*what, f" is reused from {owner} above."])]
-    said.add("reuse")
-    text = (
-        f" was already computed for {owner} above; backpropagation reuses "
-        "it instead of recomputing the chain up to it."
-    )
-    return [Para([*what, text], note=True)]
+    notes: list[Block] = []
+    seen: set[int] = set()
+    for stage, first in zip(chain.stages, chain.first_shown):
+        if first is None or stage.parts > 1 or id(stage.wrt.tensor) in seen:
+            continue
+        seen.add(id(stage.wrt.tensor))
+        what: list[Inline] = [partial(loss, stage.wrt.name)]
+        if stage.is_error_signal:
+            delta = delta_name(stage, trace.n_layers)
+            what += [" (", delta, f", the error signal of layer {stage.wrt.layer})"]
+        owner = text_partial(loss, first)
+        if "reuse" in said:  # the idea was explained once; now only say where it comes from
+            notes.append(Para([*what, f" is reused from {owner} above."]))
+            continue
+        said.add("reuse")
+        text = (
+            f" was already computed for {owner} above; backpropagation reuses "
+            "it instead of recomputing the chain up to it."
+        )
+        notes.append(Para([*what, text], note=True))
+    return notes
 
 
 def _intuition(stage: Stage, said: Said) -> list[Block]:
@@ -157,19 +222,35 @@ def chain_blocks(
     loss, param = trace.loss.name, chain.param.name
     blocks: list[Block] = [
         Heading(3, f"{text_partial(loss, param)} ({chain.param.role})"),
-        MatEq([_chain_math(chain, fused, loss)]),
+        *_chain_blocks_math(chain, fused, loss),
         *_reuse_note(chain, trace, said),
     ]
+    sums = {id(j.parts[-1]): j for j in chain.junctions}
+    last_part = {id(part): j for j in chain.junctions for part in j.parts}
     for stage, first in zip(chain.stages, chain.first_shown):
-        if first is not None:
-            continue
-        if fused is not None and stage is fused.combined_stage:
-            formula = Math(stage.formula_text, stage.formula_latex)
-            blocks.append(Para([partial(loss, stage.wrt.name), " = ", formula, ", shown above."]))
-            continue
-        blocks += _intuition(stage, said)
-        blocks += stage_blocks(stage, trace)
-    if chain.stages[-1].kind not in ("layer-weights", "bias"):  # those say the shape already
+        if first is None:
+            if fused is not None and stage is fused.combined_stage:
+                formula = Math(stage.formula_text, stage.formula_latex)
+                blocks.append(
+                    Para([partial(loss, stage.wrt.name), " = ", formula, ", shown above."])
+                )
+            else:
+                blocks += _intuition(stage, said)
+                blocks += stage_blocks(stage, trace)
+        elif id(stage) in last_part and stage.parts > 1:
+            blocks.append(
+                Para(
+                    [
+                        result_math(stage, loss),
+                        f" was computed for {text_partial(loss, first)} above.",
+                    ],
+                    note=True,
+                )
+            )
+        if id(stage) in sums:
+            blocks += junction_blocks(sums[id(stage)], trace)
+    # A layer's weights and bias stages say the shape already; a sum of uses does not.
+    if chain.branches or chain.path[-1].kind not in ("layer-weights", "bias"):
         shape = shape_str(chain.gradient.shape)
         blocks.append(
             Para(
@@ -181,12 +262,6 @@ def chain_blocks(
                 ]
             )
         )
-    if chain.branches:
-        text = (
-            f"{param} is used in {chain.branches + 1} places; its gradient is the sum of the "
-            "contributions of every use (only the first path is written out)."
-        )
-        blocks.append(Para([text], note=True))
     return blocks
 
 

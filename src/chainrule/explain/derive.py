@@ -16,7 +16,7 @@ Jacobian of each row is ``vjp(e_i, ...)`` for each unit vector ``e_i``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,9 @@ from chainrule.ops.registry import Op
 POINTWISE_BINARY = frozenset({"add", "sub", "mul", "div"})
 #: Largest class count for which a per-row Jacobian is shown in numbers.
 MAX_JACOBIAN = 12
+#: Longest path written as one product in a chain's formula; a longer one starts
+#: from a gradient computed further up (keeps the text linear in the depth).
+MAX_FACTORS = 8
 
 
 class ReplayMismatchError(RuntimeError):
@@ -62,6 +65,9 @@ class Stage:
         it is not a small array.
     result : ndarray
         ``unbroadcast(vjp(upstream, ...))``: this op's contribution to ``dE/d(wrt)``.
+    parts : int
+        How many ops read ``wrt``: above 1, ``result`` is only the contribution
+        through ``out``, and ``dE/d(wrt)`` is the sum of ``parts`` of them.
     """
 
     out: Value
@@ -73,6 +79,7 @@ class Stage:
     upstream: np.ndarray
     local: np.ndarray | None
     result: np.ndarray
+    parts: int = 1
 
     @property
     def op(self) -> Op:
@@ -92,20 +99,49 @@ class Stage:
 
 
 @dataclass(eq=False)
+class Junction:
+    """A value read by several ops: its gradient is the sum of one part per reader.
+
+    ``parts`` are the stages from each reader down to ``value``, in the order
+    ``backward()`` added them; ``total`` is their sum, the gradient.
+    """
+
+    value: Value
+    parts: list[Stage]
+    total: np.ndarray
+
+
+@dataclass(eq=False)
 class Chain:
     """The stages from the loss down to one parameter.
 
-    ``first_shown[i]`` is None when stage ``i`` is computed for this parameter
-    first, else the display name of the parameter whose chain showed it first.
-    ``branches`` counts the other paths from the loss to this parameter (shared
-    weights); their contributions are included in ``gradient``.
+    ``stages`` are the stages written out for this parameter, in backward
+    order: every stage between the loss and the parameter that no earlier chain
+    wrote, and the stages where it joins one. ``first_shown[i]`` is None when
+    stage ``i`` is new here, else the display name of the parameter whose chain
+    wrote it. ``uses`` holds one path per use of the parameter (a Linear applied
+    twice has two), each top-down from the loss, from a value read by several
+    ops, or from a gradient computed further up (a long path is cut there);
+    ``junctions`` are the sums this chain writes, the parameter's own last
+    when it is used more than once. ``gradient`` is the whole gradient.
     """
 
     param: Value
     stages: list[Stage]
     first_shown: list[str | None]
     gradient: np.ndarray
-    branches: int = 0
+    uses: list[list[Stage]] = field(default_factory=list)
+    junctions: list[Junction] = field(default_factory=list)
+
+    @property
+    def branches(self) -> int:
+        """The number of uses beyond the first."""
+        return max(0, len(self.uses) - 1)
+
+    @property
+    def path(self) -> list[Stage]:
+        """The path of the first use, top-down (the parameter's stage last)."""
+        return self.uses[0] if self.uses else self.stages
 
 
 @dataclass(eq=False)
@@ -229,7 +265,7 @@ def _replay(trace: Trace) -> tuple[list[Stage], dict[int, np.ndarray]]:
         extra = {**node.attrs, **node.saved}
         for i, parent in enumerate(node.inputs):
             vjp = node.op.vjps[i]
-            if vjp is None or not parent.requires_grad:
+            if vjp is None or not parent.requires_grad or inputs[i] is trace.input:
                 continue
             grad_in = unbroadcast(
                 np.asarray(vjp(grad, tensor.data, *arrays, **extra)), parent.shape
@@ -255,6 +291,8 @@ def _replay(trace: Trace) -> tuple[list[Stage], dict[int, np.ndarray]]:
                 )
             )
             contributions.setdefault(id(parent), []).append(grad_in)
+    for stage in stages:
+        stage.parts = len(contributions[id(stage.wrt.tensor)])
     for key, parts in contributions.items():
         total = parts[0]
         for part in parts[1:]:
@@ -284,32 +322,71 @@ def _check(trace: Trace, totals: dict[int, np.ndarray]) -> None:
             )
 
 
+def _use_path(stage: Stage, feeding: dict[int, list[Stage]], loss: Value) -> list[Stage]:
+    """The stages from ``stage`` up to the loss, a value read by several ops, or the cap."""
+    path = [stage]
+    while len(path) < MAX_FACTORS and path[-1].out is not loss:
+        above = feeding[id(path[-1].out.tensor)]
+        if len(above) != 1:
+            break
+        path.append(above[0])
+    path.reverse()
+    return path
+
+
 def _chains(trace: Trace, stages: list[Stage], totals: dict[int, np.ndarray]) -> list[Chain]:
+    """One chain per parameter, each stage written by the first chain that needs it.
+
+    Every stage is visited once over all chains (a chain stops where it meets a
+    stage an earlier chain wrote), so building them is linear in the ops.
+    """
     feeding: dict[int, list[Stage]] = {}
-    for stage in stages:
+    order = {id(stage): i for i, stage in enumerate(stages)}
+    depth: dict[int, int] = {id(trace.loss.tensor): 0}
+    for stage in stages:  # backward order: a reader's stages come before its input's
         feeding.setdefault(id(stage.wrt.tensor), []).append(stage)
-    chains: list[Chain] = []
-    for param in trace.parameters():
-        if id(param.tensor) not in totals:
-            continue
-        path: list[Stage] = []
-        branches = 0
-        current = param
-        while current is not trace.loss:
-            uses = feeding[id(current.tensor)]
-            branches += len(uses) - 1
-            path.append(uses[0])
-            current = uses[0].out
-        path.reverse()
-        chains.append(Chain(param, path, [], totals[id(param.tensor)], branches))
+        depth.setdefault(id(stage.wrt.tensor), depth.get(id(stage.out.tensor), 0) + 1)
     position = {id(v.tensor): i for i, v in enumerate(trace.parameters())}
+    params = [p for p in trace.parameters() if id(p.tensor) in totals]
     # Textbook order: the layer nearest the loss first, weights before bias.
-    chains.sort(key=lambda c: (len(c.stages), position[id(c.param.tensor)]))
-    shown: dict[tuple[int, int], str] = {}
-    for chain in chains:
-        for stage in chain.stages:
-            chain.first_shown.append(shown.get(stage.key))
-            shown.setdefault(stage.key, chain.param.name)
+    params.sort(key=lambda p: (depth.get(id(p.tensor), 0), position[id(p.tensor)]))
+    owner: dict[int, str] = {}  # id(stage) -> the parameter whose chain wrote it
+    summed: set[int] = set()  # values whose sum a chain wrote
+    chains: list[Chain] = []
+    for param in params:
+        found: list[Stage] = []
+        junctions: list[Junction] = []
+        reached = {id(param.tensor)}
+        todo = [param]
+        while todo:
+            value = todo.pop()
+            parts = feeding[id(value.tensor)]
+            if len(parts) > 1 and id(value.tensor) not in summed:
+                summed.add(id(value.tensor))
+                total = totals.get(id(value.tensor))
+                junctions.append(Junction(value, parts, parts[0].result if total is None else total))
+            for stage in parts:
+                found.append(stage)
+                if id(stage) in owner:
+                    continue
+                owner[id(stage)] = param.name
+                above = stage.out
+                if above is not trace.loss and id(above.tensor) not in reached:
+                    reached.add(id(above.tensor))
+                    todo.append(above)
+        found.sort(key=lambda stage: order[id(stage)])
+        first = [None if owner[id(st)] == param.name else owner[id(st)] for st in found]
+        junctions.sort(key=lambda j: max(order[id(part)] for part in j.parts))
+        chains.append(
+            Chain(
+                param,
+                found,
+                first,
+                totals[id(param.tensor)],
+                [_use_path(stage, feeding, trace.loss) for stage in feeding[id(param.tensor)]],
+                junctions,
+            )
+        )
     return chains
 
 

@@ -258,6 +258,8 @@ def summary(array: np.ndarray, digits: int = DIGITS, limit: int = 4) -> str:
 
 
 _SUBSCRIPTED = re.compile(r"^(?P<head>[A-Za-z])(?P<sub>[0-9]+|[a-z][a-z0-9]*)$")
+#: ``Z1_2``: the value of a layer applied a second time (``h_2``, ``delta1_3``).
+_APPLIED_AGAIN = re.compile(r"^(?P<head>[A-Za-z]|delta)(?P<layer>[0-9]*)_(?P<use>[0-9]+)$")
 
 
 def tex_name(name: str) -> str:
@@ -265,6 +267,11 @@ def tex_name(name: str) -> str:
     match = _SUBSCRIPTED.match(name)
     if len(name) == 1:
         return name
+    again = _APPLIED_AGAIN.match(name)
+    if again:
+        head = "\\delta" if again["head"] == "delta" else again["head"]
+        layer = f"_{{{again['layer']}}}" if again["layer"] else ""
+        return f"{head}{layer}^{{({again['use']})}}"
     if match and (match["sub"].isdigit() or match["head"] in "Wb"):
         return f"{match['head']}_{{{match['sub']}}}"
     return "\\mathrm{" + name.replace("_", "\\_") + "}"

@@ -25,10 +25,28 @@ def partial(top: str, bottom: str) -> Math:
     return Math(text_partial(top, bottom), tex_partial(top, bottom))
 
 
+def partial_via(top: str, bottom: str, via: str) -> Math:
+    """``dE/dh1 (via t1)``: the part of a gradient that comes through one reader."""
+    return Math(
+        f"{text_partial(top, bottom)} (via {via})",
+        f"{tex_partial(top, bottom)}\\,(\\text{{via }} {tex_name(via)})",
+    )
+
+
+def result_math(stage: Stage, loss: str) -> Math:
+    """``dE/d(wrt)``, marked with the reader when ``wrt`` is read by several ops."""
+    if stage.parts > 1:
+        return partial_via(loss, stage.wrt.name, stage.out.name)
+    return partial(loss, stage.wrt.name)
+
+
 def delta_name(stage: Stage, n_layers: int) -> Math:
     """``delta2``: the error signal dE/dZ2 of layer 2."""
     layer = "" if n_layers == 1 or stage.wrt.layer is None else str(stage.wrt.layer)
-    return Math(f"delta{layer}", f"\\delta_{{{layer}}}" if layer else "\\delta")
+    use = stage.wrt.use
+    text = f"delta{layer}" + (f"_{use}" if use > 1 else "")
+    tex = f"\\delta_{{{layer}}}" if layer else "\\delta"
+    return Math(text, tex + (f"^{{({use})}}" if use > 1 else ""))
 
 
 def _input(stage: Stage, trace: Trace, position: int) -> tuple[str, tuple[int, ...]]:
@@ -52,7 +70,7 @@ class _Names:
         self.out, self.wrt = stage.out.name, stage.wrt.name
         self.local = partial(self.out, self.wrt)
         self.upstream = partial(self.loss, self.out)
-        self.result = partial(self.loss, self.wrt)
+        self.result = result_math(stage, self.loss)
         self.formula = Math(stage.formula_text, stage.formula_latex)
         self.up_shape = shape_str(stage.upstream.shape)
         self.down_shape = shape_str(stage.result.shape)
@@ -245,7 +263,7 @@ def stage_blocks(stage: Stage, trace: Trace) -> list[Block]:
     if needs_local and stage.local is None:
         writer = _other
     blocks = writer(stage, trace, names)
-    if stage.is_error_signal:
+    if stage.is_error_signal and stage.parts == 1:
         blocks.append(
             Para(
                 [

@@ -54,6 +54,9 @@ class Value:
         1-based layer number for layer quantities.
     param_key : str or None
         The parameter's name in ``named_parameters()``.
+    use : int
+        For a layer's pre-activation or activation: which application of the
+        layer made it (2 when the same Linear is applied a second time).
     """
 
     tensor: Tensor
@@ -62,6 +65,7 @@ class Value:
     role: str = ""
     layer: int | None = None
     param_key: str | None = None
+    use: int = 1
 
     @property
     def data(self) -> np.ndarray:
@@ -119,8 +123,14 @@ class Trace:
     n_layers: int
     _by_id: dict[int, Value] = field(default_factory=dict, repr=False)
 
+    _readers: dict[int, list[tuple[Value, int]]] = field(default_factory=dict, repr=False)
+
     def __post_init__(self) -> None:
         self._by_id = {id(v.tensor): v for v in self.values}
+        for v in self.values:
+            node = v.tensor.node
+            for i, t in enumerate(node.inputs if node is not None else ()):
+                self._readers.setdefault(id(t), []).append((v, i))
 
     def of(self, tensor: Tensor) -> Value:
         """The :class:`Value` recorded for ``tensor``."""
@@ -132,15 +142,7 @@ class Trace:
 
     def consumers(self, value: Value) -> list[tuple[Value, int]]:
         """(result, input position) for every op of the step that read ``value``."""
-        found = []
-        for v in self.values:
-            node = v.tensor.node
-            if node is None:
-                continue
-            for i, t in enumerate(node.inputs):
-                if t is value.tensor:
-                    found.append((v, i))
-        return found
+        return list(self._readers.get(id(value.tensor), ()))
 
 
 def _as_input(x: Any, dtype: np.dtype[Any]) -> Tensor:
@@ -187,6 +189,36 @@ def _param_name(n_layers: int, layer: int, weight: bool) -> str:
     return f"{letter}{layer}"
 
 
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth")
+
+
+def ordinal(n: int) -> str:
+    """``"second"`` for 2; ``"12th"`` past the eighth."""
+    return _ORDINALS[n - 1] if 1 <= n <= len(_ORDINALS) else f"{n}th"
+
+
+def _layer_uses(order: list[Tensor], params: dict[int, str]) -> dict[int, tuple[int, int]]:
+    """id(Z) -> (layer, use) for every op that applies a layer's weights.
+
+    Layers are numbered by their weight parameter, in the order of its first use,
+    so the same Linear applied twice is one layer used twice, not two layers.
+    """
+    layer_of_weight: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    found: dict[int, tuple[int, int]] = {}
+    for t in order:
+        node = t.node
+        if node is None or node.op.name not in LAYER_OPS or len(node.inputs) < 2:
+            continue
+        weight = id(node.inputs[1])
+        if weight not in params:
+            continue
+        layer = layer_of_weight.setdefault(weight, len(layer_of_weight) + 1)
+        uses[weight] = uses.get(weight, 0) + 1
+        found[id(t)] = (layer, uses[weight])
+    return found
+
+
 def _name_values(
     order: list[Tensor],
     params: dict[int, str],
@@ -195,66 +227,69 @@ def _name_values(
     out: Tensor,
     loss: Tensor,
 ) -> tuple[list[Value], int]:
-    layer_of: dict[int, int] = {}  # id(Z) -> layer number
-    for t in order:
-        node = t.node
-        if node is not None and node.op.name in LAYER_OPS and id(node.inputs[1]) in params:
-            layer_of[id(t)] = len(layer_of) + 1
-    n_layers = len(layer_of)
+    layer_of = _layer_uses(order, params)
+    n_layers = len({layer for layer, _ in layer_of.values()})
     param_layer: dict[int, tuple[int, bool]] = {}
     for t in order:
         if id(t) in layer_of and t.node is not None:
             for position, p in enumerate(t.node.inputs[1:], start=1):
-                param_layer.setdefault(id(p), (layer_of[id(t)], position == 1))
+                param_layer.setdefault(id(p), (layer_of[id(t)][0], position == 1))
     target = loss.node.inputs[1] if loss.node is not None and len(loss.node.inputs) > 1 else None
     logits_out = loss.node is not None and loss.node.op.name in LOGIT_LOSSES
     logits_out = logits_out and loss.node is not None and loss.node.inputs[0] is out
 
-    def suffix(layer: int) -> str:
-        return "" if n_layers == 1 else str(layer)
+    def suffix(layer: int, use: int) -> str:
+        number = "" if n_layers == 1 else str(layer)
+        return number + ("" if use == 1 else f"_{use}")
+
+    def again(layer: int, use: int) -> str:
+        return "" if use == 1 else f", layer {layer} applied a {ordinal(use)} time"
 
     values: list[Value] = []
+    named: dict[int, Value] = {}
     others = 0
     for t in order:
         node = t.node
         if t is x:
-            values.append(Value(t, "X", "input", "input, one sample per row"))
+            value = Value(t, "X", "input", "input, one sample per row")
         elif t is loss:
-            values.append(Value(t, "E", "loss", "loss"))
+            value = Value(t, "E", "loss", "loss")
         elif target is not None and t is target:
-            values.append(Value(t, "Y", "target", "target"))
+            value = Value(t, "Y", "target", "target")
         elif id(t) in params:
             layer, is_weight = param_layer.get(id(t), (0, True))
             name = _param_name(n_layers, layer, is_weight) if layer else params[id(t)]
             kind = "weights" if is_weight else ("shared bias" if id(t) in shared else "bias")
             role = f"layer {layer} {kind}" if layer else "parameter"
-            values.append(Value(t, name, "parameter", role, layer or None, params[id(t)]))
+            value = Value(t, name, "parameter", role, layer or None, params[id(t)])
         elif id(t) in layer_of:
-            layer = layer_of[id(t)]
+            layer, use = layer_of[id(t)]
             if t is out and not logits_out:
-                values.append(Value(t, "O", "output", "network output", layer))
+                role = "network output" + again(layer, use)
+                value = Value(t, "O", "output", role, layer, use=use)
             else:
-                role = f"layer {layer} pre-activation"
-                values.append(Value(t, "Z" + suffix(layer), "intermediate", role, layer))
+                role = f"layer {layer} pre-activation" + again(layer, use)
+                value = Value(t, "Z" + suffix(layer, use), "intermediate", role, layer, use=use)
         # What an activation op makes is what a textbook calls h1, h2, ... or O.
         elif node is not None and node.op.role == "activation" and id(node.inputs[0]) in layer_of:
-            layer = layer_of[id(node.inputs[0])]
+            layer, use = layer_of[id(node.inputs[0])]
             if t is out:
-                values.append(Value(t, "O", "output", "network output", layer))
+                role = "network output" + again(layer, use)
+                value = Value(t, "O", "output", role, layer, use=use)
             else:
-                values.append(
-                    Value(
-                        t, "h" + suffix(layer), "intermediate", f"layer {layer} activation", layer
-                    )
-                )
+                role = f"layer {layer} activation" + again(layer, use)
+                value = Value(t, "h" + suffix(layer, use), "intermediate", role, layer, use=use)
         elif t is out:
-            values.append(Value(t, "O", "output", "network output"))
+            value = Value(t, "O", "output", "network output")
         elif node is not None:
             others += 1
-            values.append(Value(t, f"t{others}", "intermediate", node.op.name))
+            read = ", ".join(named[id(i)].name for i in node.inputs if id(i) in named)
+            value = Value(t, f"t{others}", "intermediate", f"{node.op.name} of {read}")
         else:
             others += 1
-            values.append(Value(t, f"c{others}", "constant", "constant"))
+            value = Value(t, f"c{others}", "constant", "constant")
+        values.append(value)
+        named[id(t)] = value
     return values, n_layers
 
 
@@ -342,6 +377,9 @@ def _trace_step(
     work.zero_grad()
     run_dtype = work.dtype or np.dtype(np.float64)
     x_t = _as_input(x, run_dtype)
+    # Recorded from the first op on, even when the network starts with an activation
+    # (an op on inputs that need no gradient would leave no node to explain).
+    x_t.requires_grad = True
     with enable_grad():
         out = work(x_t)
         if not isinstance(out, Tensor):

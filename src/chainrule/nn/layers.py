@@ -18,7 +18,7 @@ from chainrule import init as initializers
 from chainrule._memory import available_memory, format_excess
 from chainrule.nn.module import Module, Parameter, initializing, new_parameter_data
 from chainrule.ops import get_op
-from chainrule.random import RandomState
+from chainrule.random import RandomState, streams
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite, apply
 
 BiasKind = bool | Literal["shared"]
@@ -168,14 +168,16 @@ class Linear(Layer):
             self.reset_parameters(rng)
 
     def reset_parameters(self, rng: RandomState = None) -> None:
-        """Draw fresh initial values."""
+        """Draw fresh initial values (an integer ``rng`` gives weights and bias streams of
+        their own, see :func:`chainrule.random.streams`)."""
         dtype = self.weight.dtype
         default = initializers.fan_in_uniform(self.in_features)
         weight_init = self.init or default
-        self.weight.data = weight_init(self.weight.shape, rng=rng, dtype=dtype)
+        weight_rng, bias_rng = streams(rng, 2)
+        self.weight.data = weight_init(self.weight.shape, rng=weight_rng, dtype=dtype)
         if self.bias is not None:
             bias_init = self.bias_init or (default if self.init is None else initializers.zeros())
-            self.bias.data = bias_init(self.bias.shape, rng=rng, dtype=dtype)
+            self.bias.data = bias_init(self.bias.shape, rng=bias_rng, dtype=dtype)
 
     def forward(self, x: ArrayLike) -> Tensor:
         x_t = self._checked_input(x)
