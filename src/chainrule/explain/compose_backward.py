@@ -67,7 +67,9 @@ def _chain_blocks_math(chain: Chain, fused: FusedLoss | None, loss: str) -> list
     ]
     for k, path in enumerate(chain.uses, start=1):
         via = path[-1].out.name
-        label = Math(f"path {k}, through {via}: ", f"\\text{{path {k}, through }} {tex_name(via)}:\\ ")
+        label = Math(
+            f"path {k}, through {via}: ", f"\\text{{path {k}, through }} {tex_name(via)}:\\ "
+        )
         blocks.append(MatEq([label + terms[k - 1] + IS + _path_math(path, fused, loss)]))
     return blocks
 

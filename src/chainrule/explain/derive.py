@@ -364,7 +364,9 @@ def _chains(trace: Trace, stages: list[Stage], totals: dict[int, np.ndarray]) ->
             if len(parts) > 1 and id(value.tensor) not in summed:
                 summed.add(id(value.tensor))
                 total = totals.get(id(value.tensor))
-                junctions.append(Junction(value, parts, parts[0].result if total is None else total))
+                junctions.append(
+                    Junction(value, parts, parts[0].result if total is None else total)
+                )
             for stage in parts:
                 found.append(stage)
                 if id(stage) in owner:

@@ -39,7 +39,7 @@ class WeightRef:
 
 
 def _is_weight(chain: Chain) -> bool:
-    return bool(chain.stages) and chain.stages[-1].kind == "layer-weights"
+    return bool(chain.path) and chain.path[-1].kind == "layer-weights"
 
 
 def resolve(spec: str, derivation: Derivation) -> WeightRef:
@@ -129,7 +129,7 @@ def _columns(
     columns: list[tuple[Math, np.ndarray]] = []
     legend: list[list[Inline]] = []
     col = j
-    for stage in reversed(chain.stages[:-1]):
+    for stage in reversed(chain.path[:-1]):
         result_head, local_head = _heads(stage, trace, col)
         columns.append((result_head, stage.result[:, col]))
         elementwise = stage.kind == "pointwise" or (
@@ -217,7 +217,7 @@ def scalar_view(
     """The table and the worked first row for one weight entry."""
     chain, (i, j) = ref.chain, ref.index
     loss, param = trace.loss.name, chain.param.name
-    last = chain.stages[-1]
+    last = chain.path[-1]
     a = _input_name(last, trace, 0)
     up = f"{text_partial(loss, last.out.name)}[n,{j}]"
     up_tex = f"\\partial {tex_name(loss)}/\\partial {tex_index(last.out.name, f'n{j}')}"
@@ -238,7 +238,7 @@ def scalar_view(
         rows.append([str(n), *cells, num(inputs[n], digits), num(inputs[n] * delta[n], digits)])
     if samples < delta.shape[0]:
         rows.append(["...", *("..." for _ in columns), "...", "..."])
-    gradient = chain.gradient[i, j]
+    gradient = last.result[i, j]  # this use's part; the whole gradient when used once
     rows.append(["sum", *("" for _ in columns), "", num(gradient, digits)])
     entry = f"{param}{index_str((i, j))}"
     total = Math(
@@ -260,14 +260,41 @@ def scalar_view(
                 Math(up, up_tex),
             ]
         ),
+        *_total(ref, trace, digits),
+        *(numerical_check(ref, loss_at) if loss_at is not None else []),
+    ]
+
+
+def _total(ref: WeightRef, trace: Trace, digits: int) -> list[Block]:
+    """The sum is the entry of dE/dW, or, for a weight used more than once, one part of it."""
+    chain, (i, j) = ref.chain, ref.index
+    loss, param = trace.loss.name, chain.param.name
+    whole = Math(text_partial(loss, param), f"\\partial E/\\partial {tex_name(param)}")
+    entry = index_str((i, j))
+    total = num(chain.gradient[i, j], digits)
+    if not chain.branches:
+        return [
+            Para(
+                [
+                    f"The sum, {total}, is entry {entry} of ",
+                    whole,
+                    " as the backward pass computed it.",
+                ]
+            )
+        ]
+    parts = " + ".join(
+        f"{num(path[-1].result[i, j], digits)} (via {path[-1].out.name})" for path in chain.uses
+    )
+    return [
         Para(
             [
-                f"The sum, {num(gradient, digits)}, is entry {index_str((i, j))} of ",
-                Math(text_partial(loss, param), f"\\partial E/\\partial {tex_name(param)}"),
-                " as the backward pass computed it.",
+                f"{param} is used {len(chain.uses)} times; this table is the part through "
+                f"{chain.path[-1].out.name}. Entry {entry} of ",
+                whole,
+                f" adds the part of every use: {parts} = {total}, as the backward pass "
+                "computed it.",
             ]
-        ),
-        *(numerical_check(ref, loss_at) if loss_at is not None else []),
+        )
     ]
 
 

@@ -222,20 +222,52 @@ def _bias(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
     ]
 
 
+#: Show at most this many per-sample Jacobian matrices.
+MAX_JACOBIANS = 3
+
+
+def _per_row(stage: Stage, n: _Names) -> tuple[Math, Math]:
+    """The Jacobian of one sample row and its entry (i,j), rows being samples."""
+    if stage.op.name != "softmax":
+        return n.formula, Math("d out[n,i] / d in[n,j]", "\\partial o_{ni}/\\partial x_{nj}")
+    o, tex = stage.out.name, tex_name(stage.out.name)
+    jacobian = Math(
+        f"diag({o}[n]) - {o}[n]^T @ {o}[n]",
+        f"\\operatorname{{diag}}({tex}_n) - {tex}_n^\\top {tex}_n",
+    )
+    entry = Math(
+        f"{o}[n,i] (delta_ij - {o}[n,j])",
+        f"{tex}_{{n i}}\\,(\\delta_{{ij}} - {tex}_{{n j}})",
+    )
+    return jacobian, entry
+
+
 def _jacobian(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
-    return [
+    jacobian, entry = _per_row(stage, n)
+    blocks: list[Block] = [
         Para(
             [
-                f"Local derivative of {stage.op.name}: ",
+                f"Local derivative of {stage.op.name}, one Jacobian per sample: for row n, ",
                 n.local,
                 " = ",
-                n.formula,
-                ", one Jacobian matrix per sample; each row of the upstream gradient is "
-                "multiplied by its own Jacobian:",
+                jacobian,
+                f" ({stage.out.name}[n] is row n, a 1 x {stage.out.shape[-1]} matrix); entry "
+                "(i,j) is ",
+                entry,
+                ". Each row of the upstream gradient is multiplied by its own Jacobian:",
             ]
-        ),
-        MatEq([n.result + EQUALS, stage.result]),
+        )
     ]
+    if stage.local is not None:
+        samples = stage.local.shape[0]
+        for sample in range(min(MAX_JACOBIANS, samples)):
+            label = n.local + Math(f" (sample {sample}) =", f"\\ (\\text{{sample }} {sample}) =")
+            blocks.append(MatEq([label, stage.local[sample]]))
+        if samples > MAX_JACOBIANS:
+            blocks.append(Para([f"(one more for each of the other {samples - MAX_JACOBIANS})"]))
+    row = Math(f"[n] = {n.upstream.text}[n] @ J[n] =", f"_n = {n.upstream.latex}_n\\, J_n =")
+    blocks.append(MatEq([n.result + row, stage.result]))
+    return blocks
 
 
 def _other(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
