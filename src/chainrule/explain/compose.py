@@ -13,6 +13,7 @@ import numpy as np
 from chainrule.explain.document import Block, Heading, MatEq, Math, Para
 from chainrule.explain.fmt import num, shape_str, shown_indices, tex_name
 from chainrule.explain.notation import forward_math
+from chainrule.explain.runs import Elider
 from chainrule.explain.trace import Trace, Value
 
 
@@ -63,14 +64,24 @@ def forward_blocks(trace: Trace, digits: int) -> list[Block]:
     layers: dict[int | None, list[Value]] = {}
     for v in trace.parameters():
         layers.setdefault(v.layer, []).append(v)
-    for group in layers.values():
+    elider = Elider(trace, "their parameters of the same shapes")
+    for layer, group in layers.items():
+        skip, note = elider.skip(layer)
+        blocks += note
+        if skip:
+            continue
         terms: list[Math | np.ndarray] = []
         for k, v in enumerate(group):
             terms += [_label(v.name, "  " if k else ""), v.data]
         blocks.append(MatEq(terms))
     blocks.append(Para(["Each layer computes Z = (its input) @ W + b, then its activation:"]))
+    elider = Elider(trace, "computed")
     for v in trace.values:
         if v.tensor.node is None or v is trace.loss:
+            continue
+        skip, note = elider.skip(v.layer)
+        blocks += note
+        if skip:
             continue
         formula = forward_math(v, trace)
         blocks.append(MatEq([formula + Math(" =", " ="), v.data]))
@@ -84,9 +95,14 @@ def update_blocks(trace: Trace, digits: int) -> list[Block]:
         Heading(2, "Update"),
         Para([f"Gradient descent moves every parameter a step of lr = {lr} against its gradient:"]),
     ]
+    elider = Elider(trace, "updated")
     for v in trace.parameters():
         key = v.param_key
         if key is None or key not in trace.gradients:
+            continue
+        skip, note = elider.skip(v.layer)
+        blocks += note
+        if skip:
             continue
         name, tex = v.name, tex_name(v.name)
         lhs = Math(

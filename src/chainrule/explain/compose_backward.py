@@ -14,6 +14,7 @@ from chainrule.explain.derive import Chain, Derivation, FusedLoss, Junction, Sta
 from chainrule.explain.document import Block, Heading, Inline, MatEq, Math, Para
 from chainrule.explain.fmt import num, shape_str, tex_name, tex_partial, text_partial
 from chainrule.explain.notation import name_math
+from chainrule.explain.runs import Elider, gradient_sizes, hidden
 from chainrule.explain.stages import (
     EQUALS,
     IS,
@@ -283,6 +284,13 @@ def backward_blocks(trace: Trace, derivation: Derivation) -> list[Block]:
     if derivation.fused is not None:
         blocks += fused_blocks(derivation.fused, trace)
     said: Said = set()
+    elider = Elider(trace, "their chains computed")
     for chain in derivation.chains:
-        blocks += chain_blocks(chain, trace, derivation.fused, said)
+        skip, note = elider.skip(chain.param.layer)
+        if note:
+            run = hidden(trace, chain.param.layer)
+            assert run is not None
+            blocks += [*note, *gradient_sizes(run, trace)]
+        if not skip:
+            blocks += chain_blocks(chain, trace, derivation.fused, said)
     return blocks

@@ -23,6 +23,7 @@ import numpy as np
 
 from chainrule.autograd import unbroadcast
 from chainrule.explain.fmt import tex_name
+from chainrule.explain.runs import Run
 from chainrule.explain.trace import LAYER_OPS, Trace, Value
 from chainrule.ops import get_op
 from chainrule.ops.registry import Op
@@ -182,6 +183,7 @@ class Derivation:
     chains: list[Chain]
     fused: FusedLoss | None
     totals: dict[int, np.ndarray]
+    runs: list[Run] = field(default_factory=list)
 
 
 def formula_names(
@@ -322,12 +324,19 @@ def _check(trace: Trace, totals: dict[int, np.ndarray]) -> None:
             )
 
 
-def _use_path(stage: Stage, feeding: dict[int, list[Stage]], loss: Value) -> list[Stage]:
-    """The stages from ``stage`` up to the loss, a value read by several ops, or the cap."""
+def _use_path(
+    stage: Stage, feeding: dict[int, list[Stage]], loss: Value, depth: dict[int, int], new: set[int]
+) -> list[Stage]:
+    """The stages from ``stage`` up to the loss or a value read by several ops.
+
+    A path longer than MAX_FACTORS starts instead where it meets a gradient an
+    earlier chain computed (a stage not in ``new``), or at the cap.
+    """
     path = [stage]
+    long = len(path) + depth.get(id(stage.out.tensor), 0) > MAX_FACTORS
     while len(path) < MAX_FACTORS and path[-1].out is not loss:
         above = feeding[id(path[-1].out.tensor)]
-        if len(above) != 1:
+        if len(above) != 1 or (long and id(above[0]) not in new):
             break
         path.append(above[0])
     path.reverse()
@@ -378,6 +387,7 @@ def _chains(trace: Trace, stages: list[Stage], totals: dict[int, np.ndarray]) ->
                     todo.append(above)
         found.sort(key=lambda stage: order[id(stage)])
         first = [None if owner[id(st)] == param.name else owner[id(st)] for st in found]
+        new = {id(st) for st, shown in zip(found, first) if shown is None}
         junctions.sort(key=lambda j: max(order[id(part)] for part in j.parts))
         chains.append(
             Chain(
@@ -385,7 +395,10 @@ def _chains(trace: Trace, stages: list[Stage], totals: dict[int, np.ndarray]) ->
                 found,
                 first,
                 totals[id(param.tensor)],
-                [_use_path(stage, feeding, trace.loss) for stage in feeding[id(param.tensor)]],
+                [
+                    _use_path(stage, feeding, trace.loss, depth, new)
+                    for stage in feeding[id(param.tensor)]
+                ],
                 junctions,
             )
         )
@@ -447,4 +460,5 @@ def derive(trace: Trace) -> Derivation:
     """Replay the backward pass of ``trace``, check it, and build the chains."""
     stages, totals = _replay(trace)
     _check(trace, totals)
-    return Derivation(stages, _chains(trace, stages, totals), _fused(trace, stages), totals)
+    chains = _chains(trace, stages, totals)
+    return Derivation(stages, chains, _fused(trace, stages), totals, list(trace.runs))

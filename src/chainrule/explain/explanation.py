@@ -33,6 +33,7 @@ from chainrule.explain.probe import LossProbe
 from chainrule.explain.render_html import render_html, render_html_fragment
 from chainrule.explain.render_markdown import render_markdown
 from chainrule.explain.render_text import render_text
+from chainrule.explain.runs import Run, hidden
 from chainrule.explain.scalar import WeightRef, scalar_blocks
 from chainrule.explain.trace import Trace
 from chainrule.nn.module import Module
@@ -283,8 +284,15 @@ def overview_blocks(expl: Explanation) -> list[Block]:
 
 def names_blocks(trace: Trace) -> list[Block]:
     rows: list[list[Inline]] = []
+    noted: set[Run] = set()
     for v in trace.values:
         if v.kind in ("constant",):
+            continue
+        run = hidden(trace, v.layer)
+        if run is not None:
+            if run not in noted:
+                noted.add(run)
+                rows.append(["...", f"layers {run.first} to {run.last}, named alike", "", ""])
             continue
         rows.append([name_math(v.name), v.role, shape_str(v.data.shape), v.param_key or ""])
     return [Heading(3, "Names"), Table(["name", "what", "shape", "parameter"], rows)]

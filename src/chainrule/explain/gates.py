@@ -15,6 +15,7 @@ from chainrule.explain.derive import Derivation, Stage
 from chainrule.explain.document import Block, Heading, Math, Para
 from chainrule.explain.fmt import tex_name
 from chainrule.explain.notation import forward_math
+from chainrule.explain.runs import Elider
 from chainrule.explain.trace import Trace
 
 
@@ -48,8 +49,13 @@ def gate_blocks(trace: Trace, derivation: Derivation, digits: int) -> list[Block
             ]
         ),
     ]
+    elider = Elider(trace, "their gates working")
     for stages in groups.values():
         out = stages[0].out
+        skip, note = elider.skip(out.layer)
+        blocks += note
+        if skip:
+            continue
         op = stages[0].op
         node = out.tensor.node
         assert node is not None

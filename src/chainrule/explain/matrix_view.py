@@ -11,6 +11,7 @@ from __future__ import annotations
 from chainrule.explain.derive import Derivation, Stage
 from chainrule.explain.document import Block, Heading, Inline, Math, Para, Table
 from chainrule.explain.fmt import shape_str, tex_name
+from chainrule.explain.runs import Run, hidden
 from chainrule.explain.stages import delta_name, partial
 from chainrule.explain.trace import Trace, Value
 
@@ -120,10 +121,17 @@ def matrix_rows(trace: Trace, derivation: Derivation) -> list[tuple[Math, Math, 
 
 def matrix_view_blocks(trace: Trace, derivation: Derivation) -> list[Block]:
     """Every gradient in matrix form with the shape of each product."""
-    table: list[list[Inline]] = [
-        [left, right, shapes, f"shape of {value.name}"]
-        for left, right, shapes, value in matrix_rows(trace, derivation)
-    ]
+    table: list[list[Inline]] = []
+    noted: set[Run] = set()
+    for left, right, shapes, value in matrix_rows(trace, derivation):
+        run = hidden(trace, value.layer)
+        if run is not None:
+            if run not in noted:
+                noted.add(run)
+                text = f"the same for layers {run.first} to {run.last} ({run.label})"
+                table.append(["...", text, "", ""])
+            continue
+        table.append([left, right, shapes, f"shape of {value.name}"])
     return [
         Heading(3, "Matrix view"),
         Para(

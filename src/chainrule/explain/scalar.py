@@ -69,8 +69,12 @@ def resolve(spec: str, derivation: Derivation) -> WeightRef:
 
 
 def default_weights(derivation: Derivation) -> list[WeightRef]:
-    """Entry [0, 0] of every layer's weight matrix."""
-    return [WeightRef(c, (0, 0)) for c in derivation.chains if _is_weight(c)]
+    """Entry [0, 0] of every layer's weight matrix (but those of a summarised run)."""
+    return [
+        WeightRef(c, (0, 0))
+        for c in derivation.chains
+        if _is_weight(c) and not any(c.param.layer in run for run in derivation.runs)
+    ]
 
 
 def _input_name(stage: Stage, trace: Trace, position: int) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.autograd import enable_grad
+from chainrule.explain.runs import Run, find_runs
 from chainrule.nn.fusion import fusion
 from chainrule.nn.layers import Linear
 from chainrule.nn.module import Module, Parameter
@@ -108,6 +109,9 @@ class Trace:
         The loss of the updated parameters on the same data.
     n_layers : int
         Number of layers (linear/matmul ops with weights).
+    runs : list of Run
+        Layers in the middle of long runs of identical layers, which the
+        explanation summarises instead of writing out (:mod:`.runs`).
     """
 
     values: list[Value]
@@ -121,6 +125,7 @@ class Trace:
     updated: dict[str, np.ndarray]
     loss_after: float
     n_layers: int
+    runs: list[Run] = field(default_factory=list)
     _by_id: dict[int, Value] = field(default_factory=dict, repr=False)
 
     _readers: dict[int, list[tuple[Value, int]]] = field(default_factory=dict, repr=False)
@@ -420,6 +425,7 @@ def _trace_step(
         updated=updated,
         loss_after=loss_after,
         n_layers=n_layers,
+        runs=find_runs(values, by_id[id(loss)]),
     )
 
 
