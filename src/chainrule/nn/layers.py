@@ -106,7 +106,9 @@ class Linear(Layer):
     dtype : float16, float32 or float64, default float32
     rng : int or numpy.random.Generator, optional
         Source of the initial values (default: the global one, see
-        :func:`chainrule.manual_seed`).
+        :func:`chainrule.manual_seed`). An integer seed is spawned into
+        independent streams for the weights and the bias; a generator's draws
+        follow one another.
 
     Shape
     -----

@@ -220,8 +220,9 @@ register(
         vjps=(_softmax_vjp,),
         formulas=(
             Formula(
-                "diag({out}) - {out} {out}^T",
-                "\\operatorname{{diag}}({out}) - {out}\\,{out}^\\top",
+                # Rows are samples: row n of the output, a 1 x k matrix, has its own Jacobian.
+                "diag({out}[n]) - {out}[n]^T @ {out}[n]",
+                "\\operatorname{{diag}}({out}_n) - {out}_n^\\top {out}_n",
             ),
         ),
         sample=_axis_sample,
