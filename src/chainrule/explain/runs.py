@@ -125,9 +125,10 @@ def gradient_sizes(run: Run, trace: Trace) -> list[Block]:
     """The size of the left-out layers' gradients, at evenly spaced layers of the run."""
     by_layer: dict[int, list[str]] = {}
     for p in trace.parameters():
-        if p.layer in run and p.param_key in trace.gradients:
-            norm = float(np.sqrt(np.sum(np.square(trace.gradients[p.param_key]))))
-            by_layer.setdefault(p.layer, []).append(f"|d{trace.loss.name}/d{p.name}| = {num(norm)}")
+        if p.layer is None or p.layer not in run or p.param_key not in trace.gradients:
+            continue
+        norm = float(np.sqrt(np.sum(np.square(trace.gradients[p.param_key]))))
+        by_layer.setdefault(p.layer, []).append(f"|d{trace.loss.name}/d{p.name}| = {num(norm)}")
     picks = sorted({int(round(x)) for x in np.linspace(run.first, run.last, MAX_ROWS)})
     rows: list[list[Inline]] = [[str(k), ", ".join(by_layer.get(k, []))] for k in picks]
     return [
