@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from chainrule.explain.derive import Derivation, Stage
 from chainrule.explain.document import Block, Heading, Inline, Math, Para, Table
-from chainrule.explain.fmt import shape_str, tex_name
+from chainrule.explain.fmt import shape_str
 from chainrule.explain.runs import Run, hidden
 from chainrule.explain.stages import delta_name, partial
 from chainrule.explain.trace import Trace, Value
@@ -29,17 +29,12 @@ def _paren(math: Math) -> Math:
 
 
 def _row_jacobian(stage: Stage, up: Math) -> tuple[Math, str]:
-    """``dE/dO[n] @ (diag(O[n]) - O[n]^T @ O[n])``: one Jacobian per sample row."""
-    o = stage.out.name
+    """``dE/dO[n] @ (diag(O[n]) - O[n]^T @ O[n])``: one Jacobian per sample row.
+
+    The registry writes each op's Jacobian for one sample row ``[n]``.
+    """
     n_rows, width = stage.upstream.shape
-    if stage.op.name == "softmax":
-        jac = Math(
-            f"(diag({o}[n]) - {o}[n]^T @ {o}[n])",
-            f"\\left(\\operatorname{{diag}}({tex_name(o)}_n) - "
-            f"{tex_name(o)}_n^\\top {tex_name(o)}_n\\right)",
-        )
-    else:
-        jac = Math(f"J[n], J = {stage.formula_text}", f"J_n,\\ J = {stage.formula_latex}")
+    jac = _paren(Math(stage.formula_text, stage.formula_latex))
     expr = (
         _paren(up)
         + Math("[n]", "_n")

@@ -227,19 +227,13 @@ MAX_JACOBIANS = 3
 
 
 def _per_row(stage: Stage, n: _Names) -> tuple[Math, Math]:
-    """The Jacobian of one sample row and its entry (i,j), rows being samples."""
-    if stage.op.name != "softmax":
-        return n.formula, Math("d out[n,i] / d in[n,j]", "\\partial o_{ni}/\\partial x_{nj}")
-    o, tex = stage.out.name, tex_name(stage.out.name)
-    jacobian = Math(
-        f"diag({o}[n]) - {o}[n]^T @ {o}[n]",
-        f"\\operatorname{{diag}}({tex}_n) - {tex}_n^\\top {tex}_n",
-    )
+    """The Jacobian of one sample row (the registry writes it for row ``[n]``) and its entry."""
+    out, wrt = stage.out.name, stage.wrt.name
     entry = Math(
-        f"{o}[n,i] (delta_ij - {o}[n,j])",
-        f"{tex}_{{n i}}\\,(\\delta_{{ij}} - {tex}_{{n j}})",
+        f"d{out}[n,i]/d{wrt}[n,j]",
+        f"\\partial {tex_index(out, 'ni')}/\\partial {tex_index(wrt, 'nj')}",
     )
-    return jacobian, entry
+    return n.formula, entry
 
 
 def _jacobian(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
