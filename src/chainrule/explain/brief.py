@@ -14,8 +14,9 @@ from chainrule.explain.derive import Derivation
 from chainrule.explain.document import Block, Heading, MatEq, Math, Para
 from chainrule.explain.fmt import num, tex_name
 from chainrule.explain.lossform import loss_blocks
-from chainrule.explain.matrix_view import _rows as matrix_rows
+from chainrule.explain.matrix_view import matrix_rows
 from chainrule.explain.notation import forward_math
+from chainrule.explain.runs import Elider
 from chainrule.explain.trace import Trace, Value
 
 
@@ -56,33 +57,31 @@ def forward_brief(trace: Trace) -> list[Block]:
 
 def backward_brief(trace: Trace, derivation: Derivation, digits: int) -> list[Block]:
     """Each layer's error signal, and each parameter's gradient with shapes beside its new value."""
-    by_name = {v.name: v for v in trace.values}
     lr = num(trace.lr, 6)
     blocks: list[Block] = [
         Heading(2, "Backward pass and update"),
         Para([f"Gradients in matrix form with shapes; beside each, W_new = W - {lr} * dE/dW."]),
     ]
-    seen: set[str] = set()
-    for chain in derivation.chains:
-        for left, right, shapes, owner in matrix_rows(chain, trace):
-            if left.text in seen:
-                continue
-            seen.add(left.text)
-            shapes_tex = shapes.replace("->", "\\to").replace("@", "\\times")
-            shapes_tex = shapes_tex.replace(" summed", "\\text{ summed}")
-            formula = left + Math(" = ", " = ") + right
-            formula += Math(f"  [{shapes}] =", f"\\quad [{shapes_tex}] =")
-            param = chain.param
-            if owner == param.name and param.param_key in trace.updated:
-                new = Math(
-                    f"  {param.name}_new =",
-                    f"\\qquad {tex_name(param.name)}^{{\\text{{new}}}} =",
-                )
-                blocks.append(MatEq([formula, chain.gradient, new, trace.updated[param.param_key]]))
-                continue
-            grad = by_name[owner].grad
-            if grad is not None:
-                blocks.append(MatEq([formula, grad]))
+    elider = Elider(trace, "their gradients computed")
+    for left, right, shapes, value in matrix_rows(trace, derivation):
+        skip, note = elider.skip(value.layer)
+        blocks += note
+        if skip:
+            continue
+        shapes_tex = shapes.replace("->", "\\to").replace("@", "\\times")
+        shapes_tex = shapes_tex.replace(" summed", "\\text{ summed}")
+        formula = left + Math(" = ", " = ") + right
+        formula += Math(f"  [{shapes}] =", f"\\quad [{shapes_tex}] =")
+        key = value.param_key
+        if key is not None and key in trace.gradients and key in trace.updated:
+            new = Math(
+                f"  {value.name}_new =",
+                f"\\qquad {tex_name(value.name)}^{{\\text{{new}}}} =",
+            )
+            blocks.append(MatEq([formula, trace.gradients[key], new, trace.updated[key]]))
+            continue
+        if value.grad is not None:
+            blocks.append(MatEq([formula, value.grad]))
     before, after = float(trace.loss.data.reshape(())), trace.loss_after
     blocks.append(
         Para(

@@ -17,6 +17,7 @@ import numpy as np
 from chainrule.autograd import no_grad
 from chainrule.explain.trace import LossFunction, Trace
 from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
 
 
 class LossProbe:
@@ -36,7 +37,8 @@ class LossProbe:
         self._work = copy.deepcopy(model).to(np.float64)
         self._params = dict(self._work.named_parameters())
         self._loss_fn = loss_fn
-        self._x = trace.input.data.astype(np.float64)
+        # A Tensor, as the traced step gave it: a custom forward may use Tensor methods.
+        self._x = Tensor(trace.input.data.astype(np.float64))
         self._y: Any = trace.target.data
         self.before = {
             v.param_key: v.data.astype(np.float64) for v in trace.parameters() if v.param_key
