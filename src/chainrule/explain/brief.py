@@ -46,7 +46,15 @@ def forward_brief(trace: Trace) -> list[Block]:
     for v in trace.values:
         if v.tensor.node is not None and v is not trace.loss:
             groups.setdefault(("values", v.layer if v.layer is not None else id(v)), []).append(v)
+    elider = {
+        "parameters": Elider(trace, "their parameters of the same shapes"),
+        "values": Elider(trace, "computed"),
+    }
     for (what, _), values in groups.items():
+        skip, note = elider[what].skip(values[0].layer)
+        blocks += note
+        if skip:
+            continue
         terms: list[Math | np.ndarray] = []
         for k, v in enumerate(values):
             label = _name(v.name) if what == "parameters" else forward_math(v, trace)
