@@ -99,6 +99,20 @@ def test_standardizer_is_finite_and_round_trips_on_any_finite_column(table):
     assert Standardizer.from_dict(scaler.to_dict()).scale_.tolist() == scaler.scale_.tolist()
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    training=arrays(np.float64, st.integers(2, 8), elements=st.floats(-1e-308, 1e-308)),
+    later=arrays(np.float64, st.integers(1, 4), elements=st.floats(-1e3, 1e3)),
+)
+def test_a_column_of_subnormals_standardises_later_data_to_finite_values(training, later):
+    # Dividing by a spread of 1e-309 would send an ordinary later value (1.0) past the
+    # largest float; such a spread carries too few bits to mean anything: constant.
+    scaler = Standardizer().fit(training.reshape(-1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(scaler.transform(later.reshape(-1, 1))).all()
+
+
 def test_standardizer_keeps_the_spread_of_tiny_columns():
     # Relative, not absolute, constancy: a column of 1e-20s has a spread to keep.
     scaler = Standardizer().fit([[1e-20, 5.0], [3e-20, 5.0]])

@@ -30,6 +30,8 @@ class Standardizer:
         Standard deviation of each feature; 1 for a constant feature, so that
         constant columns become 0 instead of dividing by zero (for a constant
         feature beyond 2**26 in size, a power of two 2**26 times smaller than it).
+        A feature whose spread is below the smallest normal float (about 2.2e-308)
+        counts as constant.
         Both are computed without overflow for any finite values, up to the
         largest float.
     n_features_in_ : int
@@ -210,8 +212,10 @@ def _mean_and_scale(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # column, so that columns of tiny values (1e-20) keep their spread.
     constant = std <= 10 * np.finfo(np.float64).eps
     scale = np.ldexp(std, exponent)
-    # A spread among the smallest subnormals can round to a scale of 0: none to divide by.
-    constant |= scale == 0
+    # A spread below the smallest normal float (a column of subnormals, 1e-308) holds
+    # too few bits to standardise with, and dividing by it sends ordinary values of
+    # later data (1.0) past the largest float: such a column counts as constant.
+    constant |= scale < np.finfo(np.float64).tiny
     # A constant column's scale is 1, unless its values are so large (beyond 2**26) that
     # their rounding steps would come out of X - mean as large numbers; there it is a
     # power of two 2**26 times smaller than the values, so those steps stay near 0.
