@@ -123,21 +123,58 @@ def linear(x: ArrayLike, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     return _call("linear", x_t, weight, bias)
 
 
-def softmax_cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    return _call("softmax_cross_entropy", logits, _labels(target, logits), reduction=reduction)
+def _weighted(weight: np.ndarray | None) -> dict[str, Any]:
+    """The ``weight`` attribute of a loss, only when there are weights: an unweighted loss
+    records exactly the attributes it always had."""
+    return {} if weight is None else {"weight": weight}
 
 
-def cross_entropy_probs(probs: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    return _call("cross_entropy_probs", probs, _labels(target, probs), reduction=reduction)
+def softmax_cross_entropy(
+    logits: Tensor, target: ArrayLike, reduction: str = "mean", weight: np.ndarray | None = None
+) -> Tensor:
+    return _call(
+        "softmax_cross_entropy",
+        logits,
+        _labels(target, logits),
+        reduction=reduction,
+        **_weighted(weight),
+    )
 
 
-def sigmoid_cross_entropy(logits: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    return _call("sigmoid_cross_entropy", logits, _t(target, logits), reduction=reduction)
+def cross_entropy_probs(
+    probs: Tensor, target: ArrayLike, reduction: str = "mean", weight: np.ndarray | None = None
+) -> Tensor:
+    return _call(
+        "cross_entropy_probs", probs, _labels(target, probs), reduction=reduction,
+        **_weighted(weight),
+    )
 
 
-def binary_cross_entropy(probs: Tensor, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    return _call("binary_cross_entropy", probs, _t(target, probs), reduction=reduction)
+def sigmoid_cross_entropy(
+    logits: Tensor, target: ArrayLike, reduction: str = "mean", weight: np.ndarray | None = None
+) -> Tensor:
+    return _call(
+        "sigmoid_cross_entropy", logits, _t(target, logits), reduction=reduction,
+        **_weighted(weight),
+    )
 
 
-def mse(pred: Tensor, target: ArrayLike, reduction: str = "mean", half: bool = False) -> Tensor:
-    return _call("mse", pred, _t(target, pred), reduction=reduction, half=half)
+def binary_cross_entropy(
+    probs: Tensor, target: ArrayLike, reduction: str = "mean", weight: np.ndarray | None = None
+) -> Tensor:
+    return _call(
+        "binary_cross_entropy", probs, _t(target, probs), reduction=reduction,
+        **_weighted(weight),
+    )
+
+
+def mse(
+    pred: Tensor,
+    target: ArrayLike,
+    reduction: str = "mean",
+    half: bool = False,
+    weight: np.ndarray | None = None,
+) -> Tensor:
+    return _call(
+        "mse", pred, _t(target, pred), reduction=reduction, half=half, **_weighted(weight)
+    )

@@ -2,6 +2,12 @@
 
 Call a loss as ``loss(prediction, target)``. Each checks its target and names
 the problem (shape, label range, values) before computing anything.
+
+``loss(prediction, target, sample_weight=w)`` weights each sample's loss by ``w``
+(non-negative, one per sample, as Keras' losses take it): ``reduction="mean"`` becomes
+the weighted mean ``sum(w_i l_i) / sum(w_i)``, so scaling every weight by the same
+factor changes nothing and all-ones weights give the unweighted loss; ``"sum"``
+becomes ``sum(w_i l_i)``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,35 @@ def _prediction(prediction: ArrayLike, loss: Module) -> Tensor:
             "a loss needs at least one sample"
         )
     return pred
+
+
+def _sample_weights(
+    owner: str, sample_weight: ArrayLike | None, prediction: Tensor, reduction: str
+) -> np.ndarray | None:
+    """The per-sample weights in the prediction's dtype, checked; None without weights."""
+    if sample_weight is None:
+        return None
+    count = prediction.shape[0] if prediction.ndim else 1
+    try:
+        weights = np.asarray(sample_weight, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"{owner}: sample_weight must be numbers, one per sample; got "
+            f"{type(sample_weight).__name__}"
+        ) from None
+    if weights.shape != (count,):
+        raise ValueError(
+            f"{owner}: sample_weight must hold one weight per sample, shape ({count},); "
+            f"got shape {weights.shape}"
+        )
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"{owner}: sample weights must be finite and non-negative numbers")
+    if reduction == "mean" and not weights.any():
+        raise ValueError(
+            f"{owner}: every sample weight is zero, so the weighted mean is undefined; "
+            "give at least one sample a positive weight"
+        )
+    return weights.astype(prediction.dtype, copy=False)
 
 
 def _check_reduction(owner: str, reduction: str) -> str:
@@ -86,15 +121,22 @@ class MSELoss(Module):
         self.reduction = _check_reduction("MSELoss", reduction)
         self.half = bool(half)
 
-    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    def forward(
+        self, prediction: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Tensor:
         pred = _prediction(prediction, self)
+        weight = _sample_weights("MSELoss", sample_weight, pred, self.reduction)
+        # Unweighted, the op records exactly the attributes it always had.
+        weighted = {} if weight is None else {"weight": weight}
         data = pred.data
         if type(target) is np.ndarray and target.dtype == data.dtype and target.shape == data.shape:
             y = target  # the usual case, with nothing to convert
         else:
             y = _target_array("MSELoss", target, data.dtype, check=False)
             y = _matching_target("MSELoss", pred, y)
-        loss = apply(_MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half)
+        loss = apply(
+            _MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half, **weighted
+        )
         # A NaN or infinite target makes the loss NaN or infinite: only then can the
         # target be at fault, and only then is it searched.
         if not math.isfinite(loss.data):
@@ -169,15 +211,18 @@ class CrossEntropyLoss(Module):
             f"shape ({n},) or rows of shape {scores.shape}; got shape {y.shape}"
         )
 
-    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    def forward(
+        self, prediction: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Tensor:
         scores = _prediction(prediction, self)
         y = self._targets(scores, target)
+        w = _sample_weights("CrossEntropyLoss", sample_weight, scores, self.reduction)
         if not self.from_probs:
-            return F.softmax_cross_entropy(scores, y, reduction=self.reduction)
+            return F.softmax_cross_entropy(scores, y, reduction=self.reduction, weight=w)
         node = scores.node
         if node is not None and node.op.name == "softmax" and node.attrs.get("axis", -1) in (-1, 1):
-            return F.softmax_cross_entropy(node.inputs[0], y, reduction=self.reduction)
-        return F.cross_entropy_probs(scores, y, reduction=self.reduction)
+            return F.softmax_cross_entropy(node.inputs[0], y, reduction=self.reduction, weight=w)
+        return F.cross_entropy_probs(scores, y, reduction=self.reduction, weight=w)
 
     def extra_repr(self) -> str:
         return "from_probs=True" if self.from_probs else ""
@@ -199,10 +244,13 @@ class BCEWithLogitsLoss(Module):
         super().__init__()
         self.reduction = _check_reduction("BCEWithLogitsLoss", reduction)
 
-    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    def forward(
+        self, prediction: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Tensor:
         logits = _prediction(prediction, self)
         y = _binary_targets("BCEWithLogitsLoss", logits, target)
-        return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
+        w = _sample_weights("BCEWithLogitsLoss", sample_weight, logits, self.reduction)
+        return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction, weight=w)
 
 
 class BCELoss(Module):
@@ -219,17 +267,20 @@ class BCELoss(Module):
         super().__init__()
         self.reduction = _check_reduction("BCELoss", reduction)
 
-    def forward(self, prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    def forward(
+        self, prediction: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None
+    ) -> Tensor:
         probs = _prediction(prediction, self)
         y = _binary_targets("BCELoss", probs, target)
+        w = _sample_weights("BCELoss", sample_weight, probs, self.reduction)
         node = probs.node
         if node is not None and node.op.name == "sigmoid":
-            return F.sigmoid_cross_entropy(node.inputs[0], y, reduction=self.reduction)
+            return F.sigmoid_cross_entropy(node.inputs[0], y, reduction=self.reduction, weight=w)
         if node is not None and node.op.name == "dense" and node.attrs["activation"] == "sigmoid":
             # A fused Linear + Sigmoid: recompute its logits X @ W + b as a tensor of the
             # graph (the same arithmetic, so the same values) and work from them.
             logits = apply(_LINEAR, *node.inputs)
-            return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
+            return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction, weight=w)
         if node is not None and node.op.name.startswith("dense_stack"):
             activations = node.attrs["activations"]
             if activations[-1] == "sigmoid":  # the same for fused layers: all but the sigmoid
@@ -237,10 +288,10 @@ class BCELoss(Module):
                     node.op, *node.inputs, activations=(*activations[:-1], None),
                     activation_attrs=node.attrs["activation_attrs"],
                 )
-                return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction)
+                return F.sigmoid_cross_entropy(logits, y, reduction=self.reduction, weight=w)
         if (probs.data < 0).any() or (probs.data > 1).any():
             raise ValueError(
                 "BCELoss: predictions must be probabilities in [0, 1]; "
                 "use BCEWithLogitsLoss for logits"
             )
-        return F.binary_cross_entropy(probs, y, reduction=self.reduction)
+        return F.binary_cross_entropy(probs, y, reduction=self.reduction, weight=w)

@@ -6,6 +6,12 @@ probability is ever taken. ``cross_entropy_probs`` and ``binary_cross_entropy``
 take probabilities for when the network ends in an explicit Softmax/Sigmoid.
 Targets are class indices (one fewer dimension than the scores) or arrays of the
 scores' shape (one-hot rows or probabilities).
+
+Every loss takes an optional ``weight`` attribute: one non-negative weight per sample
+(the first axis). The mean then becomes the weighted mean ``sum(w_i l_i) / sum(w_i)``
+(scikit-learn's convention: scaling all weights changes nothing) and the sum becomes
+``sum(w_i l_i)``; a loss over several outputs per sample is averaged over them as well.
+Without ``weight`` nothing extra is computed.
 """
 
 from __future__ import annotations
@@ -40,17 +46,50 @@ def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
     return index, scores[index]
 
 
-def _reduce(per_sample: Array, reduction: str) -> Array:
-    """The mean (as ndarray.mean computes it) or the sum of the per-sample losses."""
+def _reduce(per_sample: Array, reduction: str, weight: Array | None = None) -> Array:
+    """The mean (as ndarray.mean computes it) or the sum of the per-sample losses, or
+    their weighted mean or sum when there are weights."""
+    if weight is not None:
+        share = np.broadcast_to(_shares(weight, per_sample, reduction), per_sample.shape)
+        return np.asarray(np.vdot(per_sample, share))
     total = np.add.reduce(per_sample, None)
     return np.asarray(total / per_sample.size if reduction == "mean" else total)
+
+
+def _shares(weight: Array, losses: Array, reduction: str) -> Array:
+    """Each loss element's factor in the total, shaped to broadcast over ``losses``:
+    ``w_i / (sum(w) * elements per sample)`` for the mean, ``w_i`` for the sum."""
+    per_row = weight.astype(losses.dtype, copy=False)
+    per_row = per_row.reshape(per_row.shape + (1,) * (losses.ndim - per_row.ndim))
+    if reduction != "mean":
+        return per_row
+    return per_row / (per_row.sum() * (losses.size // weight.size))
+
+
+def _weight_sample(rng: np.random.Generator, batch: int) -> dict[str, Array]:
+    """Half the samples are weighted, so the generic gradient tests check both forms."""
+    return {"weight": rng.uniform(0.1, 3.0, size=batch)} if rng.integers(2) else {}
 
 
 def _per(reduction: str, count: int) -> Array | float:
     return 1.0 / count if reduction == "mean" else 1.0
 
 
-def _ce_names(reduction: str = "mean") -> dict[str, str]:
+def _scale(grad: Array, reduction: str, shape: Array, weight: Array | None) -> Array:
+    """``grad`` times each element's factor in the loss (``shape``: the per-element
+    losses' shape, e.g. the logits for a binary loss)."""
+    if weight is None:
+        return grad * _per(reduction, shape.size)
+    return grad * _shares(weight, shape, reduction)
+
+
+def _ce_names(reduction: str = "mean", weight: Array | None = None) -> dict[str, str]:
+    if weight is not None:
+        mean = reduction == "mean"
+        return {
+            "per_n": " * w / sum(w)" if mean else " * w",
+            "per_n_tex": "\\frac{w}{\\sum w}" if mean else "w",
+        }
     return {
         "per_n": " / N" if reduction == "mean" else "",
         "per_n_tex": "\\frac{1}{N}" if reduction == "mean" else "",
@@ -58,7 +97,7 @@ def _ce_names(reduction: str = "mean") -> dict[str, str]:
 
 
 def _softmax_ce_forward(
-    logits: Array, target: Array, reduction: str = "mean"
+    logits: Array, target: Array, reduction: str = "mean", weight: Array | None = None
 ) -> tuple[Array, dict[str, Array]]:
     # -log softmax(z)[y] = log(sum(exp(z - m))) - (z[y] - m), with m the row maximum
     shifted = logits - row_max(logits)
@@ -70,7 +109,7 @@ def _softmax_ce_forward(
         per_sample = log_total * row_sum(target)[..., 0] - row_sum(target * shifted)[..., 0]
     else:
         per_sample = log_total - _pick(shifted, target)[1]
-    return _reduce(per_sample, reduction), {"probs": probs}
+    return _reduce(per_sample, reduction, weight), {"probs": probs}
 
 
 def _softmax_ce_vjp(
@@ -79,6 +118,7 @@ def _softmax_ce_vjp(
     logits: Array,
     target: Array,
     reduction: str = "mean",
+    weight: Array | None = None,
     probs: Array | None = None,
 ) -> Array:
     assert probs is not None
@@ -87,7 +127,10 @@ def _softmax_ce_vjp(
     else:  # probabilities minus one-hot rows
         delta = probs.copy()
         delta[_pick(delta, target)[0]] -= 1.0
-    delta *= grad * _per(reduction, math.prod(logits.shape[:-1]))
+    if weight is None:
+        delta *= grad * _per(reduction, math.prod(logits.shape[:-1]))
+    else:
+        delta *= grad * _shares(weight, logits[..., 0], reduction)[..., None]
     return delta
 
 
@@ -122,7 +165,8 @@ register(
             None,
         ),
         sample=lambda rng, hint: Sample(
-            _class_sample(rng, hint), {"reduction": str(rng.choice(["mean", "sum"]))}
+            _class_sample(rng, hint),
+            {"reduction": str(rng.choice(["mean", "sum"])), **_weight_sample(rng, hint[0])},
         ),
         saves=True,
         description="cross-entropy of softmax(Z) against targets Y, from logits",
@@ -131,20 +175,30 @@ register(
 )
 
 
-def _probs_ce_forward(probs: Array, target: Array, reduction: str = "mean") -> Array:
+def _probs_ce_forward(
+    probs: Array, target: Array, reduction: str = "mean", weight: Array | None = None
+) -> Array:
     logp = np.log(np.maximum(probs, np.finfo(probs.dtype).tiny))
     if target.ndim == probs.ndim:
         per_sample = -row_sum(target * logp)[..., 0]
     else:
         per_sample = -np.take_along_axis(logp, target.astype(np.intp)[..., None], axis=-1)[..., 0]
-    return _reduce(per_sample, reduction)
+    return _reduce(per_sample, reduction, weight)
 
 
 def _probs_ce_vjp(
-    grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
+    grad: Array,
+    out: Array,
+    probs: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
 ) -> Array:
     rows = _targets_as_rows(target, probs)
-    scale = grad * _per(reduction, math.prod(probs.shape[:-1]))
+    if weight is None:
+        scale = grad * _per(reduction, math.prod(probs.shape[:-1]))
+    else:
+        scale = grad * _shares(weight, probs[..., 0], reduction)[..., None]
     return -rows / np.maximum(probs, np.finfo(probs.dtype).tiny) * scale
 
 
@@ -152,7 +206,7 @@ def _probs_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
     scores, target = _class_sample(rng, hint)
     return Sample(
         (rng.dirichlet(np.ones(scores.shape[-1]) * 3, size=scores.shape[0]), target),
-        {"reduction": "mean"},
+        {"reduction": "mean", **_weight_sample(rng, hint[0])},
     )
 
 
@@ -174,28 +228,41 @@ register(
 )
 
 
-def _sigmoid_ce_forward(logits: Array, target: Array, reduction: str = "mean") -> Array:
+def _sigmoid_ce_forward(
+    logits: Array, target: Array, reduction: str = "mean", weight: Array | None = None
+) -> Array:
     # max(z, 0) - z y + log(1 + e^-|z|): never exponentiates a positive number.
     per_element = np.maximum(logits, 0) - logits * target + np.log1p(safe_exp_neg(-np.abs(logits)))
-    return _reduce(per_element, reduction)
+    return _reduce(per_element, reduction, weight)
 
 
 def _sigmoid_ce_vjp_logits(
-    grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean"
+    grad: Array,
+    out: Array,
+    logits: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
 ) -> Array:
-    return (sigmoid(logits) - target) * (grad * _per(reduction, logits.size))
+    return (sigmoid(logits) - target) * _scale(grad, reduction, logits, weight)
 
 
 def _sigmoid_ce_vjp_target(
-    grad: Array, out: Array, logits: Array, target: Array, reduction: str = "mean"
+    grad: Array,
+    out: Array,
+    logits: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
 ) -> Array:
-    return -logits * (grad * _per(reduction, logits.size))
+    return -logits * _scale(grad, reduction, logits, weight)
 
 
 def _binary_sample(rng: np.random.Generator, hint: tuple[int, int], probs: bool = False) -> Sample:
     first = rng.uniform(0.05, 0.95, size=hint) if probs else rng.normal(scale=2.0, size=hint)
     return Sample(
-        (first, rng.uniform(0.0, 1.0, size=hint)), {"reduction": str(rng.choice(["mean", "sum"]))}
+        (first, rng.uniform(0.0, 1.0, size=hint)),
+        {"reduction": str(rng.choice(["mean", "sum"])), **_weight_sample(rng, hint[0])},
     )
 
 
@@ -221,27 +288,39 @@ register(
 )
 
 
-def _bce_forward(probs: Array, target: Array, reduction: str = "mean") -> Array:
+def _bce_forward(
+    probs: Array, target: Array, reduction: str = "mean", weight: Array | None = None
+) -> Array:
     floor = log_tiny(probs.dtype)
     log_p = np.maximum(np.log(np.maximum(probs, np.finfo(probs.dtype).tiny)), floor)
     log_q = np.maximum(np.log(np.maximum(1.0 - probs, np.finfo(probs.dtype).tiny)), floor)
-    return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction)
+    return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction, weight)
 
 
 def _bce_vjp_probs(
-    grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
+    grad: Array,
+    out: Array,
+    probs: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
 ) -> Array:
     tiny = np.finfo(probs.dtype).tiny
     local = (1.0 - target) / np.maximum(1.0 - probs, tiny) - target / np.maximum(probs, tiny)
-    return local * (grad * _per(reduction, probs.size))
+    return local * _scale(grad, reduction, probs, weight)
 
 
 def _bce_vjp_target(
-    grad: Array, out: Array, probs: Array, target: Array, reduction: str = "mean"
+    grad: Array,
+    out: Array,
+    probs: Array,
+    target: Array,
+    reduction: str = "mean",
+    weight: Array | None = None,
 ) -> Array:
     tiny = np.finfo(probs.dtype).tiny
     local = np.log(np.maximum(1.0 - probs, tiny)) - np.log(np.maximum(probs, tiny))
-    return local * (grad * _per(reduction, probs.size))
+    return local * _scale(grad, reduction, probs, weight)
 
 
 register(
@@ -274,10 +353,17 @@ def mse_scale(size: int, reduction: str, half: bool) -> float:
 
 
 def _mse_forward(
-    pred: Array, target: Array, reduction: str = "mean", half: bool = False
+    pred: Array,
+    target: Array,
+    reduction: str = "mean",
+    half: bool = False,
+    weight: Array | None = None,
 ) -> tuple[Array, dict[str, Array]]:
     diff = pred - target
-    loss = np.vdot(diff, diff) * mse_scale(diff.size, reduction, half)
+    if weight is None:
+        loss = np.vdot(diff, diff) * mse_scale(diff.size, reduction, half)
+    else:
+        loss = np.vdot(diff, diff * _shares(weight, diff, reduction)) * (0.5 if half else 1.0)
     return np.asarray(loss, dtype=pred.dtype), {"diff": diff}
 
 
@@ -289,17 +375,29 @@ def _mse_joint_vjp(
     needs: tuple[bool, ...],
     reduction: str = "mean",
     half: bool = False,
+    weight: Array | None = None,
     diff: Array | None = None,
 ) -> tuple[Array | None, Array | None]:
-    """dE/dO = 2c (O - Y) and dE/dY = -dE/dO, with c the constant of the loss."""
+    """dE/dO = 2c (O - Y) and dE/dY = -dE/dO, with c the constant of the loss (for
+    weights, each element's factor in the weighted mean or sum)."""
     assert diff is not None
+    if weight is not None:
+        shares = _shares(weight, diff, reduction) * (1.0 if half else 2.0)
+        grad_pred = diff * (grad * shares)
+        return (grad_pred if needs[0] else None), (-grad_pred if needs[1] else None)
     factor = 2.0 * mse_scale(pred.size, reduction, half)
     # with E = 1/2 sum((O - Y)^2), dE/dO = O - Y: no factor to apply
     grad_pred = diff * grad if factor == 1.0 else diff * (grad * scalar(factor, grad.dtype))
     return (grad_pred if needs[0] else None), (-grad_pred if needs[1] else None)
 
 
-def _mse_names(reduction: str = "mean", half: bool = False) -> dict[str, str]:
+def _mse_names(
+    reduction: str = "mean", half: bool = False, weight: Array | None = None
+) -> dict[str, str]:
+    if weight is not None:
+        coef = ("" if half else "2") + ("w / sum(w)" if reduction == "mean" else "w")
+        tex = ("" if half else "2") + ("\\frac{w}{\\sum w}" if reduction == "mean" else "w")
+        return {"coef": f"{coef} * ", "coef_tex": tex}
     coef = {("sum", True): "", ("sum", False): "2", ("mean", True): "1/N", ("mean", False): "2/N"}[
         (reduction, half)
     ]
@@ -325,9 +423,14 @@ register(
         ),
         sample=lambda rng, hint: Sample(
             (rng.normal(size=hint), rng.normal(size=hint)),
-            {"reduction": str(rng.choice(["mean", "sum"])), "half": bool(rng.integers(2))},
+            {
+                "reduction": str(rng.choice(["mean", "sum"])),
+                "half": bool(rng.integers(2)),
+                **_weight_sample(rng, hint[0]),
+            },
         ),
-        description="squared error c * sum((O - Y)^2): c = 1/N for the mean, 1/2 for half",
+        description="squared error c * sum((O - Y)^2): c = 1/N for the mean, 1/2 for half "
+        "(with weights w: each sample's term times w / sum(w) for the mean)",
         formula_names=_mse_names,
     )
 )
