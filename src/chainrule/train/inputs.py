@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import numbers
 import os
 from collections.abc import Callable, Sequence
@@ -226,6 +227,54 @@ def loss_function(loss: Module | str | Callable[..., Any]) -> Callable[..., Any]
     return loss
 
 
+def sample_weights(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray | None:
+    """``sample_weight`` as a float64 array of one finite, non-negative weight per sample."""
+    if sample_weight is None:
+        return None
+    array = as_array(sample_weight, "sample_weight")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"sample_weight must be numbers, one per sample; got {kind(array.dtype)}")
+    weights = array.astype(np.float64)
+    if weights.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight must hold one weight per sample, shape ({n_samples},); "
+            f"got shape {weights.shape}"
+        )
+    check_finite(weights, "sample_weight")
+    if (weights < 0).any():
+        i = int(np.argmax(weights < 0))
+        raise ValueError(
+            f"sample_weight must be non-negative; sample {i} has weight {plain(weights[i]):g}"
+        )
+    return weights
+
+
+def training_weights(weights: np.ndarray, n_train: int, loss: Callable[..., Any]) -> np.ndarray:
+    """The training samples' weights, once the loss is known to take them."""
+    if not _takes_sample_weight(loss):
+        raise TypeError(
+            "sample_weight needs a loss that takes it, as loss(output, target, "
+            "sample_weight=...) does for chainrule's losses; add that parameter to your loss"
+        )
+    weights = weights[:n_train]
+    if not weights.any():
+        raise ValueError(
+            "sample_weight: every training sample's weight is zero, so there is nothing to "
+            "learn from; give at least one sample a positive weight"
+        )
+    return weights
+
+
+def _takes_sample_weight(loss: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(loss).parameters.values()
+    except (TypeError, ValueError):
+        return True  # a builtin we cannot inspect: let the call itself say
+    return any(
+        p.name == "sample_weight" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters
+    )
+
+
 def loss_tensor(value: Any) -> Tensor:
     """What the loss returned, if it is a one-element Tensor; else a TypeError naming ``loss``."""
     if not isinstance(value, Tensor):
@@ -260,10 +309,10 @@ def optimizer_for(optimizer: Optimizer | str, model: Module) -> Optimizer:
     raise ValueError(f'optimizer must be an Optimizer, "adam" or "sgd", got {shown(optimizer)}')
 
 
-def digest(X: np.ndarray, y: np.ndarray) -> str:
+def digest(*arrays: np.ndarray) -> str:
     """A fingerprint of the training data, so a checkpoint is resumed on the same data."""
     hasher = hashlib.sha256()
-    for array in (X, y):
+    for array in arrays:
         hasher.update(str(array.shape).encode())
         hasher.update(np.ascontiguousarray(array).tobytes())
     return hasher.hexdigest()
