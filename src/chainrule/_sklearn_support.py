@@ -40,28 +40,44 @@ RANGES = {
 
 
 class PenalizedLoss:
-    """``loss(output, target) + alpha / 2 * sum(W^2) / batch size``: scikit-learn's L2 term."""
+    """``loss(output, target) + alpha / 2 * sum(W^2) / batch size``: scikit-learn's L2 term.
+
+    With sample weights, as in scikit-learn, the loss is the batch's weighted mean and
+    the penalty is divided by the batch's total weight instead of its size.
+    """
 
     def __init__(self, loss: Module, weights: Sequence[Tensor], alpha: float) -> None:
-        self.loss, self.weights, self.alpha = loss, weights, alpha
+        self.loss, self.weights, self.alpha = loss, weights, float(alpha)
 
-    def __call__(self, output: Tensor, target: np.ndarray) -> Tensor:
-        value = self.loss(output, target)
+    def __call__(
+        self, output: Tensor, target: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> Tensor:
+        if sample_weight is None:
+            value = self.loss(output, target)
+            count = float(len(target))
+        else:
+            value = self.loss(output, target, sample_weight=sample_weight)
+            count = float(sample_weight.sum())
         if self.alpha == 0:
             return value
         squares = [(w * w).sum() for w in self.weights]
         total = squares[0]
         for square in squares[1:]:
             total = total + square
-        return value + total * (0.5 * self.alpha / len(target))
+        return value + total * (0.5 * self.alpha / count)
 
 
 class StoppingRule(Callback):
     """scikit-learn's rule: stop after ``n_iter_no_change`` epochs without an improvement
     of at least ``tol``, in the training loss or, with early stopping, the validation score
-    (then the best epoch's weights are restored at the end)."""
+    (then the best epoch's weights are restored at the end).
 
-    def __init__(self, estimator: Any, validation: tuple[np.ndarray, np.ndarray] | None):
+    The validation tuple is ``(X, y)`` or ``(X, y, sample_weight)``. :meth:`resume` and
+    :meth:`save` carry the rule's state over from one ``warm_start`` fit or
+    ``partial_fit`` call to the next, as scikit-learn does.
+    """
+
+    def __init__(self, estimator: Any, validation: tuple[np.ndarray, ...] | None):
         self.estimator, self.validation = estimator, validation
         self.best_loss = np.inf
         self.best_score = -np.inf
@@ -69,6 +85,29 @@ class StoppingRule(Callback):
         self.count = 0
         self.best_weights: dict[str, np.ndarray] | None = None
         self.converged = False
+
+    def resume(self, estimator: Any) -> None:
+        """Start from the best loss or score and the count of the estimator's last run."""
+        self.count = estimator._no_improvement_count
+        if self.validation is None:
+            self.best_loss = estimator.best_loss_
+        else:
+            self.best_score = estimator.best_validation_score_
+            self.scores = estimator.validation_scores_
+
+    def save(self, estimator: Any) -> None:
+        """Record the rule's state on the estimator, in scikit-learn's attributes."""
+        estimator._no_improvement_count = self.count
+        if self.validation is None:
+            estimator.best_loss_ = float(self.best_loss)
+        else:
+            estimator.best_validation_score_ = self.best_score
+            estimator.validation_scores_ = self.scores
+
+    def on_train_begin(self) -> None:
+        if self.validation is not None and self.best_score > -np.inf:
+            # A warm start: the weights it starts from are the last run's best.
+            self.best_weights = self.context.model.state_dict()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
         tol = self.estimator.tol

@@ -8,10 +8,15 @@ half the squared error for regression, ``alpha`` as an L2 penalty on the weights
 (``tol`` and ``n_iter_no_change`` on the training loss, or on the validation score
 with ``early_stopping``). Training runs through :func:`chainrule.fit`.
 
+``fit`` takes ``sample_weight``, ``warm_start=True`` continues from the last fit's
+weights, and ``partial_fit`` trains one epoch on the data it is given, for data that
+arrives in chunks or does not fit in memory, all as in scikit-learn. The estimators
+pickle and clone, so :class:`~sklearn.model_selection.GridSearchCV` can fit them in
+parallel processes or, through joblib's Dask back-end, on a cluster.
+
 The network computes in the dtype of ``X`` as scikit-learn's does: float32 input
-trains a float32 network, anything else float64. ``lbfgs``, ``warm_start``,
-``partial_fit``, sparse input and the ``learning_rate`` schedules of the ``sgd``
-solver are not provided.
+trains a float32 network, anything else float64. ``lbfgs``, sparse input and the
+``learning_rate`` schedules of the ``sgd`` solver are not provided.
 
 Examples
 --------
@@ -25,197 +30,26 @@ True
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, MultiOutputMixin, RegressorMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.base import ClassifierMixin, MultiOutputMixin, RegressorMixin
+from sklearn.metrics import r2_score as weighted_r2_score
+from sklearn.utils.multiclass import _check_partial_fit_first_call, check_classification_targets
+from sklearn.utils.validation import column_or_1d
 
-from chainrule._show import shown
-from chainrule._sklearn_support import (
-    ACTIVATIONS,
-    PenalizedLoss,
-    StoppingRule,
-    check_input,
-    check_params,
-    generator,
-)
+from chainrule._show import names, shown
+from chainrule._sklearn_base import BaseMLP
+from chainrule._sklearn_support import check_input
 from chainrule.autograd import no_grad
-from chainrule.nn import BCEWithLogitsLoss, CrossEntropyLoss, Linear, MSELoss, Sequential
+from chainrule.nn import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
-from chainrule.optim import SGD, Adam
-from chainrule.optim.optimizer import Optimizer
-from chainrule.train.fit import fit as train
 from chainrule.train.metrics import r2_score
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 
-class _BaseMLP(BaseEstimator):
-    """Parameters and training shared by the classifier and the regressor."""
-
-    def __init__(
-        self,
-        hidden_layer_sizes: Any = (100,),
-        activation: str = "relu",
-        *,
-        solver: str = "adam",
-        alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate_init: float = 0.001,
-        max_iter: int = 200,
-        shuffle: bool = True,
-        random_state: Any = None,
-        tol: float = 1e-4,
-        verbose: bool = False,
-        momentum: float = 0.9,
-        nesterovs_momentum: bool = True,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        beta_1: float = 0.9,
-        beta_2: float = 0.999,
-        epsilon: float = 1e-8,
-        n_iter_no_change: int = 10,
-    ) -> None:
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-
-    # -- what subclasses define --------------------------------------------------------
-    def _prepare_targets(self, y: np.ndarray) -> tuple[np.ndarray, int, Module]:
-        """(training targets, number of outputs, loss)."""
-        raise NotImplementedError
-
-    def _model_score(self, model: Module, X: np.ndarray, y: np.ndarray) -> float:
-        """The validation score of ``model`` on prepared targets ``y``."""
-        raise NotImplementedError
-
-    # -- training ----------------------------------------------------------------------
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> _BaseMLP:
-        hidden = check_params(self)
-        rng = generator(self.random_state)
-        targets, n_outputs, loss = self._prepare_targets(y)
-        model = self._build(X.shape[1], hidden, n_outputs, X.dtype, rng)
-        batch_size = min(200, len(X)) if self.batch_size == "auto" else int(self.batch_size)
-        X_train, y_train, validation = X, targets, None
-        if self.early_stopping:
-            X_train, y_train, validation = self._validation_split(X, targets, rng)
-        stopping = StoppingRule(self, validation)
-        weights = [layer.weight for layer in model if isinstance(layer, Linear)]
-        history = train(
-            model,
-            X_train,
-            y_train,
-            loss=PenalizedLoss(loss, weights, float(self.alpha)),
-            optimizer=self._optimizer(model),
-            epochs=int(self.max_iter),
-            batch_size=min(batch_size, len(X_train)),
-            shuffle=bool(self.shuffle),
-            callbacks=[stopping],
-            verbose=2 if self.verbose else 0,
-            rng=rng,
-        )
-        self.model_ = model
-        self.n_features_in_ = X.shape[1]
-        self.n_outputs_ = n_outputs
-        self.n_layers_ = len(hidden) + 2
-        self.n_iter_ = len(history)
-        self.t_ = self.n_iter_ * len(X_train)
-        self.loss_curve_ = list(history["loss"]) if "loss" in history else []
-        self.loss_ = self.loss_curve_[-1] if self.loss_curve_ else np.nan
-        self.best_loss_ = None if self.early_stopping else float(stopping.best_loss)
-        self.validation_scores_ = stopping.scores if self.early_stopping else None
-        self.best_validation_score_ = stopping.best_score if self.early_stopping else None
-        linear = [layer for layer in model if isinstance(layer, Linear)]
-        self.coefs_ = [layer.weight.data for layer in linear]
-        self.intercepts_ = [layer.bias.data for layer in linear if layer.bias is not None]
-        if not stopping.converged:
-            reason = history.stop_reason
-            warnings.warn(
-                f"training stopped early: {reason}"
-                if reason
-                else f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        return self
-
-    def _build(
-        self, n_in: int, hidden: list[int], n_out: int, dtype: Any, rng: np.random.Generator
-    ) -> Sequential:
-        sizes = [n_in, *hidden, n_out]
-        factor = 2.0 if self.activation == "logistic" else 6.0
-        layers: list[Module] = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True):
-            layer = Linear(fan_in, fan_out, dtype=dtype, init="zeros")
-            bound = np.sqrt(factor / (fan_in + fan_out))
-            layer.weight.data[...] = rng.uniform(-bound, bound, (fan_in, fan_out))
-            assert layer.bias is not None
-            layer.bias.data[...] = rng.uniform(-bound, bound, fan_out)
-            layers += [layer, ACTIVATIONS[self.activation]()]
-        return Sequential(*layers[:-1])
-
-    def _optimizer(self, model: Module) -> Optimizer:
-        lr = float(self.learning_rate_init)
-        if self.solver == "adam":
-            return Adam(
-                model.parameters(), lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon
-            )
-        nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
-        return SGD(model.parameters(), lr=lr, momentum=self.momentum, nesterov=nesterov)
-
-    def _validation_split(
-        self, X: np.ndarray, targets: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        from chainrule.data import train_test_split
-
-        stratify = targets if isinstance(self, ClassifierMixin) else None
-        try:
-            X_train, X_val, y_train, y_val = train_test_split(
-                X, targets, test_size=self.validation_fraction, rng=rng, stratify=stratify
-            )
-        except ValueError as err:
-            raise ValueError(
-                f"early_stopping needs a validation set of validation_fraction="
-                f"{self.validation_fraction} of {len(X)} samples: {err}"
-            ) from None
-        return X_train, y_train, (X_val, y_val)
-
-    def _outputs(self, X: Any) -> np.ndarray:
-        check_is_fitted(self)
-        check_input(X, "X")
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
-        dtype = self.coefs_[0].dtype
-        with no_grad():
-            return np.asarray(self.model_(np.asarray(X, dtype=dtype)).data)
-
-    def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
-
-
-class MLPClassifier(ClassifierMixin, _BaseMLP):
+class MLPClassifier(ClassifierMixin, BaseMLP):
     """Multi-layer perceptron classifier (scikit-learn's ``MLPClassifier``), on chainrule.
 
     Parameters
@@ -268,31 +102,100 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     (169, 2)
     """
 
-    def fit(self, X: Any, y: Any) -> MLPClassifier:
-        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``; returns self."""
-        check_input(X, "X")
-        X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=True)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
+        """Train on ``X`` of shape (n_samples, n_features) and labels ``y``; returns self.
+
+        With ``warm_start=True`` and a fitted network, training continues from its
+        weights (with a new optimizer), and ``y`` must hold the same classes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample. Each mini-batch descends on the weighted
+            mean of its samples' log-losses, ``sum(w_i l_i) / sum(w_i)``, and the L2
+            penalty is divided by the batch's total weight instead of its size, as in
+            scikit-learn: scaling every weight by one factor changes nothing, and with
+            one batch (``batch_size`` at least the number of samples) a weight of 2
+            trains exactly as the sample given twice. A batch of zero weights is
+            skipped. ``loss_curve_`` holds each epoch's weighted mean loss; with
+            ``early_stopping`` the validation accuracy is weighted too.
+        """
+        X, y = self._validated(X, y, incremental=False)
+        self._fit(X, y, sample_weight, incremental=False)
+        return self
+
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> MLPClassifier:
+        """Train one epoch on ``(X, y)``, continuing from the last call; returns self.
+
+        For data that arrives in chunks or does not fit in memory: call it once per
+        chunk (and as many passes over the chunks as wanted). The weights, the
+        optimizer's state (Adam's moments, SGD's momentum) and the shuffling generator
+        carry over from call to call; ``loss_curve_`` and ``t_`` grow, ``n_iter_`` is 1.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        classes : array-like, required on the first call
+            Every class of the whole data set (``np.unique(y_all)``); a chunk need not
+            hold them all.
+        sample_weight : array-like of shape (n_samples,), optional
+            As for :meth:`fit`.
+        """
+        X, y = self._validated(X, y, incremental=True)
+        _check_partial_fit_first_call(self, classes)
+        self._fit(X, y, sample_weight, incremental=True)
+        return self
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, sample_weight: Any, incremental: bool) -> Any:
         check_classification_targets(y)
-        self._fit(X, y)
+        super()._fit(X, y, sample_weight, incremental)
         self.out_activation_ = "logistic" if len(self.classes_) == 2 else "softmax"
         return self
 
-    def _prepare_targets(self, y: np.ndarray) -> tuple[np.ndarray, int, Module]:
-        self.classes_, codes = np.unique(y, return_inverse=True)
+    def _prepare_targets(
+        self, y: np.ndarray, first: bool, incremental: bool
+    ) -> tuple[np.ndarray, int, Module]:
+        name = type(self).__name__
+        if first and not incremental:
+            self.classes_ = np.unique(y)
+        found = np.unique(y)
+        if not first and not incremental and not np.array_equal(found, self.classes_):
+            raise ValueError(
+                f"{name}: warm_start continues a network trained on the classes "
+                f"{names(self.classes_)}, but y holds {names(found)}; give y the same "
+                "classes, or set warm_start=False"
+            )
+        unknown = np.setdiff1d(found, self.classes_)
+        if len(unknown):
+            raise ValueError(
+                f"{name}: y holds the class(es) {names(unknown)}, which are not among "
+                f"classes_ {names(self.classes_)} given to the first partial_fit"
+            )
         if len(self.classes_) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least two classes, but y contains "
-                f"only one class: {shown(self.classes_[0])}"
+                f"{name} needs samples of at least two classes, but y contains only one "
+                f"class: {shown(self.classes_[0])}"
             )
+        codes = np.searchsorted(self.classes_, y)
         if len(self.classes_) == 2:
             return codes.astype(np.float64), 1, BCEWithLogitsLoss()
         return codes, len(self.classes_), CrossEntropyLoss()
 
-    def _model_score(self, model: Module, X: np.ndarray, y: np.ndarray) -> float:
+    def _model_score(
+        self, model: Module, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+    ) -> float:
         with no_grad():
             outputs = model(X).data
         predicted = outputs.argmax(axis=1) if outputs.shape[1] > 1 else outputs[:, 0] > 0
-        return float(np.mean(predicted == y))
+        hits = predicted == y
+        if weights is not None and weights.any():
+            return float(np.average(hits, weights=weights))
+        return float(np.mean(hits))
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class of each sample."""
@@ -315,7 +218,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(self.predict_proba(X))
 
 
-class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
+class MLPRegressor(MultiOutputMixin, RegressorMixin, BaseMLP):
     """Multi-layer perceptron regressor (scikit-learn's ``MLPRegressor``), on chainrule.
 
     Takes the same parameters as :class:`MLPClassifier`; minimises half the mean
@@ -331,32 +234,49 @@ class MLPRegressor(MultiOutputMixin, RegressorMixin, _BaseMLP):
     True
     """
 
-    def fit(self, X: Any, y: Any) -> MLPRegressor:
-        """Train on ``X`` of shape (n_samples, n_features) and targets ``y``; returns self."""
-        check_input(X, "X")
-        check_input(y, "y")
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            multi_output=True,
-            y_numeric=True,
-            dtype=(np.float64, np.float32),
-            reset=True,
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        self._fit(X, y)
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Train on ``X`` of shape (n_samples, n_features) and targets ``y``; returns self.
+
+        ``sample_weight`` and ``warm_start`` work as for :meth:`MLPClassifier.fit`: each
+        batch descends on the weighted mean of its samples' squared errors.
+        """
+        X, y = self._targets(X, y, incremental=False)
+        self._fit(X, y, sample_weight, incremental=False)
         self.out_activation_ = "identity"
         return self
 
-    def _prepare_targets(self, y: np.ndarray) -> tuple[np.ndarray, int, Module]:
+    def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
+        """Train one epoch on ``(X, y)``, continuing from the last call; returns self.
+
+        See :meth:`MLPClassifier.partial_fit`; ``y`` must have as many outputs on
+        every call.
+        """
+        X, y = self._targets(X, y, incremental=True)
+        self._fit(X, y, sample_weight, incremental=True)
+        self.out_activation_ = "identity"
+        return self
+
+    def _targets(self, X: Any, y: Any, incremental: bool) -> tuple[np.ndarray, np.ndarray]:
+        check_input(y, "y")
+        X, y = self._validated(X, y, incremental, multi_output=True, y_numeric=True)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, y
+
+    def _prepare_targets(
+        self, y: np.ndarray, first: bool, incremental: bool
+    ) -> tuple[np.ndarray, int, Module]:
         targets = y.reshape(len(y), -1)
         return targets, targets.shape[1], MSELoss(half=True)
 
-    def _model_score(self, model: Module, X: np.ndarray, y: np.ndarray) -> float:
+    def _model_score(
+        self, model: Module, X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+    ) -> float:
         with no_grad():
-            return r2_score(y, model(X).data)
+            outputs = model(X).data
+        if weights is not None and weights.any():
+            return float(weighted_r2_score(y, outputs, sample_weight=weights))
+        return r2_score(y, outputs)
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted values, shape (n_samples,) or (n_samples, n_outputs)."""
