@@ -10,7 +10,7 @@ import chainrule
 
 HEAVY = (
     "matplotlib", "pandas", "sklearn", "safetensors", "rich", "scipy", "PIL",
-    "torch", "onnx", "onnxruntime",
+    "torch", "onnx", "onnxruntime", "dask",
 )
 
 

@@ -114,13 +114,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each sample. Each mini-batch descends on the weighted
-            mean of its samples' log-losses, ``sum(w_i l_i) / sum(w_i)``, and the L2
-            penalty is divided by the batch's total weight instead of its size, as in
-            scikit-learn: scaling every weight by one factor changes nothing, and with
-            one batch (``batch_size`` at least the number of samples) a weight of 2
-            trains exactly as the sample given twice. A batch of zero weights is
-            skipped. ``loss_curve_`` holds each epoch's weighted mean loss; with
-            ``early_stopping`` the validation accuracy is weighted too.
+            mean of its samples' log-losses, ``sum(w_i l_i) / sum(w_i)``, plus the L2
+            penalty divided by the batch's total weight instead of its size, as in
+            scikit-learn. So with one batch (``batch_size`` at least the number of
+            samples) a weight of 2 trains exactly as the sample given twice, and weight 0
+            as the sample left out; multiplying every weight by ``c`` leaves the data
+            term unchanged and divides the penalty by ``c`` (as ``c`` copies of the data
+            would). With smaller batches the weights act within each batch, so a batch
+            of heavy samples moves the weights no further than any other (use
+            ``batch_size`` covering the data for the exact equivalence). A batch of zero
+            weights is skipped. ``loss_curve_`` holds each epoch's weighted mean loss;
+            with ``early_stopping`` the validation accuracy is weighted too.
         """
         X, y = self._validated(X, y, incremental=False)
         self._fit(X, y, sample_weight, incremental=False)
