@@ -21,8 +21,9 @@ import math
 import numpy as np
 
 from chainrule.ops.activations import log_tiny, safe_exp_neg, sigmoid
-from chainrule.ops.constants import row_max, row_sum, scalar
-from chainrule.ops.registry import Formula, Op, Sample, register, vjps_from_joint
+from chainrule.ops.constants import row_max, row_sum
+from chainrule.ops.reductions import per_element, reduce_losses, scale_grad, shares, weight_sample
+from chainrule.ops.registry import Formula, Op, Sample, register
 
 Array = np.ndarray
 
@@ -44,43 +45,6 @@ def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
     else:
         index = (*np.indices(labels.shape, sparse=True), labels)
     return index, scores[index]
-
-
-def _reduce(per_sample: Array, reduction: str, weight: Array | None = None) -> Array:
-    """The mean (as ndarray.mean computes it) or the sum of the per-sample losses, or
-    their weighted mean or sum when there are weights."""
-    if weight is not None:
-        share = np.broadcast_to(_shares(weight, per_sample, reduction), per_sample.shape)
-        return np.asarray(np.vdot(per_sample, share))
-    total = np.add.reduce(per_sample, None)
-    return np.asarray(total / per_sample.size if reduction == "mean" else total)
-
-
-def _shares(weight: Array, losses: Array, reduction: str) -> Array:
-    """Each loss element's factor in the total, shaped to broadcast over ``losses``:
-    ``w_i / (sum(w) * elements per sample)`` for the mean, ``w_i`` for the sum."""
-    per_row = weight.astype(losses.dtype, copy=False)
-    per_row = per_row.reshape(per_row.shape + (1,) * (losses.ndim - per_row.ndim))
-    if reduction != "mean":
-        return per_row
-    return per_row / (per_row.sum() * (losses.size // weight.size))
-
-
-def _weight_sample(rng: np.random.Generator, batch: int) -> dict[str, Array]:
-    """Half the samples are weighted, so the generic gradient tests check both forms."""
-    return {"weight": rng.uniform(0.1, 3.0, size=batch)} if rng.integers(2) else {}
-
-
-def _per(reduction: str, count: int) -> Array | float:
-    return 1.0 / count if reduction == "mean" else 1.0
-
-
-def _scale(grad: Array, reduction: str, shape: Array, weight: Array | None) -> Array:
-    """``grad`` times each element's factor in the loss (``shape``: the per-element
-    losses' shape, e.g. the logits for a binary loss)."""
-    if weight is None:
-        return grad * _per(reduction, shape.size)
-    return grad * _shares(weight, shape, reduction)
 
 
 def _ce_names(reduction: str = "mean", weight: Array | None = None) -> dict[str, str]:
@@ -109,7 +73,7 @@ def _softmax_ce_forward(
         per_sample = log_total * row_sum(target)[..., 0] - row_sum(target * shifted)[..., 0]
     else:
         per_sample = log_total - _pick(shifted, target)[1]
-    return _reduce(per_sample, reduction, weight), {"probs": probs}
+    return reduce_losses(per_sample, reduction, weight), {"probs": probs}
 
 
 def _softmax_ce_vjp(
@@ -128,9 +92,9 @@ def _softmax_ce_vjp(
         delta = probs.copy()
         delta[_pick(delta, target)[0]] -= 1.0
     if weight is None:
-        delta *= grad * _per(reduction, math.prod(logits.shape[:-1]))
+        delta *= grad * per_element(reduction, math.prod(logits.shape[:-1]))
     else:
-        delta *= grad * _shares(weight, logits[..., 0], reduction)[..., None]
+        delta *= grad * shares(weight, logits[..., 0], reduction)[..., None]
     return delta
 
 
@@ -166,7 +130,7 @@ register(
         ),
         sample=lambda rng, hint: Sample(
             _class_sample(rng, hint),
-            {"reduction": str(rng.choice(["mean", "sum"])), **_weight_sample(rng, hint[0])},
+            {"reduction": str(rng.choice(["mean", "sum"])), **weight_sample(rng, hint[0])},
         ),
         saves=True,
         description="cross-entropy of softmax(Z) against targets Y, from logits",
@@ -183,7 +147,7 @@ def _probs_ce_forward(
         per_sample = -row_sum(target * logp)[..., 0]
     else:
         per_sample = -np.take_along_axis(logp, target.astype(np.intp)[..., None], axis=-1)[..., 0]
-    return _reduce(per_sample, reduction, weight)
+    return reduce_losses(per_sample, reduction, weight)
 
 
 def _probs_ce_vjp(
@@ -196,9 +160,9 @@ def _probs_ce_vjp(
 ) -> Array:
     rows = _targets_as_rows(target, probs)
     if weight is None:
-        scale = grad * _per(reduction, math.prod(probs.shape[:-1]))
+        scale = grad * per_element(reduction, math.prod(probs.shape[:-1]))
     else:
-        scale = grad * _shares(weight, probs[..., 0], reduction)[..., None]
+        scale = grad * shares(weight, probs[..., 0], reduction)[..., None]
     return -rows / np.maximum(probs, np.finfo(probs.dtype).tiny) * scale
 
 
@@ -206,7 +170,7 @@ def _probs_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
     scores, target = _class_sample(rng, hint)
     return Sample(
         (rng.dirichlet(np.ones(scores.shape[-1]) * 3, size=scores.shape[0]), target),
-        {"reduction": "mean", **_weight_sample(rng, hint[0])},
+        {"reduction": "mean", **weight_sample(rng, hint[0])},
     )
 
 
@@ -233,7 +197,7 @@ def _sigmoid_ce_forward(
 ) -> Array:
     # max(z, 0) - z y + log(1 + e^-|z|): never exponentiates a positive number.
     per_element = np.maximum(logits, 0) - logits * target + np.log1p(safe_exp_neg(-np.abs(logits)))
-    return _reduce(per_element, reduction, weight)
+    return reduce_losses(per_element, reduction, weight)
 
 
 def _sigmoid_ce_vjp_logits(
@@ -244,7 +208,7 @@ def _sigmoid_ce_vjp_logits(
     reduction: str = "mean",
     weight: Array | None = None,
 ) -> Array:
-    return (sigmoid(logits) - target) * _scale(grad, reduction, logits, weight)
+    return (sigmoid(logits) - target) * scale_grad(grad, reduction, logits, weight)
 
 
 def _sigmoid_ce_vjp_target(
@@ -255,14 +219,14 @@ def _sigmoid_ce_vjp_target(
     reduction: str = "mean",
     weight: Array | None = None,
 ) -> Array:
-    return -logits * _scale(grad, reduction, logits, weight)
+    return -logits * scale_grad(grad, reduction, logits, weight)
 
 
 def _binary_sample(rng: np.random.Generator, hint: tuple[int, int], probs: bool = False) -> Sample:
     first = rng.uniform(0.05, 0.95, size=hint) if probs else rng.normal(scale=2.0, size=hint)
     return Sample(
         (first, rng.uniform(0.0, 1.0, size=hint)),
-        {"reduction": str(rng.choice(["mean", "sum"])), **_weight_sample(rng, hint[0])},
+        {"reduction": str(rng.choice(["mean", "sum"])), **weight_sample(rng, hint[0])},
     )
 
 
@@ -294,7 +258,7 @@ def _bce_forward(
     floor = log_tiny(probs.dtype)
     log_p = np.maximum(np.log(np.maximum(probs, np.finfo(probs.dtype).tiny)), floor)
     log_q = np.maximum(np.log(np.maximum(1.0 - probs, np.finfo(probs.dtype).tiny)), floor)
-    return _reduce(-(target * log_p + (1.0 - target) * log_q), reduction, weight)
+    return reduce_losses(-(target * log_p + (1.0 - target) * log_q), reduction, weight)
 
 
 def _bce_vjp_probs(
@@ -307,7 +271,7 @@ def _bce_vjp_probs(
 ) -> Array:
     tiny = np.finfo(probs.dtype).tiny
     local = (1.0 - target) / np.maximum(1.0 - probs, tiny) - target / np.maximum(probs, tiny)
-    return local * _scale(grad, reduction, probs, weight)
+    return local * scale_grad(grad, reduction, probs, weight)
 
 
 def _bce_vjp_target(
@@ -320,7 +284,7 @@ def _bce_vjp_target(
 ) -> Array:
     tiny = np.finfo(probs.dtype).tiny
     local = np.log(np.maximum(1.0 - probs, tiny)) - np.log(np.maximum(probs, tiny))
-    return local * _scale(grad, reduction, probs, weight)
+    return local * scale_grad(grad, reduction, probs, weight)
 
 
 register(
@@ -343,94 +307,5 @@ register(
         sample=lambda rng, hint: _binary_sample(rng, hint, probs=True),
         description="binary cross-entropy -(Y log O + (1 - Y) log(1 - O)) of probabilities O",
         formula_names=_ce_names,
-    )
-)
-
-
-def mse_scale(size: int, reduction: str, half: bool) -> float:
-    """The constant c in E = c * sum((O - Y)^2)."""
-    return (0.5 if half else 1.0) / (size if reduction == "mean" else 1)
-
-
-def _mse_forward(
-    pred: Array,
-    target: Array,
-    reduction: str = "mean",
-    half: bool = False,
-    weight: Array | None = None,
-) -> tuple[Array, dict[str, Array]]:
-    diff = pred - target
-    if weight is None:
-        loss = np.vdot(diff, diff) * mse_scale(diff.size, reduction, half)
-    else:
-        loss = np.vdot(diff, diff * _shares(weight, diff, reduction)) * (0.5 if half else 1.0)
-    return np.asarray(loss, dtype=pred.dtype), {"diff": diff}
-
-
-def _mse_joint_vjp(
-    grad: Array,
-    out: Array,
-    pred: Array,
-    target: Array,
-    needs: tuple[bool, ...],
-    reduction: str = "mean",
-    half: bool = False,
-    weight: Array | None = None,
-    diff: Array | None = None,
-) -> tuple[Array | None, Array | None]:
-    """dE/dO = 2c (O - Y) and dE/dY = -dE/dO, with c the constant of the loss (for
-    weights, each element's factor in the weighted mean or sum)."""
-    assert diff is not None
-    if weight is not None:
-        shares = _shares(weight, diff, reduction) * (1.0 if half else 2.0)
-        grad_pred = diff * (grad * shares)
-        return (grad_pred if needs[0] else None), (-grad_pred if needs[1] else None)
-    factor = 2.0 * mse_scale(pred.size, reduction, half)
-    # with E = 1/2 sum((O - Y)^2), dE/dO = O - Y: no factor to apply
-    grad_pred = diff * grad if factor == 1.0 else diff * (grad * scalar(factor, grad.dtype))
-    return (grad_pred if needs[0] else None), (-grad_pred if needs[1] else None)
-
-
-def _mse_names(
-    reduction: str = "mean", half: bool = False, weight: Array | None = None
-) -> dict[str, str]:
-    if weight is not None:
-        coef = ("" if half else "2") + ("w / sum(w)" if reduction == "mean" else "w")
-        tex = ("" if half else "2") + ("\\frac{w}{\\sum w}" if reduction == "mean" else "w")
-        return {"coef": f"{coef} * ", "coef_tex": tex}
-    coef = {("sum", True): "", ("sum", False): "2", ("mean", True): "1/N", ("mean", False): "2/N"}[
-        (reduction, half)
-    ]
-    tex = {"": "", "2": "2", "1/N": "\\frac{1}{N}", "2/N": "\\frac{2}{N}"}[coef]
-    return {"coef": f"{coef} * " if coef else "", "coef_tex": tex}
-
-
-register(
-    Op(
-        name="mse",
-        intuition=(
-            "The squared error grows with the distance between output and target, so its gradient "
-            "pushes each output toward its target, the harder the further off it is."
-        ),
-        arg_names=("O", "Y"),
-        forward=_mse_forward,
-        saves=True,
-        vjps=vjps_from_joint(_mse_joint_vjp, 2),
-        joint_vjp=_mse_joint_vjp,
-        formulas=(
-            Formula("{coef}({O} - {Y})", "{coef_tex}({O} - {Y})"),
-            Formula("{coef}({Y} - {O})", "{coef_tex}({Y} - {O})"),
-        ),
-        sample=lambda rng, hint: Sample(
-            (rng.normal(size=hint), rng.normal(size=hint)),
-            {
-                "reduction": str(rng.choice(["mean", "sum"])),
-                "half": bool(rng.integers(2)),
-                **_weight_sample(rng, hint[0]),
-            },
-        ),
-        description="squared error c * sum((O - Y)^2): c = 1/N for the mean, 1/2 for half "
-        "(with weights w: each sample's term times w / sum(w) for the mean)",
-        formula_names=_mse_names,
     )
 )
