@@ -28,7 +28,8 @@ def test_explain_example_to_html_file(capsys, tmp_path):
     )
     assert code == 0 and str(target) in out
     page = target.read_text(encoding="utf-8")
-    assert "One weight: Who[2, 0]" in page and "<math" in page
+    assert 'id="one-weight-who-2-0-from-h1-unit-2-to-z2-unit-0"' in page and "<math" in page
+    assert "One weight: " in page
 
 
 def test_explain_network_from_the_command_line(capsys):

@@ -138,7 +138,7 @@ def test_digits_are_validated_and_used(step):
     ],
 )
 def test_mathml_translation(latex, expected):
-    out = to_mathml(latex)
+    out = to_mathml(latex, display=True)
     assert expected in out
     checker = Checker()
     checker.feed(out)

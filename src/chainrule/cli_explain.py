@@ -102,7 +102,7 @@ def add_explain_commands(commands: Any) -> None:
         "--loss",
         choices=_LOSSES,
         default="cross-entropy",
-        help="default cross-entropy; half-sse is the textbook E = 1/2 sum (Y - O)^2",
+        help="default cross-entropy; half-sse is the textbook E = 1/2 sum (O - Y)^2",
     )
     net.add_argument(
         "--bias",

@@ -66,12 +66,39 @@ class Picture:
     caption: str
 
 
-Block = Heading | Para | MatEq | Table | Picture
+@dataclass
+class Box:
+    """A titled aside set apart from the text: an erratum, a translation of notation.
+
+    ``kind`` names what it is (``"erratum"`` or ``"note"``); every renderer frames it.
+    """
+
+    title: str
+    parts: list[Inline]
+    kind: str = "note"
+
+
+Block = Heading | Para | MatEq | Table | Picture | Box
 
 
 def plain(part: Inline) -> str:
     """The text form of an inline part."""
     return part.text if isinstance(part, Math) else part
+
+
+def math_names(blocks: list[Block]) -> frozenset[str]:
+    """The names the blocks write as formulas (``Wih``, ``h1``, ``O``): values, not words."""
+    names: set[str] = set()
+    for block in blocks:
+        parts: list[Inline] = []
+        if isinstance(block, (Para, Box)):
+            parts = block.parts
+        elif isinstance(block, Table):
+            parts = [*block.header, *(cell for row in block.rows for cell in row)]
+        for part in parts:
+            if isinstance(part, Math) and part.text.isidentifier():
+                names.add(part.text)
+    return frozenset(names)
 
 
 def slug(text: str) -> str:

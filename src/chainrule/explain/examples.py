@@ -5,7 +5,7 @@
     one sample with two features, learning rate 0.02.
 ``house-prices``
     A [4, 5, 1] regression network with sigmoid in both layers,
-    ``E = 1/2 sum (Y - O)^2``, six houses of four features, weights drawn from
+    ``E = 1/2 sum (O - Y)^2``, six houses of four features, weights drawn from
     U[0, 1), one shared scalar bias per layer; then training over epochs.
 
 >>> from chainrule.explain.examples import example
@@ -27,7 +27,10 @@ from chainrule.autograd import enable_grad
 from chainrule.data import house_prices as house_prices_data
 from chainrule.data import softmax_example
 from chainrule.explain import explain
+from chainrule.explain.articles import house_prices_notes, softmax_classifier_notes
+from chainrule.explain.document import Math
 from chainrule.explain.explanation import Explanation, TrainingLog
+from chainrule.explain.lossform import loss_definition
 from chainrule.optim import SGD
 
 #: Learning rate and epochs of the house-prices training run.
@@ -88,7 +91,7 @@ def train_log(
 def softmax_classifier(seed: int = 0, lr: float = 0.02) -> Explanation:
     """The softmax-classifier example: forward, loss, softmax derivative, backward, update."""
     model, X, y, loss = softmax_classifier_setup(seed)
-    return explain(
+    step = explain(
         model,
         X,
         y,
@@ -102,6 +105,8 @@ def softmax_classifier(seed: int = 0, lr: float = 0.02) -> Explanation:
             f"random (seed {seed}); the loss is cross-entropy and the learning rate {lr:g}."
         ),
     )
+    step.article = softmax_classifier_notes(step.trace)
+    return step
 
 
 def house_prices(seed: int = 0, lr: float = HOUSE_LR, epochs: int = HOUSE_EPOCHS) -> Explanation:
@@ -118,11 +123,18 @@ def house_prices(seed: int = 0, lr: float = HOUSE_LR, epochs: int = HOUSE_EPOCHS
         description=(
             "A [4, 5, 1] network with sigmoid in both layers predicts the price of six houses "
             "from four features (size, rooms, age, distance). Weights and the one shared bias "
-            f"of each layer are drawn from U[0, 1) (seed {seed}); the loss is "
-            "E = 1/2 * sum((Y - O)^2) and the learning "
-            f"rate {lr:g}."
+            f"of each layer are drawn from U[0, 1) (seed {seed})."
         ),
     )
+    # The loss is written as its own section writes it, from the same function.
+    definition = loss_definition(step.trace, step.derivation.fused is not None)
+    step.description = [
+        str(step.description),
+        " The loss is ",
+        Math(definition.text, definition.latex),
+        f" and the learning rate {lr:g}.",
+    ]
+    step.article = house_prices_notes(step.trace)
     if epochs > 0:
         step.training = train_log(model, X, y, loss, lr, epochs)
     return step

@@ -114,9 +114,10 @@ class Explanation:
         model: Module,
         loss_fn: Any,
         title: str = "One training step, explained",
-        description: str = "",
+        description: str | Sequence[Inline] = "",
         scalar_weights: Sequence[WeightRef] = (),
         training: TrainingLog | None = None,
+        article: Sequence[Block] = (),
     ) -> None:
         self.trace = trace
         self.derivation = derivation
@@ -128,6 +129,8 @@ class Explanation:
         self.training = training
         self._probe: LossProbe | None = None
         self._findings: list[Finding] | None = None
+        #: A section placed after the overview (the worked examples' "Coming from the article").
+        self.article = list(article)
 
     # -- numbers ----------------------------------------------------------------------
     @property
@@ -263,26 +266,41 @@ def _architecture(model: Module) -> str:
     return repr(model).splitlines()[0]
 
 
+#: The operators every section uses, defined once next to the names.
+NOTATION = (
+    "Notation: @ is a matrix product, ⊙ an elementwise product (written * in the text "
+    "formulas, as in O * (1 - O)), ^T a transpose; rows are samples."
+)
+
+
 def overview_blocks(expl: Explanation) -> list[Block]:
     trace = expl.trace
     x, y = trace.input, trace.target
     samples, features = x.data.shape
+    one_hot = trace.target_rows.shape != y.data.shape
+    target = (
+        f"{y.name} {shape_str(trace.target_rows.shape)}, the class labels as one-hot rows"
+        if one_hot
+        else f"{y.name} {shape_str(y.data.shape)}"
+    )
     lines = [
         f"Network: {_architecture(expl.model)}",
         f"Loss: {expl.loss_fn!r}",
         f"Data: {x.name} {shape_str(x.data.shape)}, {_count(samples, 'sample')} of "
-        f"{_count(features, 'feature')}; {y.name} {shape_str(y.data.shape)}"
-        + (" (class labels)" if trace.target_rows.shape != y.data.shape else ""),
+        f"{_count(features, 'feature')}; {target}",
         f"Step: one step of gradient descent with learning rate lr = {num(trace.lr, 6)}, "
         f"computed in {x.data.dtype}",
     ]
     blocks: list[Block] = [Heading(1, expl.title)]
     if expl.description:
-        blocks.append(Para([expl.description]))
+        description = expl.description
+        blocks.append(Para([description] if isinstance(description, str) else list(description)))
     return blocks + [Para([line]) for line in lines]
 
 
 def names_blocks(trace: Trace) -> list[Block]:
+    y = trace.target
+    one_hot = trace.target_rows.shape != y.data.shape
     rows: list[list[Inline]] = []
     noted: set[Run] = set()
     for v in trace.values:
@@ -294,8 +312,16 @@ def names_blocks(trace: Trace) -> list[Block]:
                 noted.add(run)
                 rows.append(["...", f"layers {run.first} to {run.last}, named alike", "", ""])
             continue
-        rows.append([name_math(v.name), v.role, shape_str(v.data.shape), v.param_key or ""])
-    return [Heading(3, "Names"), Table(["name", "what", "shape", "parameter"], rows)]
+        role, shape = v.role, v.data.shape
+        if v is y and one_hot:
+            # The formulas read Y as one-hot rows, so that is the shape they need.
+            role, shape = f"{v.role}, one-hot rows of the class labels", trace.target_rows.shape
+        rows.append([name_math(v.name), role, shape_str(shape), v.param_key or ""])
+    return [
+        Heading(3, "Names"),
+        Table(["name", "what", "shape", "parameter"], rows),
+        Para([NOTATION]),
+    ]
 
 
 def training_blocks(expl: Explanation, digits: int) -> list[Block]:
@@ -327,6 +353,7 @@ def build(expl: Explanation, digits: int, *, picture: bool, brief: bool = False)
     if brief:
         return blocks + brief_blocks(trace, derivation, digits)
     blocks += names_blocks(trace)
+    blocks += expl.article
     blocks += forward_blocks(trace, digits)
     blocks.append(Heading(2, "Loss"))
     blocks += loss_blocks(trace, derivation.fused is not None, digits)

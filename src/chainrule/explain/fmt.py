@@ -50,6 +50,28 @@ def agreement(first: float, second: float) -> str:
     return f"agree to {digits} significant digit" + ("" if digits == 1 else "s")
 
 
+def tex_num(value: float | np.floating[Any] | np.ndarray, digits: int = DIGITS) -> str:
+    """:func:`num` in LaTeX: ``0.4532``, ``-1.2 \\times 10^{-5}``."""
+    return latex_numbers(num(value, digits))
+
+
+_E_NOTATION = re.compile(r"(?<![A-Za-z0-9_.])([0-9]+(?:\.[0-9]+)?)e([-+])0*([0-9]+)")
+
+
+def latex_numbers(latex: str) -> str:
+    """Every ``1.29e-07`` in a LaTeX string written ``1.29 \\times 10^{-7}``.
+
+    Text output keeps the compact ``e`` form; in a formula the power of ten is what
+    a reader expects.
+    """
+
+    def power(match: re.Match[str]) -> str:
+        sign = "-" if match[2] == "-" else ""
+        return f"{match[1]} \\times 10^{{{sign}{match[3]}}}"
+
+    return _E_NOTATION.sub(power, latex)
+
+
 def shape_str(shape: Sequence[int]) -> str:
     """``(6, 5)``, ``(1,)`` or ``()`` for a scalar."""
     if len(shape) == 1:

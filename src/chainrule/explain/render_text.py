@@ -1,16 +1,85 @@
-"""Render an explanation's blocks as plain text that reads well at 100 columns."""
+"""Render an explanation's blocks as plain text that reads well at 100 columns.
+
+Running text is wrapped between words, never inside a formula or a number: a
+formula part stays on one line, and so do the small formulas written in the text
+itself (``O_i (delta_ij - O_j)``, ``X = [0.5, 0.1]``, ``cross-entropy``).
+"""
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import numpy as np
 
-from chainrule.explain.document import Block, Heading, MatEq, Math, Para, Picture, Table, plain
+from chainrule.explain.document import (
+    Block,
+    Box,
+    Heading,
+    Inline,
+    MatEq,
+    Math,
+    Para,
+    Picture,
+    Table,
+    plain,
+)
 from chainrule.explain.fmt import DIGITS, matrix_lines
 
 WIDTH = 100
 INDENT = "  "
+#: Stands for a space no line may break at while a paragraph is wrapped.
+_GLUE = "\ue000"
+#: Tokens that join their neighbours into one formula: no break on either side.
+_OPERATORS = frozenset({"-", "+", "*", "/", "@", "⊙", "·", "=", "->", "→", "x", "×", "≈", "<", ">"})
+#: Lowercase words that may stand inside a formula's parentheses.
+_FUNCTIONS = frozenset({"log", "exp", "sum", "diag", "sigmoid", "tanh", "relu", "softmax", "delta"})
+_GROUP = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
+_WORD = re.compile(r"[a-z]{3,}")
+_NAME = re.compile(r"^([A-Za-z][0-9]*|[A-Za-z][A-Za-z0-9]*[_^][A-Za-z0-9]+)$")
+
+
+def _glue_formulas(text: str) -> str:
+    """``text`` with the spaces inside its formulas replaced by :data:`_GLUE`."""
+
+    def group(match: re.Match[str]) -> str:
+        inside = match[0]
+        words = [w for w in _WORD.findall(inside) if w not in _FUNCTIONS]
+        return inside if words else inside.replace(" ", _GLUE)
+
+    # Innermost groups first, so "(h1 has shape (6, 5))" keeps "(6, 5)" whole but may break.
+    text = _GROUP.sub(group, text)
+    tokens = text.split(" ")
+    glued = tokens[:1]
+    for previous, token in zip(tokens, tokens[1:]):
+        # "O_i (delta_ij - O_j)", "X (1, 2)": a name and the group that follows it.
+        applied = token.startswith("(") and bool(_NAME.match(previous))
+        if previous in _OPERATORS or token in _OPERATORS or applied:
+            glued[-1] += _GLUE + token
+        else:
+            glued.append(token)
+    return " ".join(glued)
+
+
+def wrap_parts(parts: list[Inline], width: int = WIDTH, prefix: str = "") -> list[str]:
+    """Running text as lines of at most ``width`` columns, breaking only between words.
+
+    Formula parts, and formulas written in the text, are kept on one line when they
+    fit on one; a formula longer than a line is broken at its spaces.
+    """
+    text = "".join(
+        p.text.replace(" ", _GLUE) if isinstance(p, Math) else _glue_formulas(p) for p in parts
+    )
+    options = {
+        "initial_indent": prefix,
+        "subsequent_indent": prefix,
+        "break_on_hyphens": False,
+        "break_long_words": False,
+    }
+    lines = textwrap.wrap(text, width, **options)
+    if any(len(line) > width for line in lines):
+        lines = textwrap.wrap(text.replace(_GLUE, " "), width, **options)
+    return [line.replace(_GLUE, " ") for line in lines]
 
 
 def _term_lines(term: Math | np.ndarray, digits: int) -> list[str]:
@@ -126,13 +195,19 @@ def render_text(blocks: list[Block], digits: int = DIGITS) -> str:
             if rule:
                 out.append(rule * (WIDTH if block.level == 1 else min(WIDTH, len(block.text))))
         elif isinstance(block, Para):
-            text = "".join(plain(p) for p in block.parts)
             prefix = INDENT + "| " if block.note else ""
             if block.note and out and out[-1]:
                 out.append("")
-            out.extend(textwrap.wrap(text, WIDTH, initial_indent=prefix, subsequent_indent=prefix))
+            out.extend(wrap_parts(block.parts, WIDTH, prefix))
             if block.note:
                 out.append("")
+        elif isinstance(block, Box):
+            if out and out[-1]:
+                out.append("")
+            rule = "+" + "-" * (WIDTH - 2 * len(INDENT) - 1)
+            out += [INDENT + rule, *wrap_parts([block.title], WIDTH, INDENT + "| ")]
+            out += wrap_parts(block.parts, WIDTH, INDENT + "| ")
+            out += [INDENT + rule, ""]
         elif isinstance(block, MatEq):
             # A blank line before an equation of several lines lets it stand out.
             lines = _equation(block, digits)

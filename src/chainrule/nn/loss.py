@@ -112,7 +112,7 @@ class MSELoss(Module):
 
     ``E = c * sum((O - Y)^2)`` with ``c = 1/N`` for ``reduction="mean"`` (N the
     number of elements) or 1 for ``"sum"``, halved when ``half=True``:
-    ``MSELoss(reduction="sum", half=True)`` is the textbook ``E = 1/2 sum (Y - O)^2``,
+    ``MSELoss(reduction="sum", half=True)`` is the textbook ``E = 1/2 sum (O - Y)^2``,
     whose derivative is simply ``O - Y``.
     """
 
