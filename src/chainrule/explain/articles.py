@@ -186,7 +186,8 @@ def softmax_classifier_notes(trace: Trace, digits: int = 4) -> list[Block]:
                 "weights the forward pass used, and that is where every gradient of one step is "
                 "taken. Here the new Who would give ",
                 Math(f"dE/d{entry}", f"\\partial E/\\partial W_{{ih,{index[0]}{index[1]}}}"),
-                f" = {num(with_new[index], digits + 2)} instead of {num(with_old[index], digits + 2)}. "
+                f" = {num(with_new[index], digits + 2)} instead of "
+                f"{num(with_old[index], digits + 2)}. "
                 "So compute all gradients first, then update every layer at once, as the Update "
                 "section does.",
             ],

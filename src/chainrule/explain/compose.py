@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.explain.document import Block, Heading, MatEq, Math, Para
-from chainrule.explain.fmt import num, shape_str, shown_indices, tex_name
+from chainrule.explain.fmt import num, shape_str, shown_indices, tex_name, tex_num
 from chainrule.explain.notation import forward_math
 from chainrule.explain.runs import Elider
 from chainrule.explain.trace import Trace, Value
@@ -27,7 +27,7 @@ def _shapes(value: Value, trace: Trace) -> str:
         if bias.size == 1:
             text += f"; the one shared bias {trace.of(bias).name} is added to every entry"
         else:
-            text += f"; {trace.of(bias).name} is added to every row"
+            text += f"; {trace.of(bias).name}, one bias per output unit, is added to every row"
         return text
     if node.op.name == "matmul":
         return f"{shapes[0]} @ {shapes[1]} -> {shape_str(value.data.shape)}"
@@ -74,7 +74,8 @@ def forward_blocks(trace: Trace, digits: int) -> list[Block]:
         for k, v in enumerate(group):
             terms += [_label(v.name, "  " if k else ""), v.data]
         blocks.append(MatEq(terms))
-    blocks.append(Para(["Each layer computes Z = (its input) @ W + b, then its activation:"]))
+    layer = Math("Z = (its input) @ W + b", "Z = (\\text{its input})\\,W + b")
+    blocks.append(Para(["Each layer computes ", layer, ", then its activation:"]))
     elider = Elider(trace, "computed")
     for v in trace.values:
         if v.tensor.node is None or v is trace.loss:
@@ -114,7 +115,7 @@ def update_blocks(trace: Trace, digits: int) -> list[Block]:
                 [
                     lhs,
                     v.data,
-                    Math(f"- {lr} *", f"- {lr} \\,\\cdot"),
+                    Math(f"- {lr} *", f"- {tex_num(trace.lr, 6)} \\,\\cdot"),
                     trace.gradients[key],
                     Math("=", "="),
                     trace.updated[key],

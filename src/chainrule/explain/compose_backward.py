@@ -150,6 +150,12 @@ def fused_blocks(fused: FusedLoss, trace: Trace) -> list[Block]:
             MatEq([route + Math(" ⊙ ", " \\odot ") + local + EQUALS, fused.textbook]),
         ]
     combined = fused.combined_stage
+    # Never "agree to within 0": equal numbers are said to be equal.
+    agreement = (
+        "The two routes give exactly the same numbers."
+        if fused.difference == 0
+        else f"The two routes agree to within {num(fused.difference, 2)} (rounding)."
+    )
     per_n = ", divided by N" if "N" in combined.formula_text else ""
     blocks += [
         Para(
@@ -165,8 +171,8 @@ def fused_blocks(fused: FusedLoss, trace: Trace) -> list[Block]:
         MatEq([partial(loss, z) + EQUALS, combined.result]),
         Para(
             [
-                f"The two routes agree to within {num(fused.difference, 2)} (rounding). The "
-                "backward pass used the combined one; every stage below starts from it."
+                agreement + " The backward pass used the combined one; every stage below "
+                "starts from it."
             ],
             note=True,
         ),

@@ -131,9 +131,10 @@ def matrix_view_blocks(trace: Trace, derivation: Derivation) -> list[Block]:
         Heading(3, "Matrix view"),
         Para(
             [
-                "All gradients in matrix form: @ is a matrix product, ⊙ an elementwise product, "
-                "^T a transpose. Every gradient comes out with its parameter's shape; a value "
-                "read by several ops gets the sum of one term per reader."
+                "All gradients in matrix form: @ is a matrix product, ⊙ an elementwise product "
+                "(* inside a local derivative such as O * (1 - O)), ^T a transpose. Every "
+                "gradient comes out with its parameter's shape; a value read by several ops "
+                "gets the sum of one term per reader."
             ]
         ),
         Table(["gradient", "matrix form", "shapes", ""], table),

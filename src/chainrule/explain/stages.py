@@ -199,7 +199,7 @@ def _bias(stage: Stage, trace: Trace, n: _Names) -> list[Block]:
     elif single:
         where = f"every row of {n.out} (every sample)"
     else:
-        where = f"every row of {n.out} (one bias per neuron, the same for every sample)"
+        where = f"every row of {n.out} (one bias per output unit, the same for every sample)"
     over = "all entries" if single else "the samples (rows)"
     return [
         Para(
