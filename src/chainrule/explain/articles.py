@@ -18,10 +18,16 @@ from chainrule.explain.trace import Trace, Value
 TITLE = "Coming from the article"
 
 
-def _product(*shapes: tuple[int, ...]) -> str:
+def _product(*shapes: tuple[int, ...]) -> Math:
     """``5×4 @ 4×6 → 5×6``: the shapes of a product and of its result."""
+    if len(shapes) == 1:
+        return Math(_times(shapes[0]), "\\times ".join(str(n) for n in shapes[0]))
     *factors, result = (_times(s) for s in shapes)
-    return " @ ".join(factors) + " → " + result
+    *tex_factors, tex_result = ("\\times ".join(str(n) for n in s) for s in shapes)
+    return Math(
+        " @ ".join(factors) + " → " + result,
+        " \\mathbin{@} ".join(tex_factors) + " \\to " + tex_result,
+    )
 
 
 def _t(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -53,9 +59,9 @@ def layout_blocks(trace: Trace) -> list[Block]:
         [
             Math(x.name, tex_name(x.name)),
             "a column per sample",
-            _times(_t(x.shape)),
+            _product(_t(x.shape)),
             "a row per sample",
-            _times(x.shape),
+            _product(x.shape),
         ]
     ]
     for z, a, w, b in _layers(trace):

@@ -20,9 +20,10 @@ import numpy as np
 from chainrule.explain.brief import brief_blocks
 from chainrule.explain.compose import forward_blocks, update_blocks
 from chainrule.explain.compose_backward import backward_blocks
+from chainrule.explain.curve_svg import loss_curve_svg
 from chainrule.explain.derive import Derivation
 from chainrule.explain.diagnostics import Finding, diagnose, diagnostics_blocks
-from chainrule.explain.document import Block, Heading, Inline, Para, Picture, Table
+from chainrule.explain.document import Block, Heading, Inline, Math, Para, Picture, Table
 from chainrule.explain.fmt import DIGITS, num, shape_str
 from chainrule.explain.gates import gate_blocks
 from chainrule.explain.graph_svg import graph_svg
@@ -267,10 +268,19 @@ def _architecture(model: Module) -> str:
 
 
 #: The operators every section uses, defined once next to the names.
-NOTATION = (
-    "Notation: @ is a matrix product, ⊙ an elementwise product (written * in the text "
-    "formulas, as in O * (1 - O)), ^T a transpose; rows are samples."
-)
+NOTATION: list[Inline] = [
+    "Notation: ",
+    Math("@", "\\mathbin{@}"),
+    " is a matrix product, ",
+    Math("⊙", "\\odot"),
+    " an elementwise product (also written ",
+    Math("*", "*"),
+    ", as in ",
+    Math("O * (1 - O)", "O * (1 - O)"),
+    "), ",
+    Math("A^T", "A^\\top"),
+    " the transpose of A; rows are samples.",
+]
 
 
 def overview_blocks(expl: Explanation) -> list[Block]:
@@ -320,7 +330,7 @@ def names_blocks(trace: Trace) -> list[Block]:
     return [
         Heading(3, "Names"),
         Table(["name", "what", "shape", "parameter"], rows),
-        Para([NOTATION]),
+        Para(list(NOTATION)),
     ]
 
 
@@ -342,6 +352,10 @@ def training_blocks(expl: Explanation, digits: int) -> list[Block]:
             ]
         ),
         Table(["epochs done", "loss E"], rows, [True, True]),
+        Picture(
+            loss_curve_svg(epochs, losses),
+            f"The loss E after each of the {epochs[-1]} epochs of full-batch gradient descent.",
+        ),
     ]
 
 

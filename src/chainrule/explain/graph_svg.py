@@ -1,8 +1,10 @@
 """The computation graph of a traced step as an SVG picture, written by hand.
 
 Values (boxes) and ops (pills) are laid out top to bottom in the order the
-forward pass computes them; each box shows the value's name, shape, forward
-value and gradient ``dE/d(value)``. No external program is needed.
+forward pass computes them; each box shows the value's name, shape, role, forward
+value and gradient ``dE/d(value)``, each on a line of its own so nothing is cut.
+Every edge ends at its own point on the op it feeds, with its own arrowhead. No
+external program is needed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from chainrule.explain.fmt import num, shape_str, summary
 from chainrule.explain.notation import forward_math
 from chainrule.explain.trace import Trace, Value
 
-BOX_W, BOX_H = 236, 58
+BOX_W, BOX_H = 236, 74
 OP_W, OP_H = 118, 26
 GAP_X, GAP_Y = 26, 30
 MARGIN = 16
@@ -38,6 +40,11 @@ def _op_label(value: Value, trace: Trace) -> str:
     assert node is not None
     formula = forward_math(value, trace).text.split(" = ", 1)[1]
     return formula if len(formula) <= MAX_LABEL else node.op.name
+
+
+def _op_width(value: Value, trace: Trace) -> float:
+    """Width of the pill of the op that made ``value``: its label and its inputs fit."""
+    return max(OP_W, 7.4 * len(_op_label(value, trace)) + 24)
 
 
 def _ranks(trace: Trace) -> dict[int, int]:
@@ -68,6 +75,22 @@ def _brief(array: np.ndarray, digits: int) -> str:
     if array.size <= 3:
         return summary(array, digits, 3)
     return f"{num(array.min(), digits)} .. {num(array.max(), digits)}"
+
+
+def _edge(x1: float, y1: float, x2: float, y2: float) -> str:
+    """A line from (x1, y1) to (x2, y2) with an arrowhead of its own at the end."""
+    length = max(float(np.hypot(x2 - x1, y2 - y1)), 1e-9)
+    ux, uy = (x2 - x1) / length, (y2 - y1) / length
+    size, half = 7.0, 3.5
+    bx, by = x2 - ux * size, y2 - uy * size
+    head = (
+        f"{x2:.1f},{y2:.1f} {bx - uy * half:.1f},{by + ux * half:.1f} "
+        f"{bx + uy * half:.1f},{by - ux * half:.1f}"
+    )
+    return (
+        f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{bx:.1f}" y2="{by:.1f}" stroke="#7a8791" '
+        f'stroke-width="1.3"/><polygon points="{head}" fill="#7a8791"/>'
+    )
 
 
 def _text(
@@ -128,17 +151,16 @@ def graph_svg(trace: Trace, digits: int = 3, standalone: bool = False) -> str:
         if node is None:
             continue
         ox, otop, obottom, _ = centers[id(node)]
-        for t in node.inputs:
-            sx, _, sbottom, _ = centers[id(t)]
-            edges.append(
-                f'<line x1="{sx:.1f}" y1="{sbottom:.1f}" x2="{ox:.1f}" y2="{otop - 2:.1f}" '
-                'stroke="#7a8791" stroke-width="1.3" marker-end="url(#cr-arrow)"/>'
-            )
+        # Each input ends at its own point along the pill's top edge, in the order of
+        # the boxes above, so no two arrowheads sit on one another.
+        order = sorted(range(len(node.inputs)), key=lambda k: centers[id(node.inputs[k])][0])
+        spread = min(34.0, (_op_width(value, trace) - 30) / max(1, len(order) - 1))
+        for slot, k in enumerate(order):
+            sx, _, sbottom, _ = centers[id(node.inputs[k])]
+            ex = ox + (slot - (len(order) - 1) / 2) * spread
+            edges.append(_edge(sx, sbottom, ex, otop - 1))
         vx, vtop, _, _ = centers[id(value.tensor)]
-        edges.append(
-            f'<line x1="{ox:.1f}" y1="{obottom:.1f}" x2="{vx:.1f}" y2="{vtop - 2:.1f}" '
-            'stroke="#7a8791" stroke-width="1.3" marker-end="url(#cr-arrow)"/>'
-        )
+        edges.append(_edge(ox, obottom, vx, vtop - 1))
     loss_node = trace.loss.tensor.node
     loss_reads = None
     if loss_node is not None and loss_node.inputs[0] is not trace.output.tensor:
@@ -152,11 +174,8 @@ def graph_svg(trace: Trace, digits: int = 3, standalone: bool = False) -> str:
         )
         title = f"{value.name}  {shape_str(value.data.shape)}"
         body.append(_text(left + 8, btop + 16, title, 13, "bold"))
-        room = int((box_w - 24) / 6.1) - len(title) * 8 // 6
-        if room >= 6:
-            role = value.role if len(value.role) <= room else value.role[: room - 1] + "…"
-            body.append(_text(left + box_w - 8, btop + 16, role, 10, anchor="end", color="#55606b"))
-        body.append(_text(left + 8, btop + 33, "value " + _brief(value.data, digits), 11))
+        body.append(_text(left + 8, btop + 32, value.role, 10, color="#55606b"))
+        body.append(_text(left + 8, btop + 49, "value " + _brief(value.data, digits), 11))
         grad = value.grad
         if grad is not None:
             grad_text = "grad  " + _brief(grad, digits)
@@ -169,7 +188,7 @@ def graph_svg(trace: Trace, digits: int = 3, standalone: bool = False) -> str:
         body.append(
             _text(
                 left + 8,
-                btop + 49,
+                btop + 65,
                 grad_text,
                 11,
                 color="#b03a2e" if grad is not None else "#7a8791",
@@ -179,7 +198,7 @@ def graph_svg(trace: Trace, digits: int = 3, standalone: bool = False) -> str:
         if node is not None:
             ox, otop, _, _ = centers[id(node)]
             label = _op_label(value, trace)
-            ow = max(OP_W, 7.4 * len(label) + 24)
+            ow = _op_width(value, trace)
             body.append(
                 f'<rect x="{ox - ow / 2:.1f}" y="{otop:.1f}" width="{ow}" height="{OP_H}" rx="13" '
                 'fill="#ffffff" stroke="#2a6f97" stroke-width="1.4"/>'
@@ -192,9 +211,5 @@ def graph_svg(trace: Trace, digits: int = 3, standalone: bool = False) -> str:
         f'viewBox="0 0 {total_w:.0f} {total_h:.0f}" '
         'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" role="img" '
         'aria-label="computation graph">'
-        '<defs><marker id="cr-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
-        'markerHeight="7" orient="auto-start-reverse">'
-        '<path d="M 0 0 L 10 5 L 0 10 z" fill="#7a8791"/>'
-        "</marker></defs>"
         f'<rect width="100%" height="100%" fill="#ffffff"/>{"".join(edges)}{"".join(body)}</svg>'
     )

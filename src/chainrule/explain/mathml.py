@@ -208,6 +208,8 @@ class _Parser:
                 slash = '<mo lspace="0.05em" rspace="0.05em" stretchy="false">/</mo>'
                 return f"<mrow>{top}{slash}{bottom}</mrow>"
             return f'<mfrac displaystyle="true">{top}{bottom}</mfrac>'
+        if name == "mathbin":
+            return f"<mo>{html.escape(self.raw_group())}</mo>"
         if name == "sqrt":
             return f"<msqrt>{self.argument()}</msqrt>"
         if name in ("operatorname", "mathrm"):
