@@ -3,7 +3,10 @@
 Every parameter learns. Each frame shows the loss as a function of the two
 chosen weights, with every other parameter at its value at that moment (so the
 surface moves as the rest of the network learns), the path the two weights
-have taken so far, and the loss curve with the current epoch marked.
+have taken so far, and the loss curve with the current epoch marked. The colours
+keep one scale for the whole run, so frames can be compared; white contour lines
+follow each frame's own range, so a late frame, whose losses all sit near the
+bottom of that scale, still shows its shape.
 """
 
 from __future__ import annotations
@@ -198,7 +201,8 @@ def _draw(
     left, right = figure.subplots(1, 2, width_ratios=[1.2, 1])
     filled = left.contourf(axis_a, axis_b, surfaces[0], levels=levels, cmap="viridis")
     bar = figure.colorbar(filled, ax=left, format="%.3g")
-    bar.set_label("loss E", fontsize=9)
+    # Above the bar, not beside it: beside, it ran into the loss curve's axis label.
+    bar.ax.set_title("loss E", fontsize=9)
     (trail,) = left.plot([], [], color="white", linewidth=1.8)
     (start,) = left.plot(path_a[0], path_b[0], "o", color="white", markersize=5)
     (head,) = left.plot([], [], "o", color="#e74c3c", markersize=8, markeredgecolor="white")
@@ -210,6 +214,7 @@ def _draw(
     (now,) = right.plot([], [], "o", color="#e74c3c", markersize=7)
     right.set_yscale("log")
     right.set_xlabel("epoch")
+    right.xaxis.get_major_locator().set_params(integer=True)
     right.set_ylabel("loss E (log scale)")
     right.grid(True, alpha=0.3)
     figure.suptitle(title, fontsize=13)
@@ -224,11 +229,24 @@ def _draw(
     figure.canvas.draw()
     background = figure.canvas.copy_from_bbox(figure.bbox)
     images = []
+    lines = None
     for epoch, surface in zip(epochs, surfaces):
         figure.canvas.restore_region(background)
         filled.remove()
         filled = left.contourf(axis_a, axis_b, surface, levels=levels, cmap="viridis")
         filled.set_animated(True)
+        if lines is not None:
+            lines.remove()
+        lines = left.contour(
+            axis_a,
+            axis_b,
+            surface,
+            levels=_frame_levels(surface),
+            colors="white",
+            linewidths=0.7,
+            alpha=0.75,
+        )
+        lines.set_animated(True)
         trail.set_data(path_a[: epoch + 1], path_b[: epoch + 1])
         head.set_data([path_a[epoch]], [path_b[epoch]])
         done.set_data(steps[: epoch + 1], losses[: epoch + 1])
@@ -237,6 +255,7 @@ def _draw(
         right.title.set_text(f"loss {losses[epoch]:.4g} at epoch {epoch}")
         for axes, artist in (
             (left, filled),
+            (left, lines),
             (left, trail),
             (left, start),
             (left, head),
@@ -255,6 +274,14 @@ def _draw(
             )
         )
     return images
+
+
+def _frame_levels(surface: np.ndarray, count: int = 9) -> np.ndarray:
+    """Contour levels spread over one frame's own losses (log-spaced: losses span decades)."""
+    low, high = max(float(surface.min()), 1e-12), float(surface.max())
+    if not high > low * 1.0001:
+        return np.array([low])
+    return np.geomspace(low, high, count + 2)[1:-1]
 
 
 def house_prices_animation(

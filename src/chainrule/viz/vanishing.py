@@ -255,10 +255,25 @@ def gradient_flow_chart(flow: GradientFlow, path: str | os.PathLike[str]) -> Pat
             fontsize=9,
         )
     slopes_ax.set_xlabel("layer")
-    slopes_ax.set_ylabel("mean slope of the activation")
-    slopes_ax.set_title("Each layer multiplies the gradient by this", fontsize=12)
+    slopes_ax.set_ylabel("mean slope of the activation (its local derivative)")
+    slopes_ax.set_title("Activation slope per layer", fontsize=12)
+    # What is multiplied: each unit's gradient by its own slope (then by the weights). The
+    # mean alone misleads for ReLU, whose slope is 1 or 0 and whose mean is a share of units.
+    slopes_ax.text(
+        0.02,
+        0.98,
+        "Going back one layer, each unit's gradient is multiplied by\n"
+        "its own slope, then by the weights. ReLU's slope is 1 where\n"
+        "the unit is on and 0 where it is off: its mean is the share\n"
+        "of units on, not a factor every gradient shrinks by.",
+        transform=slopes_ax.transAxes,
+        va="top",
+        fontsize=8,
+        color="#3a444d",
+        bbox={"facecolor": "white", "edgecolor": "#c9d6df", "alpha": 0.9},
+    )
     slopes_ax.set_xticks(layers)
-    slopes_ax.set_ylim(0, 1.1)
+    slopes_ax.set_ylim(0, 1.45)
     slopes_ax.grid(True, alpha=0.3)
     figure.suptitle(
         f"Vanishing gradients: {flow.depth} hidden layers of {flow.width} units, same weights",
