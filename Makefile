@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stress fuzz lint typecheck bench clean
+.PHONY: demo test browser stress fuzz lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,18 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/chainrule demo
 
+# The HTML reports are checked in a real browser (tests/test_explain_browser.py): Debian's
+# chromium, driven by playwright. Installed here when missing and apt-get can (CI runs as
+# root on Debian); without one the browser test skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	    || echo "could not install chromium: the browser test will skip"; \
+	  else echo "no chromium (apt-get install chromium): the browser test will skip"; fi; }
+
 # lint-imports checks the layering contract in pyproject.toml (docs/architecture.md).
-test: $(STAMP)
+test: $(STAMP) browser
 	$(PY) -m pytest
 	$(PY) -m ruff check src tests
 	$(PY) -m mypy

@@ -56,40 +56,45 @@ def layout_blocks(trace: Trace) -> list[Block]:
     """The column layout of the article next to the row layout here, with real shapes."""
     x, loss = trace.input, trace.loss.name
     rows: list[list[Inline]] = [
-        [
-            Math(x.name, tex_name(x.name)),
-            "a column per sample",
-            _product(_t(x.shape)),
-            "a row per sample",
-            _product(x.shape),
-        ]
+        [Math(x.name, tex_name(x.name)), "article", "a column per sample", _product(_t(x.shape))],
+        ["", "here", "a row per sample", _product(x.shape)],
     ]
     for z, a, w, b in _layers(trace):
         zn, an, wn = z.name, a.name, w.name
         z_t, a_t, w_t = tex_name(zn), tex_name(an), tex_name(wn)
         plus = f" + {b.name}" if b is not None else ""
         plus_tex = f" + {tex_name(b.name)}" if b is not None else ""
-        rows.append(
+        rows += [
             [
                 Math(zn, z_t),
+                "article",
                 Math(f"{zn} = {wn}^T {an}{plus}", f"{z_t} = {w_t}^\\top {a_t}{plus_tex}"),
                 _product(_t(w.shape), _t(a.shape), _t(z.shape)),
+            ],
+            [
+                "",
+                "here",
                 Math(f"{zn} = {an} @ {wn}{plus}", f"{z_t} = {a_t}\\,{w_t}{plus_tex}"),
                 _product(a.shape, w.shape, z.shape),
-            ]
-        )
+            ],
+        ]
         grad, delta = f"d{loss}/d{wn}", f"d{loss}/d{zn}"
         grad_tex = f"\\partial {tex_name(loss)}/\\partial {w_t}"
         delta_tex = f"\\partial {tex_name(loss)}/\\partial {z_t}"
-        rows.append(
+        rows += [
             [
                 Math(grad, grad_tex),
+                "article",
                 Math(f"{grad} = {an} ({delta})^T", f"{grad_tex} = {a_t}\\,({delta_tex})^\\top"),
                 _product(_t(a.shape), z.shape, w.shape),
+            ],
+            [
+                "",
+                "here",
                 Math(f"{grad} = {an}^T @ {delta}", f"{grad_tex} = {a_t}^\\top\\,{delta_tex}"),
                 _product(_t(a.shape), z.shape, w.shape),
-            ]
-        )
+            ],
+        ]
     return [
         Para(
             [
@@ -99,7 +104,7 @@ def layout_blocks(trace: Trace) -> list[Block]:
                 "changes order and the transpose moves from the weights to the input:"
             ]
         ),
-        Table(["", "in the article", "shapes", "here", "shapes"], rows),
+        Table(["", "where", "formula", "shapes"], rows),
     ]
 
 

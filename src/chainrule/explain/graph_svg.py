@@ -153,10 +153,11 @@ def graph_svg(trace: Trace, digits: int = 3, standalone: bool = False) -> str:
         ox, otop, obottom, _ = centers[id(node)]
         # Each input ends at its own point along the pill's top edge, in the order of
         # the boxes above, so no two arrowheads sit on one another.
-        order = sorted(range(len(node.inputs)), key=lambda k: centers[id(node.inputs[k])][0])
+        inputs = node.inputs
+        order = sorted(range(len(inputs)), key=lambda k: centers[id(inputs[k])][0])
         spread = min(34.0, (_op_width(value, trace) - 30) / max(1, len(order) - 1))
         for slot, k in enumerate(order):
-            sx, _, sbottom, _ = centers[id(node.inputs[k])]
+            sx, _, sbottom, _ = centers[id(inputs[k])]
             ex = ox + (slot - (len(order) - 1) / 2) * spread
             edges.append(_edge(sx, sbottom, ex, otop - 1))
         vx, vtop, _, _ = centers[id(value.tensor)]

@@ -36,7 +36,7 @@ _OPERATORS = frozenset({"-", "+", "*", "/", "@", "⊙", "·", "=", "->", "→", 
 _FUNCTIONS = frozenset({"log", "exp", "sum", "diag", "sigmoid", "tanh", "relu", "softmax", "delta"})
 _GROUP = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _WORD = re.compile(r"[a-z]{3,}")
-_NAME = re.compile(r"^([A-Za-z][0-9]*|[A-Za-z][A-Za-z0-9]*[_^][A-Za-z0-9]+)$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_^]*$")
 
 
 def _glue_formulas(text: str) -> str:
@@ -65,20 +65,25 @@ def wrap_parts(parts: list[Inline], width: int = WIDTH, prefix: str = "") -> lis
     """Running text as lines of at most ``width`` columns, breaking only between words.
 
     Formula parts, and formulas written in the text, are kept on one line when they
-    fit on one; a formula longer than a line is broken at its spaces.
+    fit on one; a formula longer than a line is broken at its spaces. A single word
+    longer than the line (a long number) is never cut.
     """
     text = "".join(
         p.text.replace(" ", _GLUE) if isinstance(p, Math) else _glue_formulas(p) for p in parts
     )
-    options = {
-        "initial_indent": prefix,
-        "subsequent_indent": prefix,
-        "break_on_hyphens": False,
-        "break_long_words": False,
-    }
-    lines = textwrap.wrap(text, width, **options)
-    if any(len(line) > width for line in lines):
-        lines = textwrap.wrap(text.replace(_GLUE, " "), width, **options)
+    # A formula longer than a line is broken at its own spaces; the rest stay whole.
+    room = width - len(prefix)
+    text = " ".join(
+        unit.replace(_GLUE, " ") if len(unit) > room else unit for unit in text.split(" ")
+    )
+    lines = textwrap.wrap(
+        text,
+        width,
+        initial_indent=prefix,
+        subsequent_indent=prefix,
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
     return [line.replace(_GLUE, " ") for line in lines]
 
 
