@@ -25,6 +25,7 @@ from chainrule.explain.document import (
     plain,
 )
 from chainrule.explain.fmt import DIGITS, matrix_lines
+from chainrule.ops import REGISTRY
 
 WIDTH = 100
 INDENT = "  "
@@ -32,8 +33,9 @@ INDENT = "  "
 _GLUE = "\ue000"
 #: Tokens that join their neighbours into one formula: no break on either side.
 _OPERATORS = frozenset({"-", "+", "*", "/", "@", "⊙", "·", "=", "->", "→", "x", "×", "≈", "<", ">"})
-#: Lowercase words that may stand inside a formula's parentheses.
-_FUNCTIONS = frozenset({"log", "exp", "sum", "diag", "sigmoid", "tanh", "relu", "softmax", "delta"})
+#: Lowercase words that may stand inside a formula's parentheses, besides the names of
+#: the registered ops (an activation's among them).
+_NOTATION_WORDS = frozenset({"diag", "delta"})
 _GROUP = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _WORD = re.compile(r"[a-z]{3,}")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_^]*$")
@@ -44,7 +46,9 @@ def _glue_formulas(text: str) -> str:
 
     def group(match: re.Match[str]) -> str:
         inside = match[0]
-        words = [w for w in _WORD.findall(inside) if w not in _FUNCTIONS]
+        words = [
+            w for w in _WORD.findall(inside) if w not in REGISTRY and w not in _NOTATION_WORDS
+        ]
         return inside if words else inside.replace(" ", _GLUE)
 
     # Innermost groups first, so "(h1 has shape (6, 5))" keeps "(6, 5)" whole but may break.
