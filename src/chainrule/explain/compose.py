@@ -74,8 +74,8 @@ def forward_blocks(trace: Trace, digits: int) -> list[Block]:
         for k, v in enumerate(group):
             terms += [_label(v.name, "  " if k else ""), v.data]
         blocks.append(MatEq(terms))
-    layer = Math("Z = (its input) @ W + b", "Z = (\\text{its input})\\,W + b")
-    blocks.append(Para(["Each layer computes ", layer, ", then its activation:"]))
+    rule = Math("Z = (its input) @ W + b", "Z = (\\text{its input})\\,W + b")
+    blocks.append(Para(["Each layer computes ", rule, ", then its activation:"]))
     elider = Elider(trace, "computed")
     for v in trace.values:
         if v.tensor.node is None or v is trace.loss:
