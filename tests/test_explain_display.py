@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -135,3 +136,33 @@ def test_class_labels_are_listed_for_exactly_the_rows_shown() -> None:
     assert len(rows) < 30
     listed = ", ".join(f"row {r}: {labels[r]}" for r in rows)
     assert f"the rows shown have {listed}." in " ".join(step.to_text().split())
+
+
+# -- signs in worked formulas ---------------------------------------------------------------
+NUMBERS = st.floats(-1e3, 1e3, allow_nan=False).map(lambda v: f"{v:.4g}")
+
+
+@given(st.lists(NUMBERS, min_size=2, max_size=6), st.lists(st.sampled_from("+-*"), min_size=5))
+def test_plain_signs_keep_the_value_and_drop_doubled_signs(numbers, operators):
+    from chainrule.explain.fmt import plain_signs
+
+    worked = numbers[0]
+    for number, operator in zip(numbers[1:], operators):
+        worked += f" {operator} {number}"
+    tidy = plain_signs(worked)
+    assert " - -" not in tidy and " + -" not in tidy
+    assert eval(tidy) == pytest.approx(eval(worked), rel=1e-12, abs=1e-9)  # noqa: S307
+
+
+def test_the_one_weight_view_writes_no_doubled_sign():
+    # A negative target makes O - Y a difference with a negative number in it.
+    model = cr.nn.Sequential(
+        cr.nn.Linear(2, 3, rng=0, dtype=np.float64), cr.nn.Tanh(),
+        cr.nn.Linear(3, 1, rng=1, dtype=np.float64),
+    )  # fmt: skip
+    x = np.array([[0.5, 0.1], [0.2, 0.3]])
+    y = np.array([[-0.6655], [0.5]])
+    step = cr.explain(model, x, y, cr.nn.MSELoss(), lr=0.1, weights=["2.weight[0,0]"])
+    text = step.to_text()
+    assert "sample 0:" in text
+    assert " - -" not in text and " + -" not in text

@@ -72,6 +72,15 @@ def latex_numbers(latex: str) -> str:
     return _E_NOTATION.sub(power, latex)
 
 
+_DOUBLE_SIGN = re.compile(r" ([+-]) -(?=[0-9.])")
+
+
+def plain_signs(worked: str) -> str:
+    """A worked formula with numbers substituted, its doubled signs made single:
+    ``0.69 - -0.67`` becomes ``0.69 + 0.67`` and ``a + -b`` becomes ``a - b``."""
+    return _DOUBLE_SIGN.sub(lambda m: " + " if m.group(1) == "-" else " - ", worked)
+
+
 def shape_str(shape: Sequence[int]) -> str:
     """``(6, 5)``, ``(1,)`` or ``()`` for a scalar."""
     if len(shape) == 1:

@@ -19,7 +19,15 @@ import numpy as np
 from chainrule.check import EPS, central_difference
 from chainrule.explain.derive import Chain, Derivation, Stage
 from chainrule.explain.document import Block, Heading, Inline, Math, Para, Table
-from chainrule.explain.fmt import agreement, index_str, num, tex_index, tex_name, text_partial
+from chainrule.explain.fmt import (
+    agreement,
+    index_str,
+    num,
+    plain_signs,
+    tex_index,
+    tex_name,
+    text_partial,
+)
 from chainrule.explain.trace import Trace
 
 #: Samples listed before the rest are elided (the sum always covers all of them).
@@ -146,6 +154,7 @@ def _columns(
             )
             if stage.kind == "pointwise":
                 columns.append((local_head, stage.local[:, col]))
+            worked = plain_signs(worked)
             legend.append([head, f" = {text}; sample 0: {worked} = {num(values[0, col], digits)}"])
             continue
         up = text_partial(loss, stage.out.name)
@@ -157,9 +166,11 @@ def _columns(
                 legend.append([result_head, f" = {up}[n,0] * {w}[{col},0]"])
                 col = 0
                 continue
-            terms = " + ".join(
-                f"{num(stage.upstream[0, k], digits)} * {num(stage.local[k, col], digits)}"
-                for k in range(stage.upstream.shape[1])
+            terms = plain_signs(
+                " + ".join(
+                    f"{num(stage.upstream[0, k], digits)} * {num(stage.local[k, col], digits)}"
+                    for k in range(stage.upstream.shape[1])
+                )
             )
             total = num(stage.result[0, col], digits)
             legend.append(
@@ -286,8 +297,10 @@ def _total(ref: WeightRef, trace: Trace, digits: int) -> list[Block]:
                 ]
             )
         ]
-    parts = " + ".join(
-        f"{num(path[-1].result[i, j], digits)} (via {path[-1].out.name})" for path in chain.uses
+    parts = plain_signs(
+        " + ".join(
+            f"{num(path[-1].result[i, j], digits)} (via {path[-1].out.name})" for path in chain.uses
+        )
     )
     return [
         Para(
