@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser stress fuzz lint typecheck bench clean
+.PHONY: demo test docs browser stress fuzz lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,18 @@ browser:
 	  else echo "no chromium (apt-get install chromium): the browser test will skip"; fi; }
 
 # lint-imports checks the layering contract in pyproject.toml (docs/architecture.md).
+# pytest also builds the site (tests/test_docs.py: `mkdocs build --strict`, running every
+# page's examples) and runs every notebook (tests/test_notebooks.py).
 test: $(STAMP) browser
 	$(PY) -m pytest
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests tools
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
+
+# The documentation site, into site/ (open site/index.html; no server or network needed).
+# Warnings are errors: a broken link or a failing example stops the build.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 # The long robustness runs that `make test` leaves out (pytest -m stress): 100 saves killed
 # at random moments, 30 training runs killed and resumed, 20,000 mutated model files and
@@ -45,7 +52,7 @@ fuzz: $(STAMP)
 	$(PY) tests/fuzz_model_files.py -max_total_time=$(FUZZ_SECONDS)
 
 lint: $(STAMP)
-	$(PY) -m ruff check src tests
+	$(PY) -m ruff check src tests tools
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
@@ -56,4 +63,4 @@ bench: $(STAMP)
 	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) build dist site src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -248,6 +248,18 @@ class Module:
         str
             The table; ``print(model.summary())`` shows it.
         """
+        rows = self._summary_rows(input_features)
+        widths = [max(len(row[i]) for row in rows) + 3 for i in range(2)]
+        lines = [f"{a:<{widths[0]}}{b:<{widths[1]}}{c}" for a, b, c in rows]
+        rule = "=" * max(len(line) for line in lines)
+        total, trainable = self.num_parameters(), self.num_parameters(trainable_only=True)
+        return "\n".join(
+            [lines[0], rule, *lines[1:], rule, f"Total params: {total:,}",
+             f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}"]
+        )
+
+    def _summary_rows(self, input_features: int | None = None) -> list[tuple[str, str, str]]:
+        """The summary's header and one (layer, output shape, parameters) row per layer."""
         from chainrule.autograd import no_grad
 
         if input_features is None:
@@ -269,13 +281,23 @@ class Module:
                     x = None
             label = f"{name} ({type(layer).__name__})" if name else type(layer).__name__
             rows.append((label, shape, f"{layer.num_parameters():,}"))
-        widths = [max(len(row[i]) for row in rows) + 3 for i in range(2)]
-        lines = [f"{a:<{widths[0]}}{b:<{widths[1]}}{c}" for a, b, c in rows]
-        rule = "=" * max(len(line) for line in lines)
+        return rows
+
+    def _repr_html_(self) -> str:
+        # Jupyter's rich display: the summary as a table, with the dtype and totals.
+        import html
+
+        head, *body = self._summary_rows()
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body
+        )
         total, trainable = self.num_parameters(), self.num_parameters(trainable_only=True)
-        return "\n".join(
-            [lines[0], rule, *lines[1:], rule, f"Total params: {total:,}",
-             f"Trainable params: {trainable:,}", f"Non-trainable params: {total - trainable:,}"]
+        dtype = np.dtype(self.dtype).name if self.dtype is not None else "no parameters"
+        return (
+            f"<div><p><b>{html.escape(type(self).__name__)}</b>: {total:,} parameters "
+            f"({trainable:,} trainable), {dtype}</p><table><thead><tr>"
+            + "".join(f"<th>{html.escape(c)}</th>" for c in head)
+            + f"</tr></thead><tbody>{cells}</tbody></table></div>"
         )
 
     def extra_repr(self) -> str:

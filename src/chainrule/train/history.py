@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from chainrule.train.history_html import history_html
+
 __all__ = ["History"]
 
 
@@ -116,6 +118,10 @@ class History:
         history.kept_epoch = data.get("kept_epoch")
         history.diverged = data.get("diverged") is True
         return history
+
+    def _repr_html_(self) -> str:
+        # Jupyter's rich display: a summary table and the loss curve (inline SVG).
+        return history_html(self)
 
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={v[-1]:.4g}" for k, v in self.history.items() if v and k != "lr")

@@ -1,0 +1,80 @@
+"""Jupyter's rich display of models and training histories (``_repr_html_``)."""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.train import History
+
+
+def test_a_models_html_is_its_summary_as_a_table():
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    page = model._repr_html_()
+    text_rows = model.summary().splitlines()
+    assert "67 parameters (67 trainable), float32" in page
+    assert page.count("<tr>") == 4  # the header and one row per layer
+    for label, shape, count in (("0 (Linear)", "(N, 8)", "40"), ("2 (Linear)", "(N, 3)", "27")):
+        assert f"<td>{label}</td><td>{shape}</td><td>{count}</td>" in page
+        assert any(label in row and shape in row for row in text_rows)
+    ET.fromstring(page)  # well-formed
+
+
+values = st.one_of(
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+    st.sampled_from([math.nan, math.inf]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    loss=st.lists(values, min_size=1, max_size=40),
+    with_validation=st.booleans(),
+    kept=st.booleans(),
+)
+def test_a_historys_html_has_a_summary_row_per_key_and_a_curve_of_finite_points(
+    loss, with_validation, kept
+):
+    history = History()
+    for epoch, value in enumerate(loss):
+        logs = {"loss": value, "lr": 0.01}
+        if with_validation:
+            logs["val_loss"] = value * 2 if math.isfinite(value) else value
+        history.record(epoch, logs)
+    if kept:
+        history.kept_epoch = len(loss)
+    page = history._repr_html_()
+    root = ET.fromstring(page)  # well-formed, SVG included
+    rows = root.findall(".//tbody/tr")
+    assert [r.find("td").text for r in rows] == list(history.history)
+    assert "nan" not in " ".join(p.get("points", "") for p in root.iter() if p.get("points"))
+    finite = [v for v in loss if math.isfinite(v)]
+    svg = root.find("{http://www.w3.org/2000/svg}svg")
+    if not finite:
+        assert svg is None
+        return
+    assert svg is not None
+    points = " ".join(p.get("points", "") for p in svg.iter())
+    numbers = [float(n) for n in re.findall(r"-?\d+\.?\d*", points)]
+    xs, ys = numbers[0::2], numbers[1::2]
+    width, height = float(svg.get("width")), float(svg.get("height"))
+    assert all(0 <= x <= width for x in xs) and all(0 <= y <= height for y in ys)
+    assert ("kept" in page) == kept
+
+
+def test_fit_returns_a_history_jupyter_shows_with_its_curve():
+    X, y = cr.data.load("xor")
+    model = nn.Sequential(nn.Linear(2, 4, rng=0), nn.Tanh(), nn.Linear(4, 2, rng=1))
+    history = cr.fit(model, X, y, loss="cross-entropy", epochs=5, verbose=0, rng=0,
+                     validation_data=(X, y))
+    page = history._repr_html_()
+    assert "5 epochs" in page and page.count("<polyline") == 2
+    assert "training loss" in page and "validation loss" in page
+    assert np.isfinite(history.loss).all()
