@@ -102,16 +102,22 @@ def _kind(op: Op) -> str:
     return op.sample.__module__.rsplit(".", 1)[-1]
 
 
-def _result_name(op: Op) -> str:
-    return "E" if _kind(op) == "losses" else "y"
+def _is_loss(op: Op, attrs: dict[str, Any]) -> bool:
+    # A loss reduces its per-sample terms, so its attributes name a reduction.
+    return "reduction" in attrs
 
 
 def _section(op: Op, used_by: list[str]) -> str:
     sample = op.sample(np.random.default_rng(0), (2, 3))
-    out = _result_name(op)
+    attrs = dict(sample.attrs)
+    loss = _is_loss(op, attrs)
+    if loss:
+        # The formulas as a textbook writes them: the mean, without sample weights.
+        attrs = {k: v for k, v in attrs.items() if k != "weight"} | {"reduction": "mean"}
+    out = "E" if loss else "y"
     names = {arg: arg for arg in op.arg_names} | {"out": out}
     if op.formula_names is not None:
-        names |= op.formula_names(**sample.attrs)
+        names |= op.formula_names(**attrs)
     args = ", ".join(op.arg_names)
     rows = []
     if op.notation is not None:
@@ -132,14 +138,18 @@ def _section(op: Op, used_by: list[str]) -> str:
     facts = []
     if op.description:
         facts.append(f"Computes *{op.description}*.")
-    if sample.attrs:
-        shown = {k: v for k, v in sample.attrs.items() if not isinstance(v, (dict, tuple))}
-        if shown:
-            facts.append(
-                "Attributes: " + ", ".join(f"`{k}`" for k in shown)
-                + " (the formulas above are written for "
-                + ", ".join(f"`{k}={v!r}`" for k, v in shown.items()) + ")."
-            )
+    shown = {k: v for k, v in attrs.items() if isinstance(v, (str, int, float, bool))}
+    if shown:
+        facts.append(
+            "Attributes: " + ", ".join(f"`{k}`" for k in shown)
+            + " (the formulas below are written for "
+            + ", ".join(f"`{k}={v!r}`" for k, v in shown.items()) + ")."
+        )
+    if loss and "weight" in sample.attrs:
+        facts.append(
+            "With a weight `w` per sample (`weight=`), each sample's term and gradient are "
+            "multiplied by its `w`, and the mean divides by `sum(w)` instead of `N`."
+        )
     lines = [f"### `{op.name}`", "", "\n\n".join(facts), ""]
     lines += ["| | formula | as text |", "|---|---|---|", *rows, ""]
     if op.intuition:
@@ -174,16 +184,17 @@ def _section(op: Op, used_by: list[str]) -> str:
 def op_reference_markdown() -> str:
     """The whole page."""
     found = users()
-    kinds: dict[str, list[Op]] = defaultdict(list)
-    for op in REGISTRY.values():
-        kinds[_kind(op)].append(op)
     titles = {
         "activations": "Activations",
         "arithmetic": "Arithmetic",
         "shape": "Matrices, shapes and reductions",
         "fused": "Fused layers",
         "losses": "Losses",
+        "mse": "Losses",
     }
+    kinds: dict[str, list[Op]] = defaultdict(list)
+    for op in REGISTRY.values():
+        kinds[titles.get(_kind(op), _kind(op).title())].append(op)
     head = [
         "# Op reference",
         "",
@@ -201,6 +212,6 @@ def op_reference_markdown() -> str:
     ]
     body = []
     for kind, ops in kinds.items():
-        body.append(f"## {titles.get(kind, kind.title())}\n")
+        body.append(f"## {kind}\n")
         body += [_section(op, found.get(op.name, [])) for op in ops]
     return "\n".join(head + body)

@@ -8,6 +8,7 @@ docstring; ``tests/test_docs.py`` checks that every public name has its entry.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import types
 
@@ -50,11 +51,34 @@ def public_names(module_name: str) -> list[str]:
     ]
 
 
+def shadowed(module_name: str, name: str) -> str | None:
+    """The defining path of a public name the reference cannot find where it is exported.
+
+    ``chainrule.fit`` is the function ``fit`` of the module ``chainrule.train.fit``; the
+    reference reads the source, where the module's name wins, so such a name is
+    documented at the path where it is defined (``chainrule.train.fit.fit``). So is a name
+    a module gives only on demand (``chainrule.bridges.SharedBias``, which imports PyTorch).
+    """
+    module = importlib.import_module(module_name)
+    lazy = name not in vars(module)  # given by the module's __getattr__ on demand
+    value = getattr(module, name)
+    defined_in = getattr(value, "__module__", None)
+    if not isinstance(defined_in, str) or not hasattr(value, "__qualname__"):
+        return None
+    is_package = hasattr(module, "__path__")
+    if lazy or defined_in.endswith(f".{name}") or (
+        is_package and importlib.util.find_spec(f"{module_name}.{name}") is not None
+    ):
+        return f"{defined_in}.{value.__qualname__}"
+    return None
+
+
 def reference_markdown(module_name: str) -> str:
-    """The Markdown of one reference page (mkdocstrings expands the ``:::`` line)."""
+    """The Markdown of one reference page (mkdocstrings expands the ``:::`` lines)."""
     title, purpose = next((t, p) for m, t, p in REFERENCE if m == module_name)
     names = public_names(module_name)
-    members = "\n".join(f"        - {name}" for name in names)
+    apart = {name: path for name in names if (path := shadowed(module_name, name))}
+    members = "\n".join(f"        - {name}" for name in names if name not in apart)
     lines = [
         f"# `{title}`",
         "",
@@ -66,6 +90,14 @@ def reference_markdown(module_name: str) -> str:
         members,
         "",
     ]
+    for name, path in apart.items():
+        lines += [
+            f"::: {path}",
+            "    options:",
+            "      show_root_heading: true",
+            "      show_root_full_path: false",
+            "",
+        ]
     if module_name == "chainrule.ops":
         lines[2] = (
             "The registry's types. Every registered op, with its formulas, is on the "
