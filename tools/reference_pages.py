@@ -90,7 +90,7 @@ def reference_markdown(module_name: str) -> str:
         members,
         "",
     ]
-    for name, path in apart.items():
+    for path in apart.values():
         lines += [
             f"::: {path}",
             "    options:",
