@@ -304,3 +304,17 @@ def test_dataset_checks_its_shapes() -> None:
         Dataset(np.zeros((3, 2)), None, ["a"])
     with pytest.raises(ValueError, match=r"Dataset.y must have shape \(3,\)"):
         Dataset(np.zeros((3, 2)), np.zeros(2), ["a", "b"], "t")
+
+
+def test_csv_columns_reads_the_header_with_read_csvs_checks(tmp_path: Path) -> None:
+    from chainrule.data import csv_columns
+
+    # A text column is no problem here: the target is chosen after the columns are known.
+    assert csv_columns(write(tmp_path, "size;rooms;kind\n1;2;flat\n")) == ["size", "rooms", "kind"]
+    for text, message in [
+        ("", "the file is empty"),
+        ("a,b,a\n1,2,3\n", r"duplicated column name\(s\) 'a'"),
+        ("a,,c\n1,2,3\n", "column 2 has no name"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            csv_columns(write(tmp_path, text))

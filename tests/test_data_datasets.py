@@ -138,7 +138,7 @@ SKLEARN_NAMES = {"digits", "iris", "wine", "breast-cancer", "diabetes"}
 def test_available_names() -> None:
     names = available()
 
-    expected = {"xor", "moons", "spirals", "house-prices", "softmax-example"}
+    expected = {"xor", "moons", "circles", "spirals", "house-prices", "softmax-example"}
     assert set(names) == expected | SKLEARN_NAMES
     assert len(names) == len(set(names))
 
@@ -183,3 +183,15 @@ def test_importing_needs_neither_pandas_nor_sklearn() -> None:
         env={**os.environ, "PYTHONPATH": str(src)},
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_circles_puts_one_class_inside_the_other() -> None:
+    from chainrule.data import circles
+
+    X, y = circles(n_samples=301, noise=0.0, factor=0.4, rng=0)
+    radius = np.hypot(X[:, 0], X[:, 1])
+    assert X.shape == (301, 2) and np.bincount(y).tolist() == [150, 151]
+    assert np.allclose(radius[y == 0], 1.0) and np.allclose(radius[y == 1], 0.4)
+    assert np.array_equal(circles(50, rng=3)[0], circles(50, rng=3)[0])
+    with pytest.raises(ValueError, match="factor must be between 0 and 1"):
+        circles(factor=1.5)

@@ -13,10 +13,11 @@ Examples
 (20, 2)
 """
 
-from .csv import read_csv
+from .csv import csv_columns, read_csv
 from .dataset import Dataset
 from .datasets import (
     available,
+    circles,
     house_prices,
     load,
     load_sklearn,
@@ -32,6 +33,8 @@ __all__ = [
     "Dataset",
     "Standardizer",
     "available",
+    "circles",
+    "csv_columns",
     "encode_labels",
     "house_prices",
     "iter_batches",

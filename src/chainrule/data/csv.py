@@ -27,7 +27,7 @@ from .dataset import Dataset
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["MAX_CSV_BYTES", "read_csv"]
+__all__ = ["MAX_CSV_BYTES", "csv_columns", "read_csv"]
 
 #: The largest CSV file :func:`read_csv` reads unless told otherwise: 256 MiB.
 MAX_CSV_BYTES = 256 * 2**20
@@ -127,28 +127,13 @@ def read_table(
     """:func:`read_csv`, with the advice for unexpected feature columns given by the
     caller: the command line has no ``target=`` or ``ignore=`` to suggest."""
     source = Path(path)
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1:
-        raise ValueError(f"max_bytes must be a positive whole number of bytes, got {max_bytes!r}")
-    text, skipped = _strip_leading_blank_lines(_read_text(source, int(max_bytes)))
-    if not text:
-        raise ValueError(
-            f"{source}: the file is empty; expected a header line naming the columns, "
-            "then one line per sample"
-        )
-    header_line = text.splitlines()[0]
-    sep = _sniff_delimiter(header_line) if delimiter is None else delimiter
-    if not sep:
-        raise ValueError('delimiter must be a non-empty string such as "," or ";", got ""')
-
-    table = _parse(text, sep, skipped, source)
-    header = [_normal(name) for name in table.iloc[0]]
+    table, header, skipped = _table(source, delimiter, max_bytes)
     cells = table.iloc[1:]
     # Row i of the table is line i + 1 of the text, after the skipped blank lines.
     lines = np.arange(2, len(table) + 1) + skipped
     nonblank = (cells != "").any(axis=1).to_numpy()
     cells, lines = cells[nonblank], lines[nonblank]
 
-    _check_header(header, header_line, sep, delimiter is None, source)
     if len(cells) == 0:
         raise ValueError(
             f"{source}: the file has a header ({names(header, quoted=False)}) but no data rows; "
@@ -175,6 +160,41 @@ def read_table(
         X[:, j] = numeric_column(columns[name], name, lines, source, target)
     y = None if target is None else target_column(columns[target], target, lines, source)
     return Dataset(X=X, y=y, feature_names=features, target_name=target)
+
+
+def csv_columns(
+    path: str | os.PathLike[str],
+    *,
+    delimiter: str | None = None,
+    max_bytes: int = MAX_CSV_BYTES,
+) -> list[str]:
+    """The column names of a CSV file, with :func:`read_csv`'s checks of the file and header.
+
+    For offering a choice of target column before the file is read as numbers.
+    """
+    return _table(Path(path), delimiter, max_bytes)[1]
+
+
+def _table(
+    source: Path, delimiter: str | None, max_bytes: int
+) -> tuple[pd.DataFrame, list[str], int]:
+    """The file's cells as text, its checked header and the blank lines skipped above it."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1:
+        raise ValueError(f"max_bytes must be a positive whole number of bytes, got {max_bytes!r}")
+    text, skipped = _strip_leading_blank_lines(_read_text(source, int(max_bytes)))
+    if not text:
+        raise ValueError(
+            f"{source}: the file is empty; expected a header line naming the columns, "
+            "then one line per sample"
+        )
+    header_line = text.splitlines()[0]
+    sep = _sniff_delimiter(header_line) if delimiter is None else delimiter
+    if not sep:
+        raise ValueError('delimiter must be a non-empty string such as "," or ";", got ""')
+    table = _parse(text, sep, skipped, source)
+    header = [_normal(name) for name in table.iloc[0]]
+    _check_header(header, header_line, sep, delimiter is None, source)
+    return table, header, skipped
 
 
 def _read_text(source: Path, max_bytes: int) -> str:

@@ -22,6 +22,7 @@ from .dataset import Dataset
 
 __all__ = [
     "available",
+    "circles",
     "house_prices",
     "load",
     "load_sklearn",
@@ -88,6 +89,51 @@ def two_moons(
     lower = np.column_stack([1.0 - np.cos(angle_lower), 0.5 - np.sin(angle_lower)])
     X = np.vstack([upper, lower]) + generator.normal(0.0, spread, size=(count, 2))
     y = np.repeat(np.array([0, 1], dtype=np.int64), [n_upper, n_lower])
+    order = generator.permutation(count)
+    return X[order], y[order]
+
+
+def circles(
+    n_samples: int = 200, noise: float = 0.1, factor: float = 0.5, rng: RandomLike = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A small circle inside a larger one: 2 classes no straight line separates.
+
+    Parameters
+    ----------
+    n_samples : int >= 2, default 200
+        Total number of points; the outer circle gets ``n_samples // 2``.
+    noise : float >= 0, default 0.1
+        Standard deviation of the Gaussian noise added to each coordinate.
+    factor : float, default 0.5
+        Radius of the inner circle (the outer one has radius 1), from 0 to 1.
+    rng : None, int or numpy.random.Generator
+        Seed or generator; the same seed gives the same points.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, 2), float64
+    y : ndarray of shape (n_samples,), int64
+        0 for the outer circle, 1 for the inner one; samples come shuffled.
+    """
+    count = check_positive_int(n_samples, "n_samples", minimum=2)
+    spread = check_non_negative_float(noise, "noise")
+    radius = check_non_negative_float(factor, "factor")
+    if not 0.0 < radius < 1.0:
+        raise ValueError(f"factor must be between 0 and 1 (the inner radius), got {factor!r}")
+    generator = as_generator(rng)
+    n_outer = count // 2
+    n_inner = count - n_outer
+    # endpoint=False: the first and last points of a circle would coincide.
+    outer = np.linspace(0.0, 2.0 * np.pi, n_outer, endpoint=False)
+    inner = np.linspace(0.0, 2.0 * np.pi, n_inner, endpoint=False)
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(outer), np.sin(outer)]),
+            radius * np.column_stack([np.cos(inner), np.sin(inner)]),
+        ]
+    )
+    X = X + generator.normal(0.0, spread, size=(count, 2))
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [n_outer, n_inner])
     order = generator.permutation(count)
     return X[order], y[order]
 
@@ -271,6 +317,7 @@ def _sklearn_dataset(key: str) -> Dataset:
 _BUILT_IN: dict[str, Callable[..., Any]] = {
     "xor": xor,
     "moons": two_moons,
+    "circles": circles,
     "spirals": spirals,
     "house-prices": house_prices,
     "softmax-example": softmax_example,
