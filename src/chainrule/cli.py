@@ -23,6 +23,7 @@ from chainrule._cli_help import HelpFormatter, usage_examples
 from chainrule._streams import pipe_safe_stdio
 from chainrule.cli_explain import add_explain_commands
 from chainrule.cli_export import add_export_commands
+from chainrule.cli_studio import add_studio_commands
 from chainrule.cli_train import add_train_commands
 from chainrule.cli_viz import DEMO_FILES, FIRST_DEMO_FILE, add_viz_commands, write_demo_outputs
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_explain_commands(commands)
     add_viz_commands(commands)
     add_export_commands(commands)
+    add_studio_commands(commands)
     return parser
 
 

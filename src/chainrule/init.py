@@ -167,6 +167,17 @@ _BY_NAME: dict[str, Callable[[], _Init]] = {
 }
 
 
+def names() -> list[str]:
+    """The names :func:`get` accepts, one per initializer (its aliases left out)."""
+    seen: set[Callable[[], _Init]] = set()
+    found = []
+    for name, make in _BY_NAME.items():
+        if make not in seen:
+            seen.add(make)
+            found.append(name)
+    return found
+
+
 def get(init: str | Initializer) -> Initializer:
     """An initializer from its name (``"he_normal"``, ``"uniform"``...) or itself."""
     if callable(init):
@@ -186,6 +197,7 @@ __all__ = [
     "get",
     "he_normal",
     "he_uniform",
+    "names",
     "normal",
     "uniform",
     "xavier_normal",

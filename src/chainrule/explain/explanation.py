@@ -243,6 +243,17 @@ class Explanation:
             )
         return write_atomic(target, self.render(chosen, digits, brief=brief))
 
+    def to_dict(self) -> dict[str, Any]:
+        """The step's numbers and formulas as JSON-ready data (see :mod:`chainrule.explain.data`).
+
+        What the renderings are written from: values, every backward stage with its
+        formula (text, LaTeX, MathML), each parameter's gradient and chain, the
+        one-weight views with their numerical check, the update and the diagnostics.
+        """
+        from chainrule.explain.data import explanation_data
+
+        return explanation_data(self)
+
     def _repr_html_(self) -> str:
         return self.to_html(standalone=False)
 
