@@ -48,6 +48,7 @@ TEMPLATES: dict[str, list[str]] = {
     "vanishing": ["vanishing", "--out", "{out}"],
     "animate": ["animate", "--out", "{out}"],
     "export": ["export", "{model}", "--out", "{out}"],
+    "studio": ["studio", "--csv", "{csv}", "--target", "y"],
 }
 
 

@@ -35,8 +35,7 @@ def add_studio_commands(commands: Any) -> None:
         epilog=usage_examples(
             "chainrule studio",
             "chainrule studio --example house-prices",
-            "chainrule studio --csv houses.csv --target price --no-browser",
-            "chainrule studio --port 8765 --no-browser",
+            "chainrule studio --csv houses.csv --target price --port 8765 --no-browser",
         ),
     )
     studio.add_argument(
@@ -110,6 +109,8 @@ def _studio(args: argparse.Namespace) -> int:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     try:
         server.serve(app, sock)
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then passes Ctrl-C on
+        pass
     finally:
         sock.close()
         uploads.close()

@@ -179,10 +179,11 @@ def weight_views(expl: Explanation, specs: list[str] | None = None) -> list[dict
     for ref in refs:
         param, (i, j) = ref.chain.param, ref.index
         uses = [s for s in stages if s.wrt is param and s.kind == "layer-weights"]
-        if not uses or uses[0].local is None:
+        local = uses[0].local if uses else None
+        if local is None:
             continue
         first = uses[0]
-        inputs = first.local[i, :]  # A^T's row i: input unit i of every sample
+        inputs = local[i, :]  # A^T's row i: input unit i of every sample
         deltas = first.upstream[:, j]
         node = first.out.tensor.node
         assert node is not None

@@ -132,7 +132,7 @@ def _validation_message(err: RequestValidationError) -> str:
     if first.get("type") == "extra_forbidden":
         message = "is not a field of this request; see docs/studio.md for the fields"
     elif first.get("type") == "model_attributes_type":
-        return "the body must be a JSON object of named fields"
+        return "the body must be a JSON object of named fields (Content-Type: application/json)"
     shown = first.get("input")
     value = "" if isinstance(shown, (dict, list)) or shown is None else f", got {shown!r}"
     return f"{where or 'request'}: {message}{value}"

@@ -40,7 +40,7 @@ LIMITS: dict[str, Any] = {
 UNIT_UNIFORM = "unit-uniform"
 #: PyTorch's rule for weights and biases, what ``nn.Linear`` does by default.
 DEFAULT_INIT = "fan_in_uniform"
-BIAS_KINDS: dict[str, bool | str] = {"vector": True, "shared": "shared", "none": False}
+BIAS_KINDS: dict[str, Any] = {"vector": True, "shared": "shared", "none": False}
 OPTIMIZERS = ("sgd", "adam")
 
 #: Each loss by name: (label, task, constructor given whether the output is probabilities).
@@ -236,7 +236,7 @@ def initializer_names() -> list[str]:
     return [UNIT_UNIFORM, *init.names()]
 
 
-def activation_classes() -> dict[str, type[nn.Module]]:
+def activation_classes() -> dict[str, Any]:
     """Every activation layer class by its command-line name."""
     return {cls.command_name: cls for cls in nn.activation_layers()}
 

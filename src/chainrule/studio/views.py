@@ -30,7 +30,7 @@ ROWS, POINTS = 50, 1000
 
 def _layers(session: Session) -> list[tuple[int, str, Linear, str | None]]:
     """(layer number, key prefix, Linear, activation name) for each layer."""
-    layers = []
+    layers: list[tuple[int, str, Linear, str | None]] = []
     modules = [(str(index), module) for index, module in enumerate(session.model)]
     for index, (key, module) in enumerate(modules):
         if isinstance(module, Linear):
