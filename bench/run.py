@@ -175,6 +175,58 @@ def bench_explain(repeats: int) -> dict[str, object] | None:
     return {"seconds": statistics.median(timed(build) for _ in range(repeats))}
 
 
+def bench_studio(repeats: int) -> dict[str, object] | None:
+    """The studio over real HTTP: an explained step's round trip, live-training updates/s."""
+    try:
+        import http.client
+        import threading
+
+        import uvicorn
+
+        from chainrule.studio import server
+    except ImportError:
+        return None
+    token = server.new_token()
+    sock = server.bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    app = server.create_app(token, server.allowed_hosts("127.0.0.1", port))
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.01)
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"X-Studio-Token": token, "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: dict | None = None) -> bytes:
+        connection.request(method, path, json.dumps(body or {}), headers)
+        response = connection.getresponse()
+        content = response.read()
+        assert response.status < 300, content
+        return content
+
+    steps: dict[str, float] = {}
+    for name in ("house-prices", "softmax-classifier"):
+        key = json.loads(call("POST", "/api/sessions", {"example": name}))["session"]
+        step = functools.partial(call, "POST", f"/api/sessions/{key}/step", {"apply": False})
+        step()
+        steps[name] = 1000 * statistics.median(timed(step) for _ in range(repeats * 10))
+    # A 2-16-16-2 network on all 500 points of the moons, one update per epoch.
+    setup = {"example": "moons", "hidden": [16, 16], "validation": 0.0}
+    key = json.loads(call("POST", "/api/sessions", setup))["session"]
+    epochs = 50 * repeats
+    began = time.perf_counter()
+    connection.request("GET", f"/api/sessions/{key}/train?epochs={epochs}", headers=headers)
+    stream = connection.getresponse()
+    updates = sum(1 for line in stream if line.startswith(b"event: update"))
+    per_second = updates / (time.perf_counter() - began)
+    connection.close()
+    running.should_exit = True
+    thread.join(timeout=10)
+    return {"step_ms": steps, "updates_per_second": per_second, "updates": updates}
+
+
 def ratio(a: float, b: float | None) -> float | None:
     return None if b is None else a / b
 
@@ -190,6 +242,10 @@ def summarise(results: dict) -> dict[str, object]:
         "tiny_vs_pytorch": ratio(tiny["chainrule"], tiny.get("pytorch")),
         "memory_vs_numpy": results["memory"]["ratio"],
         "explain_seconds": (results.get("explain") or {}).get("seconds"),
+        "studio_step_ms": max(
+            (results.get("studio") or {}).get("step_ms", {}).values(), default=None
+        ),
+        "studio_updates_per_second": (results.get("studio") or {}).get("updates_per_second"),
     }
 
 
@@ -200,6 +256,8 @@ TARGETS = {
     "tiny_vs_pytorch": 0.25,
     "memory_vs_numpy": 1.2,
     "explain_seconds": 0.5,
+    "studio_step_ms": 100.0,
+    "studio_updates_per_second": 20.0,
 }
 
 
@@ -264,6 +322,24 @@ def markdown(results: dict) -> str:
             "",
             "",
             "(< 0.5 s)",
+            "",
+        ),
+        _row(
+            "6. studio: an explained step's round trip over HTTP, slower worked example (ms)",
+            _cell(s["studio_step_ms"], ".1f"),
+            "",
+            "",
+            "",
+            "(< 100 ms)",
+            "",
+        ),
+        _row(
+            "7. studio: live-training updates of a 2-16-16-2 network on 500 points (per s)",
+            _cell(s["studio_updates_per_second"], ".1f"),
+            "",
+            "",
+            "",
+            "(>= 20)",
             "",
         ),
         "",
@@ -344,6 +420,8 @@ def main() -> None:
     results["memory"] = bench_memory()
     print("5. explanation report ...", flush=True)
     results["explain"] = bench_explain(repeats * 4)
+    print("6-7. studio ...", flush=True)
+    results["studio"] = bench_studio(repeats)
     results["summary"] = summarise(results)
     results["targets"] = TARGETS
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -556,3 +556,15 @@ def test_json_of_a_diverged_step_has_no_nan():
     assert plain(np.array([[1.0, np.nan], [np.inf, -2.0]])) == [[1.0, None], [None, -2.0]]
     assert plain(np.float64("nan")) is None
     io.StringIO(json.dumps(plain(np.array([np.nan])), allow_nan=False))
+
+
+def test_the_server_socket_is_tcp_so_small_responses_are_not_delayed():
+    import socket
+
+    from chainrule.studio.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:  # asyncio turns Nagle's algorithm off only for sockets that say they are TCP
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

@@ -214,7 +214,9 @@ def bind(host: str, port: int | None) -> socket.socket:
     tries = [port] if port is not None else [8765, 0]
     error: OSError | None = None
     for candidate in tries:
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto named: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+        # without it each small response waits ~40 ms for the client's delayed ACK.
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, candidate))
