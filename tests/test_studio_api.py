@@ -568,3 +568,17 @@ def test_the_server_socket_is_tcp_so_small_responses_are_not_delayed():
         assert sock.proto == socket.IPPROTO_TCP
     finally:
         sock.close()
+
+
+def test_a_wide_csv_cannot_make_a_network_too_large_for_memory(client):
+    columns = 5000
+    header = ",".join(f"c{j}" for j in range(columns)) + ",y\n"
+    row = ",".join("1" for _ in range(columns)) + ",2\n"
+    uploaded = _upload(client, (header + row * 3).encode()).json()
+    response = client.post(
+        "/api/sessions",
+        json={"upload": uploaded["upload"], "target": "y", "hidden": [256, 256]},
+        headers=AUTH,
+    )
+    assert response.status_code == 400
+    assert "parameters, more than the studio's 1,000,000" in response.json()["error"]

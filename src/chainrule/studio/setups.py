@@ -34,6 +34,7 @@ LIMITS: dict[str, Any] = {
     "max_steps": 1000,
     "max_seed": 2**32 - 1,
     "max_classes": 100,
+    "max_parameters": 1_000_000,
 }
 
 #: The textbook initializer: weights and biases drawn from U[0, 1).
@@ -286,7 +287,7 @@ def normalise(setup: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]
             raise SetupError(f"a layer width must be a whole number, got {width!r}")
         if not 1 <= width <= LIMITS["max_width"]:
             raise SetupError(f"a layer width must be from 1 to {LIMITS['max_width']}, got {width}")
-    full["activations"] = _activations(full, defaults)
+    full["activations"] = _activations(full, setup.get("activations"), defaults)
     full["bias"] = _choice(full, "bias", list(BIAS_KINDS))
     full["init"] = _choice(full, "init", initializer_names())
     full["loss"] = _choice(full, "loss", list(LOSSES))
@@ -312,10 +313,13 @@ def normalise(setup: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]
     return full
 
 
-def _activations(full: dict[str, Any], defaults: dict[str, Any]) -> list[str | None]:
-    """One activation per layer: a list, or one name for every hidden layer."""
+def _activations(full: dict[str, Any], chosen: Any, defaults: dict[str, Any]) -> list[str | None]:
+    """One activation per layer: a list, or one name for every hidden layer.
+
+    Not given: the example's hidden activation for every hidden layer (however many
+    there are now) and its output activation.
+    """
     n_layers = len(full["hidden"]) + 1
-    chosen = full.get("activations")
     known = activation_classes()
     hidden_ok = [cls.command_name for cls in nn.activation_layers(elementwise=True)]
     if chosen is None or isinstance(chosen, str):
@@ -363,6 +367,12 @@ def build(setup: dict[str, Any], n_features: int, n_outputs: int) -> tuple[nn.Se
     """
     rng = np.random.default_rng(setup["seed"])
     sizes = [n_features, *setup["hidden"], n_outputs]
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    if count > LIMITS["max_parameters"]:
+        raise SetupError(
+            f"a {'-'.join(map(str, sizes))} network has {count:,} parameters, more than the "
+            f"studio's {LIMITS['max_parameters']:,}; use fewer or narrower hidden layers"
+        )
     classes = activation_classes()
     layers: list[nn.Module] = []
     for (fan_in, fan_out), name in zip(zip(sizes[:-1], sizes[1:]), setup["activations"]):
