@@ -377,11 +377,128 @@ def test_space_starts_and_pauses_training(watched: Watched, studio: Studio) -> N
     assert 0 < epoch < 100000
 
 
+def test_hovering_a_weight_shows_its_live_value(watched: Watched, studio: Studio) -> None:
+    page = watched.page
+    open_example(page, studio, "house-prices")
+    edge = page.locator("#net line.edge[data-param=Who][data-i='0'][data-j='0']")
+    edge.hover(force=True)
+    tip = page.locator("#tip")
+    tip.wait_for(state="visible")
+    before = tip.inner_text()
+    reference = house_prices(epochs=0)
+    assert before == f"Who[0,0] = {float(reference.model[2].weight.data[0, 0])!r}"
+    page.fill("[data-testid=epochs]", "100000")
+    page.click("[data-testid=train]")
+    page.wait_for_function(f"() => {EPOCH} > 0")
+    edge.hover(force=True)  # the pointer stays; the diagram under it is redrawn as it trains
+    page.wait_for_function(
+        "before => { const t = document.getElementById('tip');"
+        " return !t.hidden && t.textContent !== before; }",
+        arg=before,
+    )
+    assert tip.inner_text().startswith("Who[0,0] = ")
+    page.click("[data-testid=train]")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=train]').classList.contains('running')"
+    )
+    idle(page)
+
+
+@pytest.mark.parametrize(
+    "hidden,activation",
+    [("3, 4", "tanh"), ("", None), ("6", "relu")],
+)
+def test_an_edited_network_shows_the_servers_gradients(
+    watched: Watched, studio: Studio, hidden: str, activation: str | None
+) -> None:
+    page = watched.page
+    open_example(page, studio, "house-prices")
+    page.fill("[data-testid=hidden]", hidden)
+    page.dispatch_event("[data-testid=hidden]", "input")
+    if activation:
+        for select in page.locator("#acts select").all()[:-1]:
+            select.select_option(activation)
+    page.click("[data-testid=apply]")
+    idle(page)
+    take_step(page)
+    setup = page.evaluate("() => Object.fromEntries(new URLSearchParams(location.search))")
+    assert setup["hidden"] == hidden.replace(" ", "")
+    # the same set-up through the API: the page shows the numbers the server computed
+    body = {
+        "example": "house-prices",
+        "hidden": [int(w) for w in hidden.split(",") if w.strip()],
+        "activations": [a if a != "none" else None for a in setup["activations"].split(",")],
+        "seed": int(setup["seed"]),
+    }
+    status, state = studio.api(
+        "POST", "/api/sessions", json.dumps(body).encode(), **{"Content-Type": "application/json"}
+    )
+    assert status in (200, 201), state
+    json_body = {"Content-Type": "application/json"}
+    status, step = studio.api("POST", f"/api/sessions/{state['session']}/step", b"{}", **json_body)
+    assert status == 200, step
+    studio.api("DELETE", f"/api/sessions/{state['session']}")
+    explanation = step["explanation"]
+    assert float(page.get_attribute("[data-testid=loss]", "title")) == explanation["loss"]
+    for parameter in explanation["parameters"]:
+        page.click(f"[data-testid=param-{parameter['name']}]")
+        page.wait_for_selector(f"[data-testid=stage-panel] >> text=gradient of {parameter['name']}")
+        shown = shown_numbers(page, "gradient")
+        expected = np.asarray(parameter["gradient"], dtype=float)
+        rows = expected.reshape(1, -1) if expected.ndim < 2 else expected  # a vector is one row
+        # a large matrix shows its first 5 rows and columns
+        n_rows, n_cols = rows.shape
+        visible = rows[: n_rows if n_rows <= 6 else 5, : n_cols if n_cols <= 6 else 5]
+        assert shown == visible.reshape(-1).tolist(), parameter["name"]
+
+
+def test_exports_download_the_step_and_a_loadable_model(
+    watched: Watched, studio: Studio, tmp_path: Path
+) -> None:
+    import chainrule as cr
+
+    page = watched.page
+    open_example(page, studio, "house-prices")
+    take_step(page)
+    with page.expect_download() as html:
+        page.click("[data-testid=export-html]")
+    html_path = tmp_path / "step.html"
+    html.value.save_as(html_path)
+    document = html_path.read_text(encoding="utf-8")
+    assert "<math" in document and "Who" in document
+    with page.expect_download() as markdown:
+        page.click("[data-testid=export-md]")
+    markdown_path = tmp_path / "step.md"
+    markdown.value.save_as(markdown_path)
+    assert "$$" in markdown_path.read_text(encoding="utf-8")
+    with page.expect_download() as model:
+        page.click("[data-testid=export-model]")
+    model_path = tmp_path / model.value.suggested_filename
+    model.value.save_as(model_path)
+    loaded = cr.load(model_path)
+    reference = house_prices(epochs=0)
+    # the model after the step the page took
+    assert np.array_equal(loaded[2].weight.data, reference.updated["2.weight"])
+
+
+def test_what_to_notice_is_shown(watched: Watched, studio: Studio) -> None:
+    page = watched.page
+    open_example(page, studio, "house-prices")
+    take_step(page)
+    reference = house_prices(epochs=0)
+    shown = page.inner_text("[data-testid=diagnostics]")
+    assert reference.diagnostics
+    for finding in reference.diagnostics:
+        assert finding.message in shown
+
+
 @pytest.mark.parametrize(
     "name,content",
     [
         ("houses.csv", b"size,rooms,price\n1,2,3\n4,5\n"),  # a row too short
-        ("words.csv", b"size,price\n1,cheap\n2,dear\n"),  # a target that is not a number
+        ("words.csv", b"size,price\nbig,1\nsmall,2\n"),  # a feature that is not a number
+        ("twice.csv", b"size,size\n1,2\n3,4\n"),  # a column name used twice
+        ("huge.csv", b"size,price\n1,2\n3,1e999\n"),  # an infinite target
         ("empty.csv", b""),
     ],
 )
@@ -451,7 +568,8 @@ def test_screenshots_of_each_phase(
 
     def shoot(name: str) -> None:
         path = artifacts / f"studio-{width}-{name}.png"
-        page.screenshot(path=str(path))
+        # a narrow window stacks the panels and scrolls: the whole page, top to bottom
+        page.screenshot(path=str(path), full_page=width < 1100)
         assert path.stat().st_size > 10_000
 
     shoot("1-forward")
@@ -479,6 +597,13 @@ def test_screenshots_of_each_phase(
     )
     idle(page)
     shoot("6-trained")
+    take_step(page)
+    for _ in range(40):
+        if kicker(page).startswith("Backward"):
+            break
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    shoot("7-trained-step")
     context.close()
     print(f"studio screenshots: {artifacts}")
     assert not seen.problems, "\n".join(seen.problems)

@@ -53,6 +53,8 @@ export const api = {
   create: (setup) => request("POST", "/api/sessions", setup),
   state: (id) => request("GET", `/api/sessions/${id}`),
   close: (id) => request("DELETE", `/api/sessions/${id}`),
+  /** Close a session as the page goes away (a reload must not leave sessions behind). */
+  closeOnLeave: (id) => fetch(`/api/sessions/${id}`, { method: "DELETE", keepalive: true, headers: { "X-Studio-Token": token } }).catch(() => {}),
   reset: (id) => request("POST", `/api/sessions/${id}/reset`),
   step: (id, body) => request("POST", `/api/sessions/${id}/step`, body),
   /** The one-weight view of entries such as "Who[1,0]" for the step last explained. */

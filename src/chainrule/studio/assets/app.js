@@ -203,7 +203,8 @@ function renderHead() {
 
 function renderDiagnostics(findings) {
   const box = $("diagnostics");
-  const items = (findings ?? []).map((f) => el("p", { "data-kind": f.kind }, el("b", {}, f.kind), " ", f.where ? `${f.where}: ` : "", f.message));
+  // each message names what it is about already: the kind is its only label
+  const items = (findings ?? []).map((f) => el("p", { "data-kind": f.kind, "data-where": f.where }, el("b", {}, f.kind), " ", f.message));
   box.replaceChildren(el("h4", {}, "What to notice"), ...(items.length ? items : [el("p", { class: "muted" }, "Nothing unusual in this step.")]));
 }
 
@@ -399,6 +400,10 @@ function wire() {
   });
   // a focused button would also "click" on the space bar's release: space trains, once
   document.addEventListener("keyup", (event) => { if (event.key === " " && event.target.tagName === "BUTTON") event.preventDefault(); });
+  window.addEventListener("pagehide", () => {
+    if (S.source) S.source.close();
+    if (S.state) api.closeOnLeave(S.state.session);
+  });
   let resizing = 0;
   window.addEventListener("resize", () => {
     cancelAnimationFrame(resizing);

@@ -162,10 +162,10 @@ export function drawNetwork(root, net, { highlight = null, picked = null, onPick
     const y = (top + bottom) / 2;
     const hot = highlight && highlight.part === "loss";
     for (let i = 0; i < shown[k]; i++) {
-      edges.append(svg("line", { x1: xOf(k) + radius, y1: yOf(k, i), x2: x - 26, y2: y,
+      edges.append(svg("line", { x1: xOf(k) + radius, y1: yOf(k, i), x2: x - 34, y2: y,
         stroke: hot ? ACCENT : "#9aa7b1", "stroke-width": 1.2, "stroke-dasharray": "4 3" }));
     }
-    const rect = svg("rect", { x: x - 26, y: y - 22, width: 64, height: 44, rx: 8,
+    const rect = svg("rect", { x: x - 34, y: y - 22, width: 80, height: 44, rx: 8,
       fill: hot ? "#f5e6f7" : "#f6eded", stroke: hot ? ACCENT : "#5b6770", "stroke-width": hot ? 3 : 1.2 });
     if (tip) tip.attach(rect, () => `${net.loss.name} = ${full(net.loss.value)}`);
     units.append(rect);
