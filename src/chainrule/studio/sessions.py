@@ -21,9 +21,7 @@ import numpy as np
 
 from chainrule import optim
 from chainrule.explain import Explanation, explain
-from chainrule.explain.explanation import TrainingLog
 from chainrule.io import save
-from chainrule.nn import Sequential
 from chainrule.studio import views
 from chainrule.studio.setups import EXAMPLES, LIMITS, SetupError, build, normalise
 from chainrule.studio.sources import (
@@ -96,7 +94,6 @@ class Session:
         self.last: Explanation | None = None
         self.loss: float | None = None
         self.val_loss: float | None = None
-        self.losses: list[float] = []
 
     def reset(self) -> None:
         """Back to the initial weights, epoch 0."""
@@ -138,7 +135,6 @@ class Session:
                 param.data = step.updated[key]
             self.steps += 1
             self.loss = step.loss_after
-            self.losses.append(step.loss)
         self.last = step
         return step
 
@@ -175,7 +171,6 @@ class Session:
         self.epoch += done
         if done:
             self.loss = float(history["loss"][-1])
-            self.losses.extend(float(x) for x in history["loss"])
             if validation is not None:
                 self.val_loss = float(history["val_loss"][-1])
         update = views.training_update(self)
@@ -193,16 +188,7 @@ class Session:
 
     def explanation(self) -> Explanation:
         """The last explained step, or the next one before any was taken."""
-        step = self.last or self.explain(apply=False)
-        if self.losses and self.epoch:
-            step.training = TrainingLog(
-                list(range(len(self.losses))), self.losses, self.setup["lr"]
-            )
-        return step
-
-    @property
-    def network(self) -> Sequential:
-        return self.model
+        return self.last or self.explain(apply=False)
 
 
 class Sessions:
