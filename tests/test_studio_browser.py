@@ -58,9 +58,12 @@ def _missing(reason: str) -> None:
 
 def _chromium() -> str:
     wanted = os.environ.get("CHAINRULE_CHROMIUM")
-    for candidate in (wanted, "/usr/bin/chromium", "chromium", "chromium-browser"):
-        if candidate and (path := shutil.which(candidate)):
+    candidates = [wanted] if wanted else ["/usr/bin/chromium", "chromium", "chromium-browser"]
+    for candidate in candidates:
+        if path := shutil.which(candidate):
             return path
+    if wanted:
+        _missing(f"CHAINRULE_CHROMIUM names {wanted}, which is not an executable")
     _missing("no Chromium installed (apt-get install chromium, or set CHAINRULE_CHROMIUM)")
     raise AssertionError("unreachable")
 

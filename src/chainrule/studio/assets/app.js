@@ -66,7 +66,7 @@ async function openSession(setup, steps = 0) {
   const state = await api.create({ ...setup, steps: Math.max(0, steps - 1) });
   if (old) api.close(old).catch(() => {}); // an expired session is already gone
   S.state = state;
-  S.history = { epochs: [state.epoch], train: [state.loss], val: [state.val_loss] };
+  S.history = { epochs: [], train: [], val: [] };
   S.gradNorms = null;
   S.live = null;
   S.param = null;
@@ -74,8 +74,24 @@ async function openSession(setup, steps = 0) {
   showSetup(S.options, state);
   $("target-box").hidden = !state.setup.upload;
   $("epoch").textContent = String(state.epoch);
-  setNumber($("train-loss"), state.loss);
   await explain(steps > 0);
+  const start = trainingLoss();
+  if (start !== null) {
+    S.history = { epochs: [S.state.epoch], train: [start], val: [S.state.val_loss] };
+    renderCharts();
+  }
+}
+
+/**
+ * The loss on the training rows: the server's, once it has one (after a step or an epoch);
+ * before that the shown step's own, when that step ran on every training row.
+ */
+function trainingLoss() {
+  if (S.state.loss !== null && S.state.loss !== undefined) return S.state.loss;
+  const data = S.state.data;
+  const wholeBatch = S.state.setup.sample === null && !data.n_validation && S.expl;
+  if (!wholeBatch) return null;
+  return S.applied ? S.expl.loss_after : S.expl.loss;
 }
 
 /** Explain the step from the current weights; `apply` takes it. */
@@ -86,6 +102,11 @@ async function explain(apply) {
   S.state.steps = response.steps;
   S.state.epoch = response.epoch;
   if (response.network) S.state.network = response.network;
+  if (apply) {
+    // the step moved the weights: the server's loss and, for 2-D data, the boundary with them
+    const fresh = await api.state(S.state.session);
+    Object.assign(S.state, { loss: fresh.loss, val_loss: fresh.val_loss, grid: fresh.grid });
+  }
   S.frames = buildFrames(S.expl);
   S.frame = 0;
   S.live = null;
@@ -146,8 +167,11 @@ function diagramNet() {
 
 function drawDiagram() {
   const frame = S.live ? null : S.frames[S.frame];
+  // an open parameter is what the learner is looking at: outline it instead of the stage
+  const open = S.param && S.state.network.parameters.find((p) => p.name === S.param);
+  const highlight = open ? { layer: open.layer, part: open.kind === "bias" ? "bias" : "weights" } : frame?.highlight;
   drawNetwork($("net"), diagramNet(), {
-    highlight: frame?.highlight ?? null,
+    highlight: highlight ?? null,
     picked: S.picked,
     tip,
     onPick: (pick) => guarded(() => pickEdge(pick)),
@@ -184,6 +208,7 @@ function renderStage() {
 }
 
 function renderHead() {
+  setNumber($("train-loss"), trainingLoss());
   const frame = S.frames[S.frame];
   const steps = S.state.steps ?? 0;
   const label = S.applied ? `step ${steps}` : "the next step (preview)";
@@ -404,6 +429,9 @@ function wire() {
     if (S.source) S.source.close();
     if (S.state) api.closeOnLeave(S.state.session);
   });
+  // a picker keeps the focus after a choice, and a focused <select> takes the arrow keys
+  // for itself: hand them back to the stages
+  for (const id of ["example", "sample", "row", "target"]) $(id).addEventListener("change", (e) => e.target.blur());
   let resizing = 0;
   window.addEventListener("resize", () => {
     cancelAnimationFrame(resizing);
@@ -418,7 +446,9 @@ async function start() {
     S.options = await api.options();
     fillOptions(S.options);
     const wanted = readUrl();
-    const setup = Object.keys(wanted.setup).length ? wanted.setup : { example: S.options.examples[0].name };
+    // the address bar's set-up, else the one chainrule studio was started with
+    const setup = Object.keys(wanted.setup).length ? wanted.setup
+      : S.options.start ?? { example: S.options.examples[0].name };
     await openSession(setup, wanted.steps);
     if (wanted.stage) S.frame = Math.min(wanted.stage, S.frames.length - 1);
     if (wanted.param && S.state.network.parameters.some((p) => p.name === wanted.param)) S.param = wanted.param;

@@ -239,8 +239,9 @@ function weightView(expl, view) {
   const check = view.check;
   if (check) {
     const good = Math.abs(check.difference) <= 1e-6 * Math.max(1, Math.abs(check.analytic));
+    // the two losses differ past the 4th digit: shown to 10, or they would read the same
     out.push(el("p", {}, "Central difference with ε = ", numSpan(check.eps), ": (",
-      numSpan(check.loss_plus), " − ", numSpan(check.loss_minus), ") / 2ε = ", numSpan(check.numeric),
+      numSpan(check.loss_plus, 10), " − ", numSpan(check.loss_minus, 10), ") / 2ε = ", numSpan(check.numeric),
       " against backpropagation's ", numSpan(check.analytic), ": ",
       el("span", { class: good ? "check-ok" : "check-bad" }, `difference ${num(check.difference, 2)}`)));
   }
