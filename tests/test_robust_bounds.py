@@ -101,16 +101,30 @@ def test_standardizer_is_finite_and_round_trips_on_any_finite_column(table):
 
 @settings(max_examples=100, deadline=None)
 @given(
-    training=arrays(np.float64, st.integers(2, 8), elements=st.floats(-1e-308, 1e-308)),
+    training=arrays(np.float64, st.integers(2, 8), elements=st.floats(-1e-31, 1e-31)),
     later=arrays(np.float64, st.integers(1, 4), elements=st.floats(-1e3, 1e3)),
 )
-def test_a_column_of_subnormals_standardises_later_data_to_finite_values(training, later):
-    # Dividing by a spread of 1e-309 would send an ordinary later value (1.0) past the
-    # largest float; such a spread carries too few bits to mean anything: constant.
+def test_a_column_of_negligible_values_standardises_later_data_into_float32(training, later):
+    # A training split that saw only 0 and 2e-56 has a spread of 1e-56; dividing by it
+    # would send a later 1 to 1e56, beyond float32. Such a spread counts as none.
     scaler = Standardizer().fit(training.reshape(-1, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert np.isfinite(scaler.transform(later.reshape(-1, 1))).all()
+        standardised = scaler.transform(later.reshape(-1, 1))
+        assert np.isfinite(standardised.astype(np.float32)).all()
+
+
+def test_train_reads_a_validation_value_the_training_split_never_came_near(tmp_path):
+    # Found by the generated-files test: column a is 0 and 2e-56 in the training split
+    # and 1 in the validation split.
+    data = tmp_path / "data.csv"
+    data.write_text("a,b,y\n1,0.0,no\n0.0,0.0,no\n2e-56,0.0,no\n0.0,0.0,no\n0.0,0.0,no\n0.0,0.0,yes\n")
+    for seed in range(6):
+        out = tmp_path / f"m{seed}.safetensors"
+        code, _, err = run("train", str(data), "--target", "y", "--epochs", "2",
+                           "--seed", str(seed), "--out", str(out), "--quiet")  # fmt: skip
+        assert code == 0, err
+        assert cr.load(out) is not None
 
 
 def test_standardizer_keeps_the_spread_of_tiny_columns():

@@ -16,6 +16,11 @@ __all__ = ["Standardizer", "encode_labels", "one_hot"]
 _HALF_MAX = float(np.finfo(np.float64).max) / 2
 
 
+#: Spreads below this count as none (see :class:`Standardizer`): 1 / 1e-30 is well
+#: inside float32's range (3.4e38), so an ordinary later value stays readable.
+NEGLIGIBLE_SPREAD = 1e-30
+
+
 class Standardizer:
     """Shift and scale each feature to mean 0 and standard deviation 1.
 
@@ -30,8 +35,8 @@ class Standardizer:
         Standard deviation of each feature; 1 for a constant feature, so that
         constant columns become 0 instead of dividing by zero (for a constant
         feature beyond 2**26 in size, a power of two 2**26 times smaller than it).
-        A feature whose spread is below the smallest normal float (about 2.2e-308)
-        counts as constant.
+        A feature whose spread is below :data:`NEGLIGIBLE_SPREAD` (1e-30) counts as
+        constant, so that later data standardises into float32's range.
         Both are computed without overflow for any finite values, up to the
         largest float.
     n_features_in_ : int
@@ -212,10 +217,11 @@ def _mean_and_scale(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # column, so that columns of tiny values (1e-20) keep their spread.
     constant = std <= 10 * np.finfo(np.float64).eps
     scale = np.ldexp(std, exponent)
-    # A spread below the smallest normal float (a column of subnormals, 1e-308) holds
-    # too few bits to standardise with, and dividing by it sends ordinary values of
-    # later data (1.0) past the largest float: such a column counts as constant.
-    constant |= scale < np.finfo(np.float64).tiny
+    # A spread below NEGLIGIBLE_SPREAD counts as none: dividing by it would send an
+    # ordinary value of later data (a 1 where training saw 0 and 2e-56) past float32's
+    # range, so the network could not read it, and no float32 network can use a signal
+    # that small. Columns of small values above it (1e-20) keep their spread.
+    constant |= scale < NEGLIGIBLE_SPREAD
     # A constant column's scale is 1, unless its values are so large (beyond 2**26) that
     # their rounding steps would come out of X - mean as large numbers; there it is a
     # power of two 2**26 times smaller than the values, so those steps stay near 0.
