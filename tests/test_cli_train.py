@@ -170,6 +170,33 @@ def test_train_resumes_from_its_checkpoint(workdir, capsys):
         np.testing.assert_array_equal(resumed[name], value)
 
 
+@pytest.mark.parametrize(
+    ("changed", "said"),
+    [
+        (["--layers", "8"], "other --layers or --activation"),
+        (["--optimizer", "sgd"], "another --optimizer"),
+        (["--batch-size", "16"], "batch_size: 32 then, 16 now"),
+        (["--keep", "last"], "other --keep or --early-stopping options"),
+    ],
+)
+def test_resuming_a_checkpoint_of_another_run_is_said_in_the_commands_words(
+    workdir, capsys, changed, said
+):
+    common = ["train", "moons.csv", "--target", "shape", "--checkpoint-dir", "ckpt", "--quiet"]
+    assert main([*common, "--epochs", "2", "--out", "first.safetensors"]) == 0
+    capsys.readouterr()
+    line = _fails(
+        capsys,
+        [*common, "--epochs", "4", "--resume", "--out", "second.safetensors", *changed],
+        "the checkpoint in 'ckpt' was written by a run with",
+        said,
+        "leave out --resume (or choose another --checkpoint-dir)",
+    )
+    # fit's own argument names mean nothing on the command line.
+    assert "resume=False" not in line and "checkpoint_dir" not in line
+    assert not (workdir / "second.safetensors").exists()
+
+
 def test_the_console_script_reports_errors_in_one_line(workdir):
     done = subprocess.run(
         [sys.executable, "-m", "chainrule", "train", "missing.csv", "--target", "y"],

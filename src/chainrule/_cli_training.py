@@ -204,14 +204,36 @@ def _scores(model: Any, prep: Any, X: np.ndarray, y: np.ndarray) -> dict[str, fl
 
 
 def _fit(*args: Any, **kwargs: Any) -> Any:
-    """``chainrule.fit``, its divergence reported once: as this command's error line."""
+    """``chainrule.fit``, its divergence and a checkpoint of another run each reported once,
+    as this command's error line."""
     import chainrule as cr
     from chainrule.train import TrainingDivergedError
+    from chainrule.train.checkpoint import CheckpointMismatchError
 
     try:
         return cr.fit(*args, nan_guard="raise", **kwargs)
     except TrainingDivergedError as err:
         raise ValueError(f"training failed: {err.reason}; no model was saved") from None
+    except CheckpointMismatchError as err:
+        raise ValueError(_mismatch_message(err)) from None
+
+
+#: What differs between a checkpoint's run and this one, in this command's options.
+_DIFFERENCES = {
+    "architecture": "other --layers or --activation, or a table with other columns",
+    "optimizer": "another --optimizer",
+    "callbacks": "other --keep or --early-stopping options, or another --validation-split",
+}
+
+
+def _mismatch_message(err: Any) -> str:
+    """The checkpoint mismatch said with this command's options, not fit's arguments."""
+    difference = _DIFFERENCES.get(err.kind) or f"other data or options ({err.detail})"
+    return (
+        f"the checkpoint in {err.folder!r} was written by a run with {difference}; resume "
+        "with that run's options, or leave out --resume (or choose another "
+        "--checkpoint-dir) to start a new run"
+    )
 
 
 def _split(

@@ -24,6 +24,7 @@ from chainrule.train.history import History
 __all__ = [
     "CHECKPOINT_FILE",
     "Checkpoint",
+    "CheckpointMismatchError",
     "load_checkpoint",
     "resume_run",
     "save_checkpoint",
@@ -147,6 +148,29 @@ def save_run(
     )
 
 
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that belongs to another run than the one asked to resume it.
+
+    Attributes
+    ----------
+    folder : str
+        The checkpoint folder.
+    kind : {"architecture", "optimizer", "settings", "callbacks"}
+        What differs, so that a caller such as the command line can say it in its
+        own words (its options rather than the library's arguments).
+    detail : str
+        For ``"settings"``: each changed setting, then and now.
+    """
+
+    def __init__(
+        self, message: str, *, folder: str | os.PathLike[str], kind: str, detail: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.folder = os.fspath(folder)
+        self.kind = kind
+        self.detail = detail
+
+
 def resume_run(
     folder: str | os.PathLike[str],
     context: TrainingContext,
@@ -160,9 +184,10 @@ def resume_run(
 
     Raises
     ------
-    ValueError
-        If the checkpoint belongs to another architecture, optimizer, data set or
-        batch size; resuming it could not reproduce the uninterrupted run.
+    CheckpointMismatchError
+        A ValueError: the checkpoint belongs to another architecture, optimizer, data
+        set, batch size or set of callbacks; resuming it could not reproduce the
+        uninterrupted run.
     """
     checkpoint = load_checkpoint(folder)
     if checkpoint is None:
@@ -170,14 +195,18 @@ def resume_run(
     where = f"the checkpoint in {os.fspath(folder)!r}"
     restart = "pass resume=False or another checkpoint_dir to start a new run"
     if checkpoint.model_config != context.model.get_config():
-        raise ValueError(
+        raise CheckpointMismatchError(
             f"{where} was written for a different model architecture; build the same model "
-            f"to resume, or {restart}"
+            f"to resume, or {restart}",
+            folder=folder,
+            kind="architecture",
         )
     optimizer = type(context.optimizer).__name__
     if checkpoint.optimizer_type != optimizer:
-        raise ValueError(
-            f"{where} was written with {checkpoint.optimizer_type}, not {optimizer}; {restart}"
+        raise CheckpointMismatchError(
+            f"{where} was written with {checkpoint.optimizer_type}, not {optimizer}; {restart}",
+            folder=folder,
+            kind="optimizer",
         )
     changed = [
         f"{key}: {checkpoint.fingerprint.get(key)!r} then, {value!r} now"
@@ -185,19 +214,24 @@ def resume_run(
         if checkpoint.fingerprint.get(key) != value
     ]
     if changed:
-        raise ValueError(
+        raise CheckpointMismatchError(
             f"{where} was written for other training data or settings "
-            f"({'; '.join(changed)}); {restart}"
+            f"({'; '.join(changed)}); {restart}",
+            folder=folder,
+            kind="settings",
+            detail="; ".join(changed),
         )
     # Callbacks without state (progress printers, schedules) may differ between runs.
     saved = [entry for entry in checkpoint.callbacks if entry["state"]]
     stateful = [callback for callback in callbacks if callback.state_dict()]
     if [entry["type"] for entry in saved] != [type(c).__name__ for c in stateful]:
-        raise ValueError(
+        raise CheckpointMismatchError(
             f"{where} holds the state of the callbacks "
             f"{[entry['type'] for entry in saved]}, but this run has "
             f"{[type(c).__name__ for c in stateful]}; pass the same callbacks to resume, or "
-            f"{restart}"
+            f"{restart}",
+            folder=folder,
+            kind="callbacks",
         )
     context.model.load_state_dict(checkpoint.model_state)
     context.optimizer.load_state_dict(checkpoint.optimizer_state)
