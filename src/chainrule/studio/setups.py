@@ -85,6 +85,17 @@ def _examples() -> dict[str, Example]:
     sigmoid = nn.Sigmoid.command_name
     tanh, softmax = _hidden_default(), _probs_output()
     dataset = {"bias": "vector", "init": DEFAULT_INIT, "loss": "cross-entropy", "seed": 0}
+    # Moons and circles: 500 noisy points of two classes in the plane, one set-up.
+    two_classes_in_the_plane = {
+        **dataset,
+        "hidden": [16, 16],
+        "activations": [tanh, tanh, softmax],
+        "lr": 0.03,
+        "optimizer": "adam",
+        "sample": 0,
+        "batch_size": 32,
+        "validation": 0.2,
+    }
     return {
         "softmax-classifier": Example(
             "softmax-classifier",
@@ -134,16 +145,7 @@ def _examples() -> dict[str, Example]:
             "classification",
             "Two interleaving half circles, 500 points.",
             {"n_samples": 500, "noise": 0.15},
-            {
-                **dataset,
-                "hidden": [16, 16],
-                "activations": [tanh, tanh, softmax],
-                "lr": 0.03,
-                "optimizer": "adam",
-                "sample": 0,
-                "batch_size": 32,
-                "validation": 0.2,
-            },
+            dict(two_classes_in_the_plane),
         ),
         "circles": Example(
             "circles",
@@ -151,16 +153,7 @@ def _examples() -> dict[str, Example]:
             "classification",
             "A small circle inside a larger one, 500 points.",
             {"n_samples": 500, "noise": 0.1},
-            {
-                **dataset,
-                "hidden": [16, 16],
-                "activations": [tanh, tanh, softmax],
-                "lr": 0.03,
-                "optimizer": "adam",
-                "sample": 0,
-                "batch_size": 32,
-                "validation": 0.2,
-            },
+            dict(two_classes_in_the_plane),
         ),
         "xor": Example(
             "xor",
