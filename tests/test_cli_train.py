@@ -362,3 +362,23 @@ def test_bad_arguments(workdir, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fragment in err
     _fails(capsys, ["train", "moons.csv", "--target", "shape", "--resume"], "--checkpoint-dir")
+
+
+def test_resuming_a_checkpoint_holding_nan_is_one_line(workdir, capsys):
+    from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
+
+    common = ["train", "moons.csv", "--target", "shape", "--checkpoint-dir", "ckpt", "--quiet"]
+    assert main([*common, "--epochs", "2", "--out", "first.safetensors"]) == 0
+    checkpoint = load_checkpoint(workdir / "ckpt")
+    assert checkpoint is not None
+    next(iter(checkpoint.model_state.values())).reshape(-1)[0] = np.inf
+    save_checkpoint(workdir / "ckpt", checkpoint)
+    capsys.readouterr()
+    _fails(
+        capsys,
+        [*common, "--epochs", "4", "--resume", "--out", "second.safetensors"],
+        "holds inf at index (0,)",
+        "cannot continue the run",
+        "leave out --resume",
+    )
+    assert not (workdir / "second.safetensors").exists()

@@ -285,3 +285,40 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
             resume=True,
             verbose=0,
         )
+
+
+def _poison(folder, key: str, index: int) -> None:
+    """Write NaN into one entry of a stored tensor of the checkpoint in ``folder``."""
+    from chainrule.train.checkpoint import save_checkpoint
+
+    checkpoint = load_checkpoint(folder)
+    assert checkpoint is not None
+    if key.startswith("model."):
+        target = checkpoint.model_state[key[6:]]
+    else:
+        _, param, name = key.split(".", 2)
+        target = checkpoint.optimizer_state["state"][int(param)][name]
+    target.reshape(-1)[index] = np.nan
+    save_checkpoint(folder, checkpoint)
+
+
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [
+        ("model.0.weight", "weight '0.weight' holds nan at index (0, 1)"),
+        ("optimizer.3.exp_avg_sq", "optimizer buffer 'exp_avg_sq of parameter 3' holds nan"),
+    ],
+)
+def test_resume_refuses_a_checkpoint_holding_nan(tmp_path, key, said):
+    namespace = _namespace()
+    model, optimizer = namespace["make"]()
+    namespace["train"](model, optimizer, checkpoint_dir=tmp_path)
+    _poison(tmp_path, key, 1)
+    again_model, again_optimizer = namespace["make"]()
+    before = {k: v.copy() for k, v in again_model.state_dict().items()}
+    with pytest.raises(cr.io.ModelFileError, match="cannot continue the run") as caught:
+        namespace["train"](again_model, again_optimizer, checkpoint_dir=tmp_path, resume=True)
+    assert said in str(caught.value)
+    # Refused before anything was loaded into the model.
+    for name, value in again_model.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])

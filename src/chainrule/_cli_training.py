@@ -208,7 +208,7 @@ def _fit(*args: Any, **kwargs: Any) -> Any:
     as this command's error line."""
     import chainrule as cr
     from chainrule.train import TrainingDivergedError
-    from chainrule.train.checkpoint import CheckpointMismatchError
+    from chainrule.train.checkpoint import CheckpointMismatchError, NonFiniteCheckpointError
 
     try:
         return cr.fit(*args, nan_guard="raise", **kwargs)
@@ -216,6 +216,12 @@ def _fit(*args: Any, **kwargs: Any) -> Any:
         raise ValueError(f"training failed: {err.reason}; no model was saved") from None
     except CheckpointMismatchError as err:
         raise ValueError(_mismatch_message(err)) from None
+    except NonFiniteCheckpointError as err:
+        raise ValueError(
+            f"{err.path}: the checkpoint's {err.problem}, so it cannot continue the run; "
+            "delete that folder, or leave out --resume (or choose another --checkpoint-dir) "
+            "to start a new run"
+        ) from None
 
 
 #: What differs between a checkpoint's run and this one, in this command's options.

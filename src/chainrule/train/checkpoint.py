@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._container import ModelFileError, read_tensors, write_tensors
+from chainrule.io import check_finite
 from chainrule.train.callbacks import Callback, TrainingContext
 from chainrule.train.history import History
 
@@ -25,6 +26,7 @@ __all__ = [
     "CHECKPOINT_FILE",
     "Checkpoint",
     "CheckpointMismatchError",
+    "NonFiniteCheckpointError",
     "load_checkpoint",
     "resume_run",
     "save_checkpoint",
@@ -104,7 +106,7 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint | None:
             {k: tuple(v) if isinstance(v, list) and k != "params" else v for k, v in g.items()}
             for g in info["optimizer"]["param_groups"]
         ]
-        return Checkpoint(
+        checkpoint = Checkpoint(
             epoch=int(info["epoch"]),
             model_config=info["model_config"],
             model_state=model_state,
@@ -117,6 +119,28 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint | None:
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as err:
         raise ModelFileError(f"{path}: incomplete training checkpoint ({err!r})") from None
+    _refuse_non_finite(path, model_state, state)
+    return checkpoint
+
+
+def _refuse_non_finite(
+    path: Path, model_state: dict[str, np.ndarray], state: dict[int, dict[str, np.ndarray]]
+) -> None:
+    """A weight or optimizer buffer holding NaN or an infinity cannot continue a run: it
+    would diverge at once, and a resumed run would then keep nothing it could use."""
+    named = [("weight", name, value) for name, value in model_state.items()]
+    named += [
+        ("optimizer buffer", f"{name} of parameter {index}", value)
+        for index, buffers in state.items()
+        for name, value in buffers.items()
+    ]
+    for what, name, value in named:
+        if value.dtype.kind != "f":
+            continue
+        try:
+            check_finite(name, value, what)
+        except ValueError as err:
+            raise NonFiniteCheckpointError(path, str(err)) from None
 
 
 def save_run(
@@ -146,6 +170,21 @@ def save_run(
             fingerprint=fingerprint,
         ),
     )
+
+
+class NonFiniteCheckpointError(ModelFileError):
+    """A checkpoint whose weights or optimizer buffers hold NaN or an infinity: resuming
+    it would diverge at once. ``path`` is the file, ``problem`` names the first such entry.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        super().__init__(
+            f"{os.fspath(path)}: the checkpoint's {problem}, so it cannot continue the run; "
+            "delete that folder, or pass resume=False or another checkpoint_dir to start a "
+            "new run"
+        )
+        self.path = os.fspath(path)
+        self.problem = problem
 
 
 class CheckpointMismatchError(ValueError):
