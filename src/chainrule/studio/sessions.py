@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from chainrule import optim
+from chainrule.autograd import no_grad
 from chainrule.explain import Explanation, explain
 from chainrule.io import save
 from chainrule.studio import views
@@ -84,6 +85,7 @@ class Session:
         self.names = self.explain(apply=False).names  # display names, from explain itself
         for _ in range(self.setup["steps"]):
             self.explain(apply=True)
+        self.measure()
 
     def _reset_training(self) -> None:
         kind = optim.Adam if self.setup["optimizer"] == "adam" else optim.SGD
@@ -99,6 +101,17 @@ class Session:
         """Back to the initial weights, epoch 0."""
         self.model.load_state_dict(copy.deepcopy(self.initial))
         self._reset_training()
+        self.measure()
+
+    def measure(self) -> None:
+        """The loss on every training row (and validation row) at the current weights:
+        what the page's loss readout and curve show, from the first moment on."""
+        samples = self.samples
+        with no_grad():
+            self.loss = float(self.loss_fn(self.model(samples.X_train), samples.y_train).item())
+            if samples.X_val is not None and samples.y_val is not None:
+                output = self.model(samples.X_val)
+                self.val_loss = float(self.loss_fn(output, samples.y_val).item())
 
     # -- one explained step -------------------------------------------------------------
     def step_rows(self, sample: Any = "setup") -> tuple[np.ndarray, np.ndarray]:
@@ -134,7 +147,7 @@ class Session:
             for key, param in self.model.named_parameters():
                 param.data = step.updated[key]
             self.steps += 1
-            self.loss = step.loss_after
+            self.measure()
         self.last = step
         return step
 
@@ -167,12 +180,8 @@ class Session:
             verbose=0,
             rng=self.rng,
         )
-        done = len(history["loss"])
-        self.epoch += done
-        if done:
-            self.loss = float(history["loss"][-1])
-            if validation is not None:
-                self.val_loss = float(history["val_loss"][-1])
+        self.epoch += len(history["loss"])
+        self.measure()
         update = views.training_update(self)
         update["ms"] = round((time.perf_counter() - began) * 1000, 3)
         update["stopped"] = history.stop_reason

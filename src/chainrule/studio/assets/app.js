@@ -82,16 +82,9 @@ async function openSession(setup, steps = 0) {
   }
 }
 
-/**
- * The loss on the training rows: the server's, once it has one (after a step or an epoch);
- * before that the shown step's own, when that step ran on every training row.
- */
+/** The loss on every training row at the current weights (the server's). */
 function trainingLoss() {
-  if (S.state.loss !== null && S.state.loss !== undefined) return S.state.loss;
-  const data = S.state.data;
-  const wholeBatch = S.state.setup.sample === null && !data.n_validation && S.expl;
-  if (!wholeBatch) return null;
-  return S.applied ? S.expl.loss_after : S.expl.loss;
+  return S.state.loss;
 }
 
 /** Explain the step from the current weights; `apply` takes it. */
