@@ -443,11 +443,19 @@ def test_layers_no_machine_can_hold_are_refused_by_the_console_script(tmp_path):
 
 def test_linear_refuses_a_weight_larger_than_the_free_memory(monkeypatch):
     monkeypatch.setattr(layers, "available_memory", lambda: 2**30)
-    with pytest.raises(ValueError, match=r"Linear\(20000, 20000\) needs 1.49 GiB for its float32"):
+    # 20000 x 20000 float32: 1.49 GiB, plus 2.98 GiB for the float64 draw = 4.47 GiB.
+    with pytest.raises(
+        ValueError,
+        match=r"Linear\(20000, 20000\) needs 4.47 GiB for its float32 weight and the float64 "
+        "draw of its initial values, more than the 1 GiB",
+    ):
         cr.nn.Linear(20000, 20000)
+    # 12000 x 12000 float32: 0.54 GiB alone would fit, but not with its 1.07 GiB draw.
+    with pytest.raises(ValueError, match="needs 1.61 GiB"):
+        cr.nn.Linear(12000, 12000)
     with pytest.raises(ValueError, match="2.98 GiB for its float64 weight, more than the 1 GiB"):
         cr.nn.Linear(20000, 20000, dtype=np.float64)
     assert cr.nn.Linear(100, 100).weight.shape == (100, 100)
     monkeypatch.undo()  # and for real: no machine has 400 TB free
-    with pytest.raises(ValueError, match=r"Linear\(10000000, 10000000\) needs 364 TiB"):
+    with pytest.raises(ValueError, match=r"Linear\(10000000, 10000000\) needs 1.07 PiB"):
         cr.nn.Linear(10**7, 10**7)
