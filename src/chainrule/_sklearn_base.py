@@ -170,16 +170,17 @@ class BaseMLP(BaseEstimator):
             X_train, y_train, w_train, validation = self._validation_split(X, targets, weights)
         self._stopping = stopping = StoppingRule(self, validation)
         stopping.resume(self)
+        penalty = PenalizedLoss(loss, [layer.weight for layer in self._linears()], self.alpha)
         history = train(
             model,
             X_train,
             y_train,
-            loss=PenalizedLoss(loss, [layer.weight for layer in self._linears()], self.alpha),
+            loss=penalty,
             optimizer=self._optimizer,
             epochs=epochs,
             batch_size=min(batch_size, len(X_train)),
             shuffle=bool(self.shuffle),
-            callbacks=[stopping],
+            callbacks=[penalty, stopping],
             verbose=2 if self.verbose else 0,
             rng=rng,
             sample_weight=w_train,

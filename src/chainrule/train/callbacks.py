@@ -59,9 +59,11 @@ class Callback:
     """Base class: every hook does nothing until overridden.
 
     Hooks, in the order fit calls them: :meth:`on_train_begin`, then per epoch
-    :meth:`on_epoch_begin`, :meth:`on_batch_end` after each update, and
+    :meth:`on_epoch_begin`, per batch :meth:`on_backward_end` between the gradients
+    and the update and :meth:`on_batch_end` after the update, and
     :meth:`on_epoch_end` with the epoch's logs (``loss``, ``val_loss``, metrics,
-    ``lr``); finally :meth:`on_train_end`. Epoch indices are 0-based.
+    ``lr``); finally :meth:`on_train_end`. Epoch indices are 0-based. fit calls only
+    the hooks a callback overrides, so an unused per-batch hook costs nothing.
     """
 
     context: TrainingContext
@@ -75,6 +77,10 @@ class Callback:
 
     def on_epoch_begin(self, epoch: int) -> None:
         """Epoch ``epoch`` starts."""
+
+    def on_backward_end(self, batch: int) -> None:
+        """The batch's gradients are in the parameters' ``.grad`` and the update is not
+        made yet: the place to change gradients in place (clip them, add a penalty's)."""
 
     def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
         """A batch was used for one update; ``logs["loss"]`` is its loss."""

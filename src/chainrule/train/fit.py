@@ -63,7 +63,8 @@ def fit(
         columns and missing values (``None``, ``pd.NA``) are refused by name.
     y : array-like of shape (n_samples,) or (n_samples, n_outputs)
         Targets: numbers, class indices or one-hot rows, as ``loss`` expects; also
-        cast to the model's dtype. Text labels must be encoded first
+        cast to the model's dtype (integer class indices for the cross-entropy loss stay
+        integers). Text labels must be encoded first
         (:func:`chainrule.data.encode_labels`).
     loss : Module or str
         A loss module such as ``nn.CrossEntropyLoss()``, or ``"mse"``,
@@ -159,16 +160,13 @@ def fit(
         else inputs.flag("nan_guard", nan_guard, also="'raise'"),
         weights=weights,
     )
-    fingerprint = {
-        "n_samples": len(X_train),
-        "n_features": int(X_train.shape[1]),
-        "batch_size": size,
-        "shuffle": inputs.flag("shuffle", shuffle),
-        "validation_samples": 0 if validation is None else len(validation[0]),
-        "data_sha256": inputs.digest(X_train, y_train)
-        if weights is None
-        else inputs.digest(X_train, y_train, weights),
-    }
+    shuffle = inputs.flag("shuffle", shuffle)
+    folder = inputs.folder("checkpoint_dir", checkpoint_dir)
+    # Hashing the data costs a pass over it: done only when a checkpoint will hold it.
+    fingerprint = {}
+    if folder is not None:
+        held_out = 0 if validation is None else len(validation[0])
+        fingerprint = _fingerprint(X_train, y_train, weights, size, shuffle, held_out, dtype)
     # The guard reports overflow itself, in one line; NumPy's warnings would only repeat it.
     quiet = {"over": "ignore", "invalid": "ignore"} if nan_guard else {}
     with np.errstate(**quiet):  # type: ignore[arg-type]
@@ -178,12 +176,37 @@ def fit(
             validation,
             n_epochs,
             min(size, len(X_train)),
-            bool(shuffle),
+            shuffle,
             verbose,
-            inputs.folder("checkpoint_dir", checkpoint_dir),
+            folder,
             inputs.flag("resume", resume),
             fingerprint,
         )
+
+
+def _fingerprint(
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    batch_size: int,
+    shuffle: bool,
+    validation_samples: int,
+    dtype: Any,
+) -> dict[str, Any]:
+    """What a checkpoint records of the training data, to resume only on the same data.
+
+    Class labels are hashed in the model's dtype, as they were held before integer
+    labels were kept as integers, so older checkpoints still resume."""
+    y = y.astype(dtype, copy=False)
+    arrays = (X, y) if weights is None else (X, y, weights)
+    return {
+        "n_samples": len(X),
+        "n_features": int(X.shape[1]),
+        "batch_size": batch_size,
+        "shuffle": shuffle,
+        "validation_samples": validation_samples,
+        "data_sha256": inputs.digest(*arrays),
+    }
 
 
 def _raises(nan_guard: object) -> bool:

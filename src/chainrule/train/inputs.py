@@ -17,7 +17,7 @@ from chainrule.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSEL
 from chainrule.nn.module import Module
 from chainrule.optim import SGD, Adam
 from chainrule.optim.optimizer import Optimizer
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, all_finite
 from chainrule.train._tables import as_array
 from chainrule.train.callbacks import Callback
 
@@ -123,7 +123,8 @@ def targets(
 ) -> np.ndarray:
     """Finite numeric targets, one per sample, cast to ``dtype``; with ``labels`` (class
     indices for the cross-entropy loss) a 1-D float array must hold whole numbers, checked
-    before the cast could round a label such as 1.0000001 to 1."""
+    before the cast could round a label such as 1.0000001 to 1, and a 1-D integer array
+    is kept as it is (the loss checks its range with two reductions per batch)."""
     array = as_array(y, name)
     if array.dtype.kind not in "fiub":
         raise TypeError(
@@ -145,12 +146,14 @@ def targets(
                 f"{name} holds class labels for the cross-entropy loss, which must be whole "
                 f"numbers; sample {i} has label {float(array[i])!r}"
             )
+    if labels and array.ndim == 1 and array.dtype.kind in "iu":
+        return array  # class indices: the loss takes them as they are, with no cast per batch
     return array.astype(dtype, copy=False)
 
 
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise, naming the row and column, if ``array`` holds NaN or infinity."""
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if array.dtype.kind == "f" and not all_finite(array):
         where = np.argwhere(~np.isfinite(array))[0]
         position = f"row {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
         raise ValueError(
@@ -314,5 +317,5 @@ def digest(*arrays: np.ndarray) -> str:
     hasher = hashlib.sha256()
     for array in arrays:
         hasher.update(str(array.shape).encode())
-        hasher.update(np.ascontiguousarray(array).tobytes())
+        hasher.update(memoryview(np.ascontiguousarray(array)).cast("B"))
     return hasher.hexdigest()

@@ -15,6 +15,7 @@ from chainrule.autograd import no_grad
 from chainrule.nn.loss import BCEWithLogitsLoss
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
+from chainrule.tensor import all_finite
 from chainrule.train import inputs
 from chainrule.train.callbacks import Callback, TrainingContext
 from chainrule.train.checkpoint import resume_run, save_run
@@ -163,49 +164,57 @@ class Loop:
         total = 0.0
         outputs: list[np.ndarray] = []
         weights = self.weights
+        # Looked up once per epoch rather than per batch: the hooks that do something.
+        after_backward = _overriding(self.callbacks, "on_backward_end")
+        after_batch = _overriding(self.callbacks, "on_batch_end")
+        progress = self.progress if _overrides(self.progress, Progress, "batch_end") else None
+        context, model, loss_fn, optimizer = self.context, self.model, self.loss_fn, self.optimizer
         for batch, start in enumerate(range(0, len(X), batch_size)):
-            rows: Any = (
-                slice(start, start + batch_size)
-                if order is None
-                else order[start : start + batch_size]
-            )
-            X_batch, y_batch = X[rows], y[rows]
+            if order is None:
+                rows = slice(start, start + batch_size)
+                X_batch, y_batch = X[rows], y[rows]
+                batch_weights = None if weights is None else weights[rows]
+            else:
+                # take() gathers rows faster than fancy indexing and makes the same batch.
+                indices = order[start : start + batch_size]
+                X_batch, y_batch = X.take(indices, axis=0), y.take(indices, axis=0)
+                batch_weights = None if weights is None else weights.take(indices)
             share: float = len(X_batch)
-            if weights is not None:
-                batch_weights = weights[rows]
+            if batch_weights is not None:
                 share = float(batch_weights.sum())
                 if share == 0.0:  # no weighted mean to descend on
                     if self.metrics:
                         with no_grad():
-                            outputs.append(self.model(X_batch).data)
+                            outputs.append(model(X_batch).data)
                     continue
-            self.optimizer.zero_grad()
-            output = self.model(X_batch)
-            if weights is None:
-                loss = inputs.loss_tensor(self.loss_fn(output, y_batch))
+            optimizer.zero_grad()
+            output = model(X_batch)
+            if batch_weights is None:
+                loss = inputs.loss_tensor(loss_fn(output, y_batch))
             else:
-                loss = inputs.loss_tensor(
-                    self.loss_fn(output, y_batch, sample_weight=batch_weights)
-                )
+                loss = inputs.loss_tensor(loss_fn(output, y_batch, sample_weight=batch_weights))
             value = loss.item()
             if self.snapshot is not None and not math.isfinite(value):
                 self._trip(f"the loss became {value}", batch)
                 return None
             loss.backward()
+            for callback in after_backward:
+                callback.on_backward_end(batch)
             self._take_snapshot()
-            self.optimizer.step()
-            if self.snapshot is not None and not all(
-                np.isfinite(p.data).all() for p in self.params
-            ):
+            optimizer.step()
+            if self.snapshot is not None and not all(all_finite(p.data) for p in self.params):
                 self._trip("an update made a weight NaN or infinite", batch)
                 return None
             total += value * share
             if self.metrics:
                 outputs.append(output.data)
-            for callback in self.callbacks:
-                callback.on_batch_end(batch, {"loss": value, "size": float(len(X_batch))})
-            self.progress.batch_end(batch, value)
-            if self.context.stop_training:
+            if after_batch:
+                logs = {"loss": value, "size": float(len(X_batch))}
+                for callback in after_batch:
+                    callback.on_batch_end(batch, logs)
+            if progress is not None:
+                progress.batch_end(batch, value)
+            if context.stop_training:
                 return None
         logs = {"loss": total / (len(X) if weights is None else float(weights.sum()))}
         if self.metrics:
@@ -259,3 +268,12 @@ class Loop:
                 value = metric(targets, outputs)
             logs[prefix + name] = float(value)
         return logs
+
+
+def _overriding(callbacks: list[Callback], hook: str) -> list[Callback]:
+    """The callbacks whose class overrides ``hook``, so that a no-op costs no call."""
+    return [c for c in callbacks if _overrides(c, Callback, hook)]
+
+
+def _overrides(instance: object, base: type, method: str) -> bool:
+    return getattr(type(instance), method) is not getattr(base, method)
