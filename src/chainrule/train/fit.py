@@ -137,7 +137,7 @@ def fit(
     model = inputs.model(model)
     dtype = model.dtype or DEFAULT_DTYPE
     loss_fn = inputs.loss_function(loss)
-    labels = isinstance(loss_fn, CrossEntropyLoss)
+    labels = isinstance(inputs.inner_loss(loss_fn), CrossEntropyLoss)
     X_all = inputs.features(X, dtype, "X")
     y_all = inputs.targets(y, dtype, len(X_all), "y", labels=labels)
     n_epochs = inputs.count("epochs", epochs, minimum=0)

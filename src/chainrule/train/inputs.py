@@ -104,7 +104,11 @@ def folder(name: str, value: Any) -> str | os.PathLike[str] | None:
 
 
 def features(X: ArrayLike, dtype: Any, name: str) -> np.ndarray:
-    """A 2-D, finite feature array cast to ``dtype`` (the model's)."""
+    """A 2-D, finite feature array cast to ``dtype`` (the model's), in row-major order.
+
+    Batches are gathered row by row, which from a column-major array (what pandas and
+    some scikit-learn datasets hand over) costs a strided read per value; one copy
+    here makes every later gather a contiguous one."""
     array = as_array(X, name)
     if array.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold numbers, got an array of {kind(array.dtype)}")
@@ -115,7 +119,7 @@ def features(X: ArrayLike, dtype: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} has no samples (shape {array.shape})")
     check_finite(array, name)
     check_fits(array, dtype, name)
-    return array.astype(dtype, copy=False)
+    return np.asarray(array, dtype=dtype, order="C")
 
 
 def targets(
@@ -153,7 +157,9 @@ def targets(
 
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise, naming the row and column, if ``array`` holds NaN or infinity."""
-    if array.dtype.kind == "f" and not all_finite(array):
+    # ravel("K") is a view of a column-major array too, so the dot product reads the
+    # values in place instead of a row-major copy.
+    if array.dtype.kind == "f" and not all_finite(array.ravel(order="K")):
         where = np.argwhere(~np.isfinite(array))[0]
         position = f"row {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
         raise ValueError(
@@ -228,6 +234,15 @@ def loss_function(loss: Module | str | Callable[..., Any]) -> Callable[..., Any]
     if not callable(loss):
         raise TypeError(f"loss must be a loss module or a name, got {shown(loss)}")
     return loss
+
+
+def inner_loss(loss: Callable[..., Any]) -> Callable[..., Any]:
+    """The loss module that decides what targets mean: ``loss`` itself, or, for a wrapper
+    that adds a term to a module it holds as ``loss`` (a penalty), that module."""
+    if isinstance(loss, Module):
+        return loss
+    inner = getattr(loss, "loss", None)
+    return inner if isinstance(inner, Module) else loss
 
 
 def sample_weights(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray | None:

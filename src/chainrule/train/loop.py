@@ -62,7 +62,8 @@ class Loop:
         self.raise_on_stop = nan_guard == "raise"
         self.has_snapshot = False
         self.weights = weights
-        self.threshold = 0.0 if isinstance(loss_fn, BCEWithLogitsLoss) else 0.5
+        logits = isinstance(inputs.inner_loss(loss_fn), BCEWithLogitsLoss)
+        self.threshold = 0.0 if logits else 0.5
         self.context = TrainingContext(model, optimizer)
         self.progress: Progress = make_progress(0, 1, 1)
 
