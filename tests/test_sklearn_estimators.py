@@ -180,3 +180,41 @@ def test_invalid_parameters_are_named(iris, params, message):
 def test_one_class_is_refused():
     with pytest.raises(ValueError, match="only one class"):
         MLPClassifier().fit(np.zeros((5, 2)), np.ones(5))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("kind", ["multiclass", "binary", "regression", "column-major"])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_training_takes_scikit_learns_steps(iris, kind, solver):
+    """From the same weights, 20 epochs of mini-batches (the last one short) with the L2
+    penalty land where scikit-learn's MLP lands: to rounding with SGD; with Adam to the
+    difference of where the two place epsilon (PyTorch's convention here)."""
+    from sklearn.neural_network import MLPClassifier as ScikitClassifier
+    from sklearn.neural_network import MLPRegressor as ScikitRegressor
+
+    X, y = iris
+    if kind == "binary":
+        X, y = X[:100], y[:100]
+    elif kind == "regression":
+        X, y = X[:, :3], X[:, 3]
+    elif kind == "column-major":
+        X = np.asfortranarray(X)
+    settings = dict(
+        hidden_layer_sizes=(7,), solver=solver, batch_size=32, alpha=0.3, shuffle=False,
+        learning_rate_init=0.01, tol=0.0, n_iter_no_change=10**6, random_state=0, max_iter=1,
+    )
+    ours, theirs = (
+        (MLPRegressor(**settings), ScikitRegressor(**settings))
+        if kind == "regression"
+        else (MLPClassifier(**settings), ScikitClassifier(**settings))
+    )
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    for mine, reference in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+        reference[...] = mine
+    ours.set_params(warm_start=True, max_iter=20).fit(X, y)
+    theirs.set_params(warm_start=True, max_iter=20).fit(X, y)
+    rtol = 1e-10 if solver == "sgd" else 1e-5
+    np.testing.assert_allclose(ours.loss_curve_[1:], theirs.loss_curve_[1:], rtol=rtol)
+    for mine, reference in zip(ours.coefs_, theirs.coefs_, strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e3 * rtol, atol=1e3 * rtol)
