@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contestants as c  # noqa: E402
+import estimators  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Runner = Callable[[], None]
@@ -246,6 +247,7 @@ def summarise(results: dict) -> dict[str, object]:
             (results.get("studio") or {}).get("step_ms", {}).values(), default=None
         ),
         "studio_updates_per_second": (results.get("studio") or {}).get("updates_per_second"),
+        **estimators.summary(results.get("estimators")),
     }
 
 
@@ -258,6 +260,7 @@ TARGETS = {
     "explain_seconds": 0.5,
     "studio_step_ms": 100.0,
     "studio_updates_per_second": 20.0,
+    **estimators.TARGETS,
 }
 
 
@@ -369,6 +372,7 @@ def markdown(results: dict) -> str:
                 f"{r['fraction_of_peak']:.0%}",
             )
         )
+    lines += ["", *estimators.markdown(results.get("estimators"))]
     return "\n".join(lines) + "\n"
 
 
@@ -422,6 +426,8 @@ def main() -> None:
     results["explain"] = bench_explain(repeats * 4)
     print("6-7. studio ...", flush=True)
     results["studio"] = bench_studio(repeats)
+    print("8. scikit-learn estimators ...", flush=True)
+    results["estimators"] = estimators.bench_estimators(repeats, args.quick)
     results["summary"] = summarise(results)
     results["targets"] = TARGETS
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -332,5 +332,5 @@ def digest(*arrays: np.ndarray) -> str:
     hasher = hashlib.sha256()
     for array in arrays:
         hasher.update(str(array.shape).encode())
-        hasher.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+        hasher.update(np.ascontiguousarray(array).data)
     return hasher.hexdigest()
