@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from chainrule.nn.module import Parameter
+from chainrule.optim._flat import FlatPlan, flat_plan, trainable
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -43,31 +46,106 @@ class Adam(Optimizer):
         group["weight_decay"] = check_range("Adam", "weight_decay", group["weight_decay"], 0.0)
 
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
-        for group in self.param_groups:
-            lr, (beta1, beta2), eps, decay = (
-                group["lr"],
-                group["betas"],
-                group["eps"],
-                group["weight_decay"],
+        """Update every parameter that has a gradient, in place.
+
+        The parameters of a group that share a dtype and a step count are updated
+        together through flat buffers (see :mod:`chainrule.optim._flat`); the arithmetic
+        is the same either way, element by element.
+        """
+        for index, group in enumerate(self.param_groups):
+            params = trainable(group)
+            if not params:
+                continue
+            plan = flat_plan(self._plans, index, params, self.state, _BUFFERS, counted=True)
+            if plan is None or not self._step_flat(plan, group):
+                self._step_each(params, group)
+                if plan is not None:
+                    plan.stepped()
+
+    def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
+        # The bias corrections need one step count for the whole buffer: parameters
+        # that joined later (frozen for a while, say) go on stepping one by one.
+        if plan.steps is None or not plan.together or not plan.gather_grads():
+            return False
+        grad = plan.grad
+        decay = group["weight_decay"]
+        if decay:
+            np.multiply(plan.gather_data(), plan.constants(decay)[0], out=plan.work)
+            grad += plan.work
+        coefficients = plan.constants(*adam_coefficients(group, plan.count_step()))
+        exp_avg, exp_avg_sq = plan.buffers["exp_avg"], plan.buffers["exp_avg_sq"]
+        adam_update(grad, exp_avg, exp_avg_sq, coefficients, out=plan.work, scratch=plan.spare)
+        plan.add_work_to_params()
+        return True
+
+    def _step_each(self, params: list[Parameter], group: dict[str, Any]) -> None:
+        decay = group["weight_decay"]
+        for p in params:
+            grad = p.grad if not decay else p.grad + decay * p.data
+            state = self.state.setdefault(id(p), {})
+            if not state:
+                state["step"] = np.zeros((), dtype=np.int64)
+                state["exp_avg"] = np.zeros_like(p.data)
+                state["exp_avg_sq"] = np.zeros_like(p.data)
+            state["step"] += 1
+            exp_avg = state["exp_avg"]
+            update = adam_update(
+                grad,  # type: ignore[arg-type]
+                exp_avg,
+                state["exp_avg_sq"],
+                adam_coefficients(group, int(state["step"])),
+                out=np.empty_like(exp_avg),
+                scratch=np.empty_like(exp_avg),
             )
-            for p in group["params"]:
-                if p.grad is None or not p.requires_grad:
-                    continue
-                grad = p.grad if not decay else p.grad + decay * p.data
-                state = self.state.setdefault(id(p), {})
-                if not state:
-                    state["step"] = np.zeros((), dtype=np.int64)
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
-                state["step"] += 1
-                t = int(state["step"])
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m *= beta1
-                m += (1 - beta1) * grad
-                v *= beta2
-                v += (1 - beta2) * grad * grad
-                step_size = lr / (1 - beta1**t)
-                denom = np.sqrt(v / (1 - beta2**t))
-                denom += eps
-                p.data -= step_size * m / denom
+            p.data += update
+
+
+_BUFFERS = ("exp_avg", "exp_avg_sq")
+
+
+def adam_coefficients(group: dict[str, Any], step: int) -> tuple[float, ...]:
+    """The numbers :func:`adam_update` multiplies and divides by at step ``step``
+    (counted from 1): ``1 - beta1``, ``beta2``, ``1 - beta2``, ``sqrt(1 - beta2^t)``,
+    ``eps`` and ``-lr / (1 - beta1^t)``."""
+    beta1, beta2 = group["betas"]
+    return (
+        1 - beta1,
+        beta2,
+        1 - beta2,
+        math.sqrt(1 - beta2**step),
+        group["eps"],
+        -group["lr"] / (1 - beta1**step),
+    )
+
+
+def adam_update(
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    coefficients: Sequence[Any],
+    out: np.ndarray,
+    scratch: np.ndarray,
+) -> np.ndarray:
+    """Advance the moments in place and write the parameters' change into ``out``.
+
+    The operations are PyTorch's (``torch.optim.Adam``), in its order, so the two
+    agree to the last bits that its fused multiply-adds leave:
+    ``m = m + (1 - b1)(g - m)``, ``v = b2 v + ((1 - b2) g) g``,
+    ``change = (-lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    ``coefficients`` are :func:`adam_coefficients`' numbers (floats, or 0-d arrays of
+    the buffers' dtype); ``scratch`` is a buffer of the same size the step overwrites.
+    """
+    keep1, beta2, keep2, root2, eps, rate = coefficients
+    np.subtract(grad, exp_avg, out=scratch)
+    scratch *= keep1
+    exp_avg += scratch
+    exp_avg_sq *= beta2
+    np.multiply(grad, keep2, out=scratch)
+    scratch *= grad
+    exp_avg_sq += scratch
+    np.sqrt(exp_avg_sq, out=scratch)
+    scratch /= root2
+    scratch += eps
+    np.multiply(exp_avg, rate, out=out)
+    out /= scratch
+    return out

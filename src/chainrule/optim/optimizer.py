@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule._show import shown
 from chainrule.nn.module import Parameter
+from chainrule.optim._flat import FlatPlan
 
 
 def check_range(
@@ -51,6 +52,8 @@ class Optimizer:
         self.defaults = defaults
         self.param_groups: list[dict[str, Any]] = []
         self.state: dict[int, dict[str, np.ndarray]] = {}
+        # Each group's flat buffers (see chainrule.optim._flat), by group index.
+        self._plans: dict[int, FlatPlan] = {}
         items = list(params)
         if not items:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
@@ -66,9 +69,29 @@ class Optimizer:
                     f"{type(self).__name__} optimizes Parameters, got {type(p).__name__}; "
                     "pass model.parameters()"
                 )
+        known = {id(p) for p in self._params()}
+        if len({id(p) for p in params}) != len(params) or known & {id(p) for p in params}:
+            raise ValueError(
+                f"{type(self).__name__}: a parameter appears more than once in the parameter "
+                "groups; give each parameter to one group, once"
+            )
         full = {**self.defaults, **group, "params": params}
         self._validate(full)
         self.param_groups.append(full)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The state goes by parameter index, as in state_dict(): a copy's parameters are
+        # new objects, with new ids. The flat buffers are made again on the next step (a
+        # copy of the state's views would no longer share memory with them).
+        state = self.__dict__.copy()
+        state["state"] = self.state_dict()["state"]
+        state["_plans"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        params = self._params()
+        self.state = {id(params[i]): entry for i, entry in state["state"].items()}
 
     def _validate(self, group: dict[str, Any]) -> None:
         """Subclasses check their hyperparameters here."""
@@ -116,6 +139,7 @@ class Optimizer:
                 if key != "params":
                     own[key] = value
         self.state = {}
+        self._plans = {}
         for i, entry in state_dict["state"].items():
             param = params[int(i)]
             self.state[id(param)] = {

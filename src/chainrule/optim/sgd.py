@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.nn.module import Parameter
+from chainrule.optim._flat import FlatPlan, flat_plan, trainable
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -52,7 +54,7 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         """Update every parameter that has a gradient, in place."""
-        for group in self.param_groups:
+        for index, group in enumerate(self.param_groups):
             lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
             if not (momentum or decay):
                 # The rate as a 0-d array of the parameters' dtype: the same product as
@@ -69,19 +71,61 @@ class SGD(Optimizer):
                             rate = np.array(lr, data.dtype)
                         data -= rate * grad
                 continue
-            for p in group["params"]:
-                if p.grad is None or not p.requires_grad:
-                    continue
-                grad = p.grad
-                if decay:
-                    grad = grad + decay * p.data
-                if momentum:
-                    state = self.state.setdefault(id(p), {})
-                    buf = state.get("momentum_buffer")
-                    if buf is None:
-                        buf = state["momentum_buffer"] = np.array(grad, copy=True)
-                    else:
-                        buf *= momentum
-                        buf += grad
-                    grad = grad + momentum * buf if group["nesterov"] else buf
-                p.data -= lr * grad
+            params = trainable(group)
+            names = ("momentum_buffer",) if momentum else ()
+            plan = flat_plan(self._plans, index, params, self.state, names)
+            if plan is None or not self._step_flat(plan, group):
+                self._step_each(params, group, plan)
+                if plan is not None:
+                    plan.stepped()
+
+    def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
+        # A momentum buffer starts as the first gradient: one copy serves all only when
+        # every parameter starts now or none does.
+        if not plan.together or not plan.gather_grads():
+            return False
+        lr, momentum, decay = plan.constants(
+            group["lr"], group["momentum"], group["weight_decay"]
+        )
+        grad = plan.grad
+        if group["weight_decay"]:
+            np.multiply(decay, plan.gather_data(), out=plan.work)
+            grad += plan.work
+        if group["momentum"]:
+            buf = plan.buffers["momentum_buffer"]
+            if plan.fresh[0]:
+                np.copyto(buf, grad)
+                plan.stepped()
+            else:
+                buf *= momentum
+                buf += grad
+            if group["nesterov"]:
+                np.multiply(momentum, buf, out=plan.spare)
+                grad += plan.spare
+            else:
+                grad = buf
+        np.multiply(lr, grad, out=plan.work)
+        plan.subtract_work_from_params()
+        return True
+
+    def _step_each(
+        self, params: list[Parameter], group: dict[str, Any], plan: FlatPlan | None
+    ) -> None:
+        lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
+        fresh = dict(zip(map(id, plan.params), plan.fresh)) if plan is not None else {}
+        for p in params:
+            grad: Any = p.grad  # not None: params are the trainable ones
+            if decay:
+                grad = grad + decay * p.data
+            if momentum:
+                state = self.state.setdefault(id(p), {})
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = np.array(grad, copy=True)
+                elif fresh.get(id(p), False):
+                    np.copyto(buf, grad)
+                else:
+                    buf *= momentum
+                    buf += grad
+                grad = grad + momentum * buf if group["nesterov"] else buf
+            p.data -= lr * grad

@@ -1,0 +1,252 @@
+"""Flat buffers: one optimizer step over a whole parameter group in a handful of NumPy calls.
+
+A step that loops over parameters pays NumPy's per-call cost about a dozen times per
+parameter, which is most of an Adam step on a small network. PyTorch's "foreach"
+optimizers show the way out: gather every gradient of a group into one flat buffer, keep
+the optimizer's running buffers (Adam's moments, SGD's momentum) flat too, and update
+them all with a few whole-buffer operations, whatever the number of layers.
+
+``Optimizer.state`` keeps its per-parameter entries: each is a view into the flat
+buffers, so ``state_dict()`` and checkpoints see the usual per-parameter arrays and an
+update through either is seen by the other. The parameters' own arrays are never
+replaced: the flat update is added into each ``param.data`` (the array the parameter
+holds at that moment, even one assigned since the last step), so arrays a user keeps
+from ``.data`` stay the parameter's storage.
+
+A :class:`FlatPlan` holds one group's buffers for the parameters that received a
+gradient, all of one dtype; :func:`flat_plan` checks each step that it still fits and
+builds a new one when it does not (other parameters, a dtype or shape changed, or the
+state was loaded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from chainrule.nn.module import Parameter
+
+State = dict[int, dict[str, np.ndarray]]
+
+
+class FlatPlan:
+    """Flat buffers for the parameters of one group that a step updates together.
+
+    Attributes
+    ----------
+    params : list of Parameter
+        The parameters the plan covers, in the group's order, all of one dtype.
+    grad : ndarray
+        Every parameter's gradient, raveled one after another (filled by
+        :meth:`gather_grads`).
+    buffers : dict of str to ndarray
+        The optimizer's running buffers by state name, flat; ``Optimizer.state`` holds
+        per-parameter views of them.
+    steps : ndarray or None
+        Per-parameter step counts (int64), when the optimizer counts steps; the state's
+        ``"step"`` entries are 0-d views of it.
+    fresh : list of bool
+        For each parameter, whether it had no state when the plan was built (its buffers
+        start at zero); :meth:`stepped` clears these.
+    together : bool
+        Whether one flat update serves all: every parameter fresh or none, and (when
+        steps are counted) every step count equal. Parameters step together from then
+        on, so once true this holds for the plan's life; :meth:`stepped` updates it
+        after a step taken parameter by parameter.
+    work, spare : ndarray
+        Scratch buffers of the same length, so that a step allocates nothing; the update
+        that :meth:`add_work_to_params` applies is in ``work``.
+    """
+
+    __slots__ = (
+        "params",
+        "names",
+        "datas",
+        "shapes",
+        "dtype",
+        "state",
+        "spans",
+        "grad",
+        "buffers",
+        "steps",
+        "fresh",
+        "together",
+        "work",
+        "spare",
+        "flat_data",
+        "_vectors",
+        "_singles",
+        "_constants",
+        "_one",
+    )
+
+    def __init__(
+        self, params: list[Parameter], state: State, names: Sequence[str], counted: bool
+    ) -> None:
+        self.params = params
+        self.names = tuple(names)
+        self.datas = [p.data for p in params]
+        self.shapes = [data.shape for data in self.datas]
+        self.dtype = self.datas[0].dtype
+        self.state = state
+        ends = np.cumsum([data.size for data in self.datas]).tolist()
+        self.spans = [slice(end - data.size, end) for data, end in zip(self.datas, ends)]
+        total = ends[-1]
+        self.grad = np.empty(total, self.dtype)
+        self.work = np.empty(total, self.dtype)
+        self.spare = np.empty(total, self.dtype)
+        self.flat_data: np.ndarray | None = None
+        self._constants: list[np.ndarray] = []
+        self._one = np.ones((), np.int64)
+        self._aim()
+        self.buffers = {name: np.zeros(total, self.dtype) for name in names}
+        self.steps = np.zeros(len(params), np.int64) if counted else None
+        self.fresh = []
+        for i, (param, span, shape) in enumerate(zip(params, self.spans, self.shapes)):
+            old = state.get(id(param)) or {}
+            known = all(name in old for name in names) and (not counted or "step" in old)
+            self.fresh.append(not known)
+            entry: dict[str, np.ndarray] = {}
+            for name, flat in self.buffers.items():
+                if known:
+                    flat[span] = np.ravel(old[name])
+                entry[name] = flat[span].reshape(shape)
+            if self.steps is not None:
+                if known:
+                    self.steps[i] = old["step"]
+                entry["step"] = self.steps[i : i + 1].reshape(())
+            if entry:
+                state[id(param)] = {**old, **entry}
+        self.together = self._equal_counts() and (all(self.fresh) or not any(self.fresh))
+
+    def _equal_counts(self) -> bool:
+        return self.steps is None or len(set(self.steps.tolist())) <= 1
+
+    def _aim(self) -> None:
+        """Pair each parameter's array with its piece of :attr:`work`.
+
+        NumPy's per-call cost grows with the dimensions and is highest for one-element
+        arrays, so a contiguous array is updated through a 1-d view and a one-element
+        array (a shared bias) as a number: the same arithmetic, in fewer nanoseconds.
+        """
+        self._vectors: list[tuple[np.ndarray, np.ndarray]] = []
+        self._singles: list[tuple[np.ndarray, tuple[int, ...], int]] = []
+        for data, span in zip(self.datas, self.spans):
+            if data.size == 1:
+                self._singles.append((data, (0,) * data.ndim, span.start))
+            else:
+                whole = data.reshape(-1) if data.flags.c_contiguous else data
+                self._vectors.append((whole, self.work[span].reshape(whole.shape)))
+
+    def fits(self, params: list[Parameter], state: State) -> bool:
+        """Whether the plan covers exactly ``params``, with their current arrays' shapes
+        and dtype, and its views are still the entries of ``state``."""
+        if state is not self.state or len(params) != len(self.params):
+            return False
+        datas = self.datas
+        replaced = False
+        for i, (param, own) in enumerate(zip(params, self.params)):
+            if param is not own:
+                return False
+            data = param.data
+            if data is not datas[i]:
+                # Assigned since the last step (loaded, say): update the new array,
+                # provided it has the shape and dtype the buffers were laid out for.
+                if data.shape != self.shapes[i] or data.dtype != self.dtype:
+                    return False
+                datas[i] = data
+                replaced = True
+        if replaced:
+            self._aim()
+        return True
+
+    def gather_grads(self) -> bool:
+        """Copy every gradient into :attr:`grad`; False if they do not fill it exactly
+        (the caller then updates parameter by parameter, where NumPy names the mismatch).
+
+        Gradients come from ``backward()`` with their parameters' shapes; only gradients
+        assigned by hand can be of another size, and a wrong size changes the total.
+        """
+        try:
+            np.concatenate([p.grad for p in self.params], axis=None, out=self.grad)  # type: ignore[misc]
+        except ValueError:
+            return False
+        return True
+
+    def gather_data(self) -> np.ndarray:
+        """The parameters' current values, raveled into one buffer (for weight decay)."""
+        if self.flat_data is None:
+            self.flat_data = np.empty_like(self.grad)
+        np.concatenate(self.datas, axis=None, out=self.flat_data)
+        return self.flat_data
+
+    def count_step(self) -> int:
+        """Add one to every step count; the new count (all are equal: see
+        :attr:`together`)."""
+        steps = self.steps
+        assert steps is not None
+        np.add(steps, self._one, out=steps)
+        return int(steps[0])
+
+    def stepped(self) -> None:
+        """Record that every parameter of the plan has taken a step."""
+        self.fresh = [False] * len(self.params)
+        self.together = self._equal_counts()
+
+    def constants(self, *values: float) -> list[np.ndarray]:
+        """``values`` as 0-d arrays of the plan's dtype (the plan's own, refilled each
+        call): NumPy converts a Python float on every operation, which costs about as much
+        as the operation on a small buffer; the arithmetic is the same."""
+        held = self._constants
+        while len(held) < len(values):
+            held.append(np.zeros((), self.dtype))
+        for array, value in zip(held, values):
+            array[()] = value
+        return held
+
+    def add_work_to_params(self) -> None:
+        """``param.data += update`` for every parameter, the update being :attr:`work`."""
+        for whole, piece in self._vectors:
+            whole += piece
+        work = self.work
+        for data, index, position in self._singles:
+            data[index] += work[position]
+
+    def subtract_work_from_params(self) -> None:
+        """``param.data -= update`` for every parameter, the update being :attr:`work`."""
+        for whole, piece in self._vectors:
+            whole -= piece
+        work = self.work
+        for data, index, position in self._singles:
+            data[index] -= work[position]
+
+
+def trainable(group: dict[str, Any]) -> list[Parameter]:
+    """The group's parameters that have a gradient and are not frozen."""
+    return [p for p in group["params"] if p.grad is not None and p.requires_grad]
+
+
+def flat_plan(
+    plans: dict[int, FlatPlan],
+    index: int,
+    params: list[Parameter],
+    state: State,
+    names: tuple[str, ...],
+    counted: bool = False,
+) -> FlatPlan | None:
+    """The plan for group ``index`` this step: the last one if it still fits ``params``,
+    else a new one; None when the parameters do not share one dtype (they are then
+    updated one by one)."""
+    plan = plans.get(index)
+    if plan is not None and plan.names == names and plan.fits(params, state):
+        return plan
+    plans.pop(index, None)
+    if not params:
+        return None
+    dtype = params[0].data.dtype
+    if any(p.data.dtype != dtype for p in params):
+        return None
+    plan = plans[index] = FlatPlan(params, state, names, counted)
+    return plan
