@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import adam  # noqa: E402
 import contestants as c  # noqa: E402
 import estimators  # noqa: E402
 
@@ -104,6 +105,33 @@ def bench_tiny(repeats: int, steps: int) -> dict[str, object]:
         repeats,
     )
     return {"steps": steps, "us_per_step": {k: v / steps * 1e6 for k, v in medians.items()}}
+
+
+def bench_adam_tiny(repeats: int, steps: int) -> dict[str, object]:
+    """The tiny network's full step (forward, loss, backward, Adam) in float64."""
+    medians = race(
+        {
+            "chainrule": adam.chainrule_tiny_adam(steps),
+            "numpy": adam.numpy_tiny_adam(steps),
+            "pytorch": adam.torch_tiny_adam(steps),
+        },
+        repeats,
+    )
+    return {"steps": steps, "us_per_step": {k: v / steps * 1e6 for k, v in medians.items()}}
+
+
+def bench_adam_large(repeats: int, samples: int) -> dict[str, object]:
+    """An epoch of the large MLP trained with Adam (batch 128, float32)."""
+    X, y = synthetic(samples, seed=4)
+    medians = race(
+        {
+            "chainrule": adam.chainrule_mlp_adam(X, y, 128),
+            "numpy": adam.numpy_mlp_adam(X, y, 128),
+            "pytorch": adam.torch_mlp_adam(X, y, 128),
+        },
+        repeats,
+    )
+    return {"samples": samples, "seconds": medians}
 
 
 def bench_scaling(
@@ -235,12 +263,18 @@ def ratio(a: float, b: float | None) -> float | None:
 def summarise(results: dict) -> dict[str, object]:
     large = results["large"]["seconds"]
     tiny = results["tiny"]["us_per_step"]
+    adam_tiny = results["adam_tiny"]["us_per_step"]
+    adam_large = results["adam_large"]["seconds"]
     return {
         "large_vs_numpy": ratio(large["chainrule"], large.get("numpy")),
         "large_vs_pytorch": ratio(large["chainrule"], large.get("pytorch")),
         "large_vs_sklearn": ratio(large["chainrule"], large.get("scikit-learn")),
         "tiny_vs_numpy": ratio(tiny["chainrule"], tiny.get("numpy")),
         "tiny_vs_pytorch": ratio(tiny["chainrule"], tiny.get("pytorch")),
+        "adam_tiny_vs_numpy": ratio(adam_tiny["chainrule"], adam_tiny.get("numpy")),
+        "adam_tiny_vs_pytorch": ratio(adam_tiny["chainrule"], adam_tiny.get("pytorch")),
+        "adam_large_vs_numpy": ratio(adam_large["chainrule"], adam_large.get("numpy")),
+        "adam_large_vs_pytorch": ratio(adam_large["chainrule"], adam_large.get("pytorch")),
         "memory_vs_numpy": results["memory"]["ratio"],
         "explain_seconds": (results.get("explain") or {}).get("seconds"),
         "studio_step_ms": max(
@@ -256,6 +290,10 @@ TARGETS = {
     "large_vs_pytorch": 0.75,
     "tiny_vs_numpy": 2.0,
     "tiny_vs_pytorch": 0.25,
+    "adam_tiny_vs_numpy": 1.3,
+    "adam_tiny_vs_pytorch": 0.2,
+    "adam_large_vs_numpy": 1.10,
+    "adam_large_vs_pytorch": 1.0,
     "memory_vs_numpy": 1.2,
     "explain_seconds": 0.5,
     "studio_step_ms": 100.0,
@@ -276,6 +314,7 @@ def markdown(results: dict) -> str:
     s = results["summary"]
     m = results["machine"]
     large, tiny = results["large"]["seconds"], results["tiny"]["us_per_step"]
+    adam_tiny, adam_large = results["adam_tiny"]["us_per_step"], results["adam_large"]["seconds"]
     mem = results["memory"]["peak_bytes"]
     lines = [
         f"Machine: {m['cpus']} CPUs, {m['blas']}, float32 matmul peak "
@@ -308,6 +347,25 @@ def markdown(results: dict) -> str:
             _cell(tiny.get("scikit-learn"), ".1f"),
             f"{_cell(s['tiny_vs_numpy'], '.3f')} (<= 2.0)",
             f"{_cell(s['tiny_vs_pytorch'], '.3f')} (<= 0.25)",
+        ),
+        _row(
+            "8. [4, 5, 1] sigmoid network, float64, one full-batch step with Adam (us)",
+            _cell(adam_tiny["chainrule"], ".1f"),
+            _cell(adam_tiny.get("numpy"), ".1f"),
+            _cell(adam_tiny.get("pytorch"), ".1f"),
+            "",
+            f"{_cell(s['adam_tiny_vs_numpy'], '.3f')} (<= 1.3)",
+            f"{_cell(s['adam_tiny_vs_pytorch'], '.3f')} (<= 0.2)",
+        ),
+        _row(
+            f"9. MLP 784-256-256-10 with Adam, one epoch of "
+            f"{results['adam_large']['samples']:,} samples (s)",
+            _cell(adam_large["chainrule"], ".3f"),
+            _cell(adam_large.get("numpy"), ".3f"),
+            _cell(adam_large.get("pytorch"), ".3f"),
+            "",
+            f"{_cell(s['adam_large_vs_numpy'], '.3f')} (<= 1.10)",
+            f"{_cell(s['adam_large_vs_pytorch'], '.3f')} (<= 1.0)",
         ),
         _row(
             "4. peak memory allocated by training steps (MB)",
@@ -416,6 +474,10 @@ def main() -> None:
     results["large"] = bench_large(repeats, 60_000)
     print("2. tiny network ...", flush=True)
     results["tiny"] = bench_tiny(repeats, 5_000)
+    print("8. tiny network, Adam ...", flush=True)
+    results["adam_tiny"] = bench_adam_tiny(repeats, 5_000)
+    print("9. large MLP, Adam ...", flush=True)
+    results["adam_large"] = bench_adam_large(repeats, 8_192 if args.quick else 20_000)
     print("3. scaling ...", flush=True)
     widths = [64, 256, 1024] if args.quick else [64, 128, 256, 512, 1024, 2048]
     batches = [1, 32, 1024] if args.quick else [1, 4, 16, 64, 256, 1024]

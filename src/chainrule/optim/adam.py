@@ -19,6 +19,23 @@ class Adam(Optimizer):
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``, and
     ``W -= lr * m_hat / (sqrt(v_hat) + eps)`` with the bias-corrected moments.
     Weight decay adds ``weight_decay * W`` to the gradient (L2, as in PyTorch's Adam).
+    The operations are PyTorch's, in its order (see :func:`adam_update`).
+
+    ``state[id(param)]`` holds ``step`` (a 0-d int64 array), ``exp_avg`` (m) and
+    ``exp_avg_sq`` (v) for each parameter that has stepped, as in PyTorch; they are views
+    of the flat buffers one step updates the whole group through.
+
+    Parameters
+    ----------
+    params : iterable of Parameter (e.g. ``model.parameters()``) or of groups
+    lr : float, default 1e-3
+        Learning rate, >= 0.
+    betas : (float, float), default (0.9, 0.999)
+        Decay rates of the moments, each in [0, 1).
+    eps : float, default 1e-8
+        Added to the denominator, >= 0.
+    weight_decay : float, default 0
+        >= 0.
     """
 
     def __init__(

@@ -1,0 +1,185 @@
+"""Adam benchmarks: the tiny textbook network's full step and an epoch of the large MLP.
+
+Every contestant runs the same step (forward, loss, backward, Adam update) with the same
+hyperparameters; the hand-written NumPy reference keeps one pair of moment arrays per
+weight array and updates them as a careful person writes it, with in-place operations.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from contestants import mlp_layers, mlp_sizes, tiny_data
+
+import chainrule as cr
+
+Runner = Callable[[], None]
+ADAM_LR = 0.01
+BETAS = (0.9, 0.999)
+EPS = 1e-8
+MLP_LR = 1e-3
+
+
+class NumpyAdam:
+    """Adam written directly over a list of arrays (PyTorch's formula, no weight decay)."""
+
+    def __init__(self, params: list[np.ndarray], lr: float) -> None:
+        self.params = params
+        self.lr = lr
+        self.exp_avg = [np.zeros_like(p) for p in params]
+        self.exp_avg_sq = [np.zeros_like(p) for p in params]
+        self.t = 0
+
+    def step(self, grads: list[np.ndarray]) -> None:
+        beta1, beta2 = BETAS
+        self.t += 1
+        step_size = self.lr / (1 - beta1**self.t)
+        correction2 = math.sqrt(1 - beta2**self.t)
+        for p, g, m, v in zip(self.params, grads, self.exp_avg, self.exp_avg_sq):
+            m *= beta1
+            m += (1 - beta1) * g
+            v *= beta2
+            v += (1 - beta2) * g * g
+            denom = np.sqrt(v) / correction2
+            denom += EPS
+            p -= step_size * m / denom
+
+
+# -- the tiny textbook network: [4, 5, 1], sigmoid, E = 1/2 sum (Y - O)^2, float64 ------
+def chainrule_tiny_adam(steps: int) -> Runner:
+    X, y = tiny_data()
+    init = cr.init.uniform(0, 1)
+    model = cr.nn.Sequential(
+        cr.nn.Linear(4, 5, bias="shared", init=init, dtype=np.float64, rng=0),
+        cr.nn.Sigmoid(),
+        cr.nn.Linear(5, 1, bias="shared", init=init, dtype=np.float64, rng=1),
+        cr.nn.Sigmoid(),
+    )
+    loss_fn = cr.nn.MSELoss(reduction="sum", half=True)
+    optimizer = cr.optim.Adam(model.parameters(), lr=ADAM_LR, betas=BETAS, eps=EPS)
+
+    def run() -> None:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X), y)
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+def numpy_tiny_adam(steps: int) -> Runner:
+    X, y = tiny_data()
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (5, 1))
+    b = np.zeros(2)
+    adam = NumpyAdam([W1, W2, b], ADAM_LR)
+
+    def run() -> None:
+        for _ in range(steps):
+            h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
+            o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
+            error = o - y
+            loss = 0.5 * np.vdot(error, error)  # noqa: F841  (computed, as a training loop does)
+            d2 = error * o * (1.0 - o)
+            d1 = (d2 @ W2.T) * h * (1.0 - h)
+            adam.step([X.T @ d1, h.T @ d2, np.array([d1.sum(), d2.sum()])])
+
+    return run
+
+
+def torch_tiny_adam(steps: int) -> Runner | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    X, y = (torch.from_numpy(a) for a in tiny_data())
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()
+    ).double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=ADAM_LR, betas=BETAS, eps=EPS)
+
+    def run() -> None:
+        for _ in range(steps):
+            optimizer.zero_grad()
+            loss = 0.5 * ((model(X) - y) ** 2).sum()
+            loss.backward()
+            optimizer.step()
+
+    return run
+
+
+# -- the large MLP, 784-256-256-10, one epoch with Adam, float32 -------------------------
+def chainrule_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner:
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(*mlp_layers(256, cr.nn.Linear, cr.nn.ReLU))
+    loss_fn = cr.nn.CrossEntropyLoss()
+    optimizer = cr.optim.Adam(model.parameters(), lr=MLP_LR, betas=BETAS, eps=EPS)
+
+    def epoch() -> None:
+        for start in range(0, len(X), batch):
+            optimizer.zero_grad()
+            loss = loss_fn(model(X[start : start + batch]), y[start : start + batch])
+            loss.backward()
+            optimizer.step()
+
+    return epoch
+
+
+def numpy_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner:
+    rng = np.random.default_rng(0)
+    sizes = mlp_sizes(256)
+    Ws = [
+        (rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32)
+        for a, b in zip(sizes, sizes[1:])
+    ]
+    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    adam = NumpyAdam([*Ws, *bs], MLP_LR)
+
+    def epoch() -> None:
+        for start in range(0, len(X), batch):
+            xb, yb = X[start : start + batch], y[start : start + batch]
+            n = len(xb)
+            z1 = xb @ Ws[0] + bs[0]
+            h1 = np.maximum(z1, 0)
+            z2 = h1 @ Ws[1] + bs[1]
+            h2 = np.maximum(z2, 0)
+            z3 = h2 @ Ws[2] + bs[2]
+            shifted = z3 - z3.max(axis=1, keepdims=True)
+            e = np.exp(shifted)
+            total = e.sum(axis=1, keepdims=True)
+            rows = np.arange(n)
+            loss = np.mean(np.log(total[:, 0]) - shifted[rows, yb])  # noqa: F841
+            p = e / total
+            p[rows, yb] -= 1
+            d3 = p / n
+            d2 = (d3 @ Ws[2].T) * (z2 > 0)
+            d1 = (d2 @ Ws[1].T) * (z1 > 0)
+            grads = [xb.T @ d1, h1.T @ d2, h2.T @ d3, d1.sum(axis=0), d2.sum(axis=0)]
+            adam.step([*grads, d3.sum(axis=0)])
+
+    return epoch
+
+
+def torch_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*mlp_layers(256, torch.nn.Linear, torch.nn.ReLU))
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.Adam(model.parameters(), lr=MLP_LR, betas=BETAS, eps=EPS)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
+
+    def epoch() -> None:
+        for start in range(0, len(Xt), batch):
+            optimizer.zero_grad()
+            loss = loss_fn(model(Xt[start : start + batch]), yt[start : start + batch])
+            loss.backward()
+            optimizer.step()
+
+    return epoch
