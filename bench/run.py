@@ -349,7 +349,7 @@ def markdown(results: dict) -> str:
             f"{_cell(s['tiny_vs_pytorch'], '.3f')} (<= 0.25)",
         ),
         _row(
-            "8. [4, 5, 1] sigmoid network, float64, one full-batch step with Adam (us)",
+            "9. [4, 5, 1] sigmoid network, float64, one full-batch step with Adam (us)",
             _cell(adam_tiny["chainrule"], ".1f"),
             _cell(adam_tiny.get("numpy"), ".1f"),
             _cell(adam_tiny.get("pytorch"), ".1f"),
@@ -358,7 +358,7 @@ def markdown(results: dict) -> str:
             f"{_cell(s['adam_tiny_vs_pytorch'], '.3f')} (<= 0.2)",
         ),
         _row(
-            f"9. MLP 784-256-256-10 with Adam, one epoch of "
+            f"10. MLP 784-256-256-10 with Adam, one epoch of "
             f"{results['adam_large']['samples']:,} samples (s)",
             _cell(adam_large["chainrule"], ".3f"),
             _cell(adam_large.get("numpy"), ".3f"),
@@ -474,9 +474,9 @@ def main() -> None:
     results["large"] = bench_large(repeats, 60_000)
     print("2. tiny network ...", flush=True)
     results["tiny"] = bench_tiny(repeats, 5_000)
-    print("8. tiny network, Adam ...", flush=True)
+    print("9. tiny network, Adam ...", flush=True)
     results["adam_tiny"] = bench_adam_tiny(repeats, 5_000)
-    print("9. large MLP, Adam ...", flush=True)
+    print("10. large MLP, Adam ...", flush=True)
     results["adam_large"] = bench_adam_large(repeats, 8_192 if args.quick else 20_000)
     print("3. scaling ...", flush=True)
     widths = [64, 256, 1024] if args.quick else [64, 128, 256, 512, 1024, 2048]
