@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import adam  # noqa: E402
 import contestants as c  # noqa: E402
 import estimators  # noqa: E402
+from busy import bench_busy  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Runner = Callable[[], None]
@@ -265,6 +266,7 @@ def summarise(results: dict) -> dict[str, object]:
     tiny = results["tiny"]["us_per_step"]
     adam_tiny = results["adam_tiny"]["us_per_step"]
     adam_large = results["adam_large"]["seconds"]
+    busy = results["busy"]
     return {
         "large_vs_numpy": ratio(large["chainrule"], large.get("numpy")),
         "large_vs_pytorch": ratio(large["chainrule"], large.get("pytorch")),
@@ -282,6 +284,8 @@ def summarise(results: dict) -> dict[str, object]:
         ),
         "studio_updates_per_second": (results.get("studio") or {}).get("updates_per_second"),
         **estimators.summary(results.get("estimators")),
+        "busy_vs_quiet": ratio(busy["busy"]["chainrule"], busy["quiet"]["chainrule"]),
+        "numpy_busy_vs_quiet": ratio(busy["busy"]["numpy"], busy["quiet"]["numpy"]),
     }
 
 
@@ -299,11 +303,16 @@ TARGETS = {
     "studio_step_ms": 100.0,
     "studio_updates_per_second": 20.0,
     **estimators.TARGETS,
+    "busy_vs_quiet": 3.0,
 }
 
 
 def _cell(value: float | None, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
+
+
+def _pair(busy: float, quiet: float) -> str:
+    return f"{busy:.3f} / {quiet:.3f}"
 
 
 def _row(*cells: object) -> str:
@@ -316,6 +325,7 @@ def markdown(results: dict) -> str:
     large, tiny = results["large"]["seconds"], results["tiny"]["us_per_step"]
     adam_tiny, adam_large = results["adam_tiny"]["us_per_step"], results["adam_large"]["seconds"]
     mem = results["memory"]["peak_bytes"]
+    busy = results["busy"]
     lines = [
         f"Machine: {m['cpus']} CPUs, {m['blas']}, float32 matmul peak "
         f"{m['matmul_gflops']:.0f} GFLOP/s; numpy {m['numpy']}, PyTorch {m['torch'] or 'absent'}.",
@@ -401,6 +411,17 @@ def markdown(results: dict) -> str:
             "",
             "",
             "(>= 20)",
+            "",
+        ),
+        _row(
+            f"11. MLP 784-256-256-10, one epoch of {results['busy']['samples']:,} samples through "
+            "fit, beside two busy programs / quiet (s)",
+            _pair(busy["busy"]["chainrule"], busy["quiet"]["chainrule"]),
+            _pair(busy["busy"]["numpy"], busy["quiet"]["numpy"]),
+            "",
+            "",
+            f"busy / quiet: {_cell(s['busy_vs_quiet'], '.2f')} (<= 3.0); "
+            f"NumPy's {_cell(s['numpy_busy_vs_quiet'], '.2f')}",
             "",
         ),
         "",
@@ -490,6 +511,8 @@ def main() -> None:
     results["studio"] = bench_studio(repeats)
     print("8. scikit-learn estimators ...", flush=True)
     results["estimators"] = estimators.bench_estimators(repeats, args.quick)
+    print("11. busy machine ...", flush=True)
+    results["busy"] = bench_busy(repeats, 20_000)
     results["summary"] = summarise(results)
     results["targets"] = TARGETS
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule import _cli_scores
+from chainrule import _cli_scores, _threads
 from chainrule._cli_args import activation_choices
 from chainrule._cli_bounds import check_network_memory, check_target_magnitude
 from chainrule.train import metrics
@@ -28,6 +28,7 @@ def train(args: argparse.Namespace) -> int:
     from chainrule.data import Standardizer, encode_labels, read_csv, train_test_split
     from chainrule.io import Preprocessing
 
+    _threads.configured()  # a bad CHAINRULE_NUM_THREADS is refused before any work
     if args.resume and not args.checkpoint_dir:
         raise ValueError("--resume needs --checkpoint-dir DIR (the folder of the earlier run)")
     if args.validation_split == 0 and (args.keep == "best" or args.early_stopping):

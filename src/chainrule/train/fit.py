@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
+from chainrule._threads import batch_work, training_threads
 from chainrule.nn.loss import CrossEntropyLoss
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
@@ -169,13 +170,16 @@ def fit(
         fingerprint = _fingerprint(X_train, y_train, weights, size, shuffle, held_out, dtype)
     # The guard reports overflow itself, in one line; NumPy's warnings would only repeat it.
     quiet = {"over": "ignore", "invalid": "ignore"} if nan_guard else {}
-    with np.errstate(**quiet):  # type: ignore[arg-type]
+    batch = min(size, len(X_train))
+    work = batch_work((p.data.shape for p in loop.params), batch)
+    with np.errstate(**quiet), training_threads(work) as pace:  # type: ignore[arg-type]
+        loop.pace = pace
         return loop.run(
             X_train,
             y_train,
             validation,
             n_epochs,
-            min(size, len(X_train)),
+            batch,
             shuffle,
             verbose,
             folder,

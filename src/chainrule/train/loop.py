@@ -41,6 +41,10 @@ class TrainingDivergedError(ValueError):
 _EVAL_CHUNK = 4096
 
 
+def _no_pace() -> None:
+    """Nothing to time."""
+
+
 class Loop:
     """One call of :func:`fit`: the objects it trains with and the epoch loop."""
 
@@ -66,6 +70,8 @@ class Loop:
         self.threshold = 0.0 if logits else 0.5
         self.context = TrainingContext(model, optimizer)
         self.progress: Progress = make_progress(0, 1, 1)
+        # Called at each batch: fit's choice of BLAS threads times the batches.
+        self.pace: Callable[[], None] = _no_pace
 
     def run(
         self,
@@ -170,7 +176,9 @@ class Loop:
         after_batch = _overriding(self.callbacks, "on_batch_end")
         progress = self.progress if _overrides(self.progress, Progress, "batch_end") else None
         context, model, loss_fn, optimizer = self.context, self.model, self.loss_fn, self.optimizer
+        pace = self.pace
         for batch, start in enumerate(range(0, len(X), batch_size)):
+            pace()
             if order is None:
                 rows = slice(start, start + batch_size)
                 X_batch, y_batch = X[rows], y[rows]

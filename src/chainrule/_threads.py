@@ -1,0 +1,310 @@
+"""How many BLAS threads training runs on: ``CHAINRULE_NUM_THREADS``, or chosen by timing.
+
+OpenBLAS splits a large matrix product among as many threads as the machine has cores,
+and the threads wait for each other by spinning. When other programs keep those cores
+busy, every product waits for its last thread to be scheduled again: an epoch that takes
+0.3 s on a quiet 2-core machine took over 3 s beside two other NumPy programs, ten times
+a fair share of the cores, where one thread would have taken 0.4 s.
+
+So while :func:`chainrule.fit` trains, :func:`training_threads` chooses:
+
+- ``CHAINRULE_NUM_THREADS=N`` (a whole number from 1): exactly N threads, nothing timed;
+- otherwise (unset, empty or ``auto``): one thread when a batch's products are too small
+  for more to pay (:data:`SMALL_WORK`), else the faster of one thread and the process's
+  number, timed on the training's own batches and timed again from time to time
+  (:class:`Pacer`); one thread while another fit runs in the same process.
+
+The process's thread counts are put back when training ends, also on an error; importing
+chainrule changes nothing. threadpoolctl (installed with scikit-learn) sets the counts; it
+is imported on the first fit, and without it training runs on the threads the process has.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import statistics
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["ENV_VAR", "SMALL_WORK", "Pacer", "configured", "training_threads"]
+
+ENV_VAR = "CHAINRULE_NUM_THREADS"
+
+#: Multiply-adds of one batch's forward products (batch size x fan-in x fan-out, summed
+#: over the weight matrices) below which training uses one thread without timing: about
+#: 0.1 ms of work on one core, where waking a second thread costs as much as it saves.
+SMALL_WORK = 1 << 22
+
+_WHOLE_NUMBER = re.compile(r"\s*[0-9]+\s*")
+
+
+def configured() -> int | None:
+    """The thread count ``CHAINRULE_NUM_THREADS`` fixes, or None to let chainrule choose.
+
+    Raises
+    ------
+    ValueError
+        If the variable holds anything but a whole number from 1, ``auto`` or nothing.
+    """
+    text = os.environ.get(ENV_VAR, "")
+    if text.strip().lower() in ("", "auto"):
+        return None
+    if _WHOLE_NUMBER.fullmatch(text) and int(text) >= 1:
+        return int(text)
+    raise ValueError(
+        f"{ENV_VAR}={text!r} is not a number of threads: set it to a whole number from 1 up "
+        "(the BLAS threads training runs on), or to 'auto' or nothing to let chainrule choose"
+    )
+
+
+def batch_work(shapes: Iterator[tuple[int, ...]], batch_size: int) -> int:
+    """Multiply-adds of one batch's forward products through weight matrices of ``shapes``."""
+    return sum(batch_size * shape[0] * shape[1] for shape in shapes if len(shape) == 2)
+
+
+class Pacer:
+    """Keeps the faster of one BLAS thread and ``many``, timing the batches themselves.
+
+    Called once per batch, it measures the time between calls. It first *probes*: a slot
+    of batches (about :attr:`SLOT_SECONDS` of work) on one thread, then one on ``many``,
+    and a second round when the two are within a third of each other; a slot on ``many``
+    that already took twice the one-thread slot is cut short, so a busy machine costs
+    little to find. It then *runs* on the faster for :attr:`MIN_RUN_SECONDS`, or ten
+    times what probing cost, doubling while the answer stays the same, and probes again;
+    on ``many`` threads, batches turning twice as slow (other programs starting) start a
+    probe at once. Ties go to one thread, which also leaves more of the machine to others.
+
+    Parameters
+    ----------
+    set_threads : callable
+        Sets the BLAS thread count.
+    many : int
+        The thread count to weigh against one.
+    clock : callable, default time.perf_counter
+        Seconds, for timing.
+    """
+
+    SLOT_SECONDS = 0.03
+    MIN_SLOT = 4
+    MIN_RUN_SECONDS = 1.0
+    MAX_RUN_SECONDS = 10.0
+
+    def __init__(
+        self,
+        set_threads: Callable[[int], None],
+        many: int,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.set_threads, self.many, self.clock = set_threads, many, clock
+        self.slot_len = 0  # batches per slot; known after the first few batches
+        self.run_for = self.MIN_RUN_SECONDS
+        self.chosen: int | None = None  # the last probe's answer
+        self.last: float | None = None
+        self._probe(self.clock())
+
+    @property
+    def threads(self) -> int:
+        """The thread count batches run on now."""
+        return self.plan[0] if self.probing else self.running
+
+    def resume(self) -> None:
+        """Go on where the last training run left off (``partial_fit`` called again)."""
+        self.last = None  # the time between two runs is no batch's
+        self.set_threads(self.threads)
+
+    def __call__(self) -> None:
+        now = self.clock()
+        if self.last is not None:
+            if self.probing:
+                self._probe_batch(now - self.last, now)
+            else:
+                self._run_batch(now - self.last, now)
+        self.last = now
+
+    # -- probing -----------------------------------------------------------------------
+    def _probe(self, now: float) -> None:
+        self.probing = True
+        self.plan = [1, self.many]
+        self.times: dict[int, list[float]] = {1: [], self.many: []}
+        self.slot: list[float] = []
+        self.probe_began = now
+        self.set_threads(1)
+
+    def _probe_batch(self, seconds: float, now: float) -> None:
+        slot, threads = self.slot, self.plan[0]
+        slot.append(seconds)
+        if not self.slot_len and len(slot) == self.MIN_SLOT:
+            batch = statistics.median(slot)
+            self.slot_len = max(self.MIN_SLOT, min(50, math.ceil(self.SLOT_SECONDS / batch)))
+        one = self.times[1]
+        if threads != 1 and one and sum(slot) > 2 * min(one) * self.slot_len:
+            self._run(1, now)
+            return
+        if len(slot) < max(self.MIN_SLOT, self.slot_len):
+            return
+        self.times[threads].append(statistics.median(slot))
+        self.slot = []
+        self.plan.pop(0)
+        if not self.plan:
+            one_time, many_time = min(one), min(self.times[self.many])
+            if len(one) == 1 and 0.75 < many_time / one_time < 1.33:
+                self.plan = [1, self.many]  # too close to call: a second round
+            else:
+                self._run(self.many if many_time < 0.9 * one_time else 1, now)
+                return
+        self.set_threads(self.plan[0])
+
+    # -- running -----------------------------------------------------------------------
+    def _run(self, threads: int, now: float) -> None:
+        cost = now - self.probe_began
+        same = threads == self.chosen
+        self.run_for = min(
+            self.MAX_RUN_SECONDS,
+            max(self.MIN_RUN_SECONDS, 10 * cost, 2 * self.run_for if same else 0.0),
+        )
+        self.chosen = self.running = threads
+        self.probing = False
+        self.until = now + self.run_for
+        times = self.times.get(threads) or [math.inf]
+        self.expected = min(times)
+        self.window: list[float] = []
+        self.set_threads(threads)
+
+    def _run_batch(self, seconds: float, now: float) -> None:
+        if now >= self.until:
+            self._probe(now)
+            return
+        if self.running == 1:
+            return  # slower batches here mean a busier machine: more threads would not help
+        self.window.append(seconds)
+        if len(self.window) >= max(self.MIN_SLOT, self.slot_len):
+            if statistics.median(self.window) > 2 * self.expected:
+                self.chosen = None  # the machine changed: start the waiting afresh
+                self._probe(now)
+            else:
+                self.window = []
+
+
+# -- the process's thread counts ------------------------------------------------------------
+class _Blas:
+    """The process's BLAS libraries (threadpoolctl's controllers), shared by every fit."""
+
+    def __init__(self, libraries: list[Any]) -> None:
+        self.libraries = libraries
+        self.lock = threading.Lock()
+        self.active = 0  # fits running now, in any thread of this process
+        self.saved: list[int] = []
+        # The last run's pacer and the work it timed: a run of the same work (partial_fit
+        # again, the next fold of a search) goes on from what it found.
+        self.pacer: Pacer | None = None
+        self.work = 0
+
+    def most(self) -> int:
+        return max(library.get_num_threads() for library in self.libraries)
+
+    def set(self, threads: int) -> None:
+        for library in self.libraries:
+            library.set_num_threads(threads)
+
+    def set_shared(self, threads: int) -> None:
+        """Set ``threads``, or one while another fit runs in this process."""
+        self.set(threads if self.active == 1 else 1)
+
+    def pacer_for(self, work: int, many: int) -> Pacer:
+        pacer = self.pacer
+        if pacer is not None and self.work == work and pacer.many == many and self.active == 1:
+            pacer.resume()
+            return pacer
+        pacer = Pacer(self.set_shared, many)
+        if self.active == 1:
+            self.pacer, self.work = pacer, work
+        return pacer
+
+    def enter(self) -> None:
+        with self.lock:
+            if self.active == 0:
+                self.saved = [library.get_num_threads() for library in self.libraries]
+            self.active += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.active -= 1
+            if self.active == 0:
+                for library, threads in zip(self.libraries, self.saved, strict=True):
+                    library.set_num_threads(threads)
+
+
+_blas: _Blas | None = None
+_blas_lock = threading.Lock()
+
+
+def _libraries() -> _Blas | None:
+    """The BLAS libraries loaded in this process, found on the first call; None without
+    threadpoolctl or when it finds none."""
+    global _blas
+    with _blas_lock:
+        if _blas is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                return None
+            found = ThreadpoolController().select(user_api="blas").lib_controllers
+            if not found:
+                return None
+            _blas = _Blas(list(found))
+        return _blas
+
+
+def _no_pace() -> None:
+    """No thread count to choose."""
+
+
+@contextmanager
+def training_threads(work: int) -> Iterator[Callable[[], None]]:
+    """Choose the BLAS threads of a training run; yields the call to make once per batch.
+
+    Parameters
+    ----------
+    work : int
+        Multiply-adds of one batch's forward products (:func:`batch_work`).
+
+    Raises
+    ------
+    ValueError
+        If ``CHAINRULE_NUM_THREADS`` holds no valid value.
+    """
+    fixed = configured()
+    blas = _libraries()
+    if blas is None:
+        if fixed is not None:
+            warnings.warn(
+                f"{ENV_VAR}={fixed} has no effect without threadpoolctl (pip install "
+                "threadpoolctl); training runs on the BLAS threads the process has",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        yield _no_pace
+        return
+    blas.enter()
+    try:
+        many = blas.most()
+        if fixed is not None:
+            blas.set(fixed)
+            yield _no_pace
+        elif blas.active > 1 or work < SMALL_WORK:
+            # Two fits in one process (a threaded grid search) would each run on every
+            # core; small products gain nothing from more threads.
+            blas.set(1)
+            yield _no_pace
+        elif many == 1:
+            yield _no_pace  # e.g. a joblib worker, or within threadpool_limits(1)
+        else:
+            yield blas.pacer_for(work, many)
+    finally:
+        blas.leave()
