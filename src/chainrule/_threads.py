@@ -28,7 +28,7 @@ import statistics
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -63,7 +63,7 @@ def configured() -> int | None:
     )
 
 
-def batch_work(shapes: Iterator[tuple[int, ...]], batch_size: int) -> int:
+def batch_work(shapes: Iterable[tuple[int, ...]], batch_size: int) -> int:
     """Multiply-adds of one batch's forward products through weight matrices of ``shapes``."""
     return sum(batch_size * shape[0] * shape[1] for shape in shapes if len(shape) == 2)
 
@@ -75,10 +75,11 @@ class Pacer:
     of batches (about :attr:`SLOT_SECONDS` of work) on one thread, then one on ``many``,
     and a second round when the two are within a third of each other; a slot on ``many``
     that already took twice the one-thread slot is cut short, so a busy machine costs
-    little to find. It then *runs* on the faster for :attr:`MIN_RUN_SECONDS`, or ten
-    times what probing cost, doubling while the answer stays the same, and probes again;
-    on ``many`` threads, batches turning twice as slow (other programs starting) start a
-    probe at once. Ties go to one thread, which also leaves more of the machine to others.
+    little to find. It then *runs* on the faster for :attr:`MIN_RUN_SECONDS` or ten times
+    what probing cost, whichever is longer, doubling (up to :attr:`MAX_RUN_SECONDS`) while
+    the answer stays the same, and probes again; on ``many`` threads, batches taking twice
+    as long as probing found (other programs starting) start a probe at once. Ties go to
+    one thread, which also leaves more of the machine to others.
 
     Parameters
     ----------
@@ -162,12 +163,10 @@ class Pacer:
 
     # -- running -----------------------------------------------------------------------
     def _run(self, threads: int, now: float) -> None:
+        # Probing costs at most a tenth of the time between probes.
         cost = now - self.probe_began
-        same = threads == self.chosen
-        self.run_for = min(
-            self.MAX_RUN_SECONDS,
-            max(self.MIN_RUN_SECONDS, 10 * cost, 2 * self.run_for if same else 0.0),
-        )
+        grown = min(self.MAX_RUN_SECONDS, 2 * self.run_for) if threads == self.chosen else 0.0
+        self.run_for = max(self.MIN_RUN_SECONDS, 10 * cost, grown)
         self.chosen = self.running = threads
         self.probing = False
         self.until = now + self.run_for
@@ -182,13 +181,16 @@ class Pacer:
             return
         if self.running == 1:
             return  # slower batches here mean a busier machine: more threads would not help
-        self.window.append(seconds)
-        if len(self.window) >= max(self.MIN_SLOT, self.slot_len):
-            if statistics.median(self.window) > 2 * self.expected:
-                self.chosen = None  # the machine changed: start the waiting afresh
-                self._probe(now)
-            else:
-                self.window = []
+        # Two batches, or a slot's worth, taking twice what probing found: the machine
+        # turned busy, and many threads may be collapsing; look again now.
+        window = self.window
+        window.append(seconds)
+        batches = max(self.MIN_SLOT, self.slot_len)
+        if len(window) >= 2 and sum(window) > 2 * self.expected * batches:
+            self.chosen = None  # start the waiting afresh
+            self._probe(now)
+        elif len(window) >= batches:
+            self.window = []
 
 
 # -- the process's thread counts ------------------------------------------------------------
@@ -197,6 +199,14 @@ class _Blas:
 
     def __init__(self, libraries: list[Any]) -> None:
         self.libraries = libraries
+        # threadpoolctl ignores OpenBLAS limits set from any thread but the first to set
+        # one, while it lives, so that threads do not fight. Fits take turns here instead,
+        # and one in a worker thread (a threaded search, the studio's training) must be
+        # able to set its count and put the old one back.
+        self.setters = [
+            getattr(library, "_real_set_num_threads", library.set_num_threads)
+            for library in libraries
+        ]
         self.lock = threading.Lock()
         self.active = 0  # fits running now, in any thread of this process
         self.saved: list[int] = []
@@ -209,8 +219,8 @@ class _Blas:
         return max(library.get_num_threads() for library in self.libraries)
 
     def set(self, threads: int) -> None:
-        for library in self.libraries:
-            library.set_num_threads(threads)
+        for setter in self.setters:
+            setter(threads)
 
     def set_shared(self, threads: int) -> None:
         """Set ``threads``, or one while another fit runs in this process."""
@@ -236,8 +246,8 @@ class _Blas:
         with self.lock:
             self.active -= 1
             if self.active == 0:
-                for library, threads in zip(self.libraries, self.saved, strict=True):
-                    library.set_num_threads(threads)
+                for setter, threads in zip(self.setters, self.saved, strict=True):
+                    setter(threads)
 
 
 _blas: _Blas | None = None

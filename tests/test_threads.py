@@ -1,0 +1,353 @@
+"""The BLAS threads of training: ``CHAINRULE_NUM_THREADS`` honoured and checked, the
+process's thread counts put back after every fit (also a failed one), nothing changed by
+importing chainrule, training without threadpoolctl, and the timing choice (Pacer)
+keeping the faster of one thread and many on simulated machines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import chainrule as cr
+from chainrule import _threads
+from chainrule._threads import ENV_VAR, SMALL_WORK, Pacer, configured
+from chainrule.train.callbacks import Callback
+
+
+def blas_threads() -> int:
+    """The thread count of the BLAS NumPy's products run on."""
+    blas = [info for info in threadpool_info() if info["user_api"] == "blas"]
+    numpys = [info for info in blas if "numpy" in info["filepath"]] or blas
+    return max(info["num_threads"] for info in numpys)
+
+
+class Watch(Callback):
+    """Records the BLAS thread count at every batch; can fail at a chosen batch."""
+
+    def __init__(self, fail_at: int | None = None, error: type[BaseException] = RuntimeError):
+        super().__init__()
+        self.seen: list[int] = []
+        self.fail_at, self.error = fail_at, error
+
+    def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+        self.seen.append(blas_threads())
+        if batch == self.fail_at:
+            raise self.error("stop here")
+
+
+def train(callbacks: list[Callback] = (), features: int = 4, width: int = 8, **kwargs) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, features)).astype(np.float32)
+    y = rng.integers(0, 2, 64)
+    model = cr.nn.Sequential(cr.nn.Linear(features, width, rng=0), cr.nn.ReLU(),
+                             cr.nn.Linear(width, 2, rng=1))
+    cr.fit(model, X, y, loss="cross-entropy", epochs=2, batch_size=16, verbose=0,
+           callbacks=list(callbacks), rng=0, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    if _threads._blas is not None:
+        monkeypatch.setattr(_threads._blas, "pacer", None)
+
+
+# -- the setting ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["", "auto", "AUTO", " auto ", "  "])
+def test_unset_empty_or_auto_lets_chainrule_choose(monkeypatch, text):
+    monkeypatch.setenv(ENV_VAR, text)
+    assert configured() is None
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+               max_size=8))
+def test_any_text_is_a_whole_number_from_one_or_one_clear_error(text):
+    os.environ[ENV_VAR] = text
+    try:
+        try:
+            value = configured()
+        except ValueError as err:
+            message = str(err)
+            assert message.startswith(f"{ENV_VAR}={text!r} is not a number of threads")
+            assert "whole number from 1" in message and "'auto'" in message
+            assert "\n" not in message
+            assert not (text.strip().isascii() and text.strip().isdigit() and int(text) >= 1)
+        else:
+            if value is None:
+                assert text.strip().lower() in ("", "auto")
+            else:
+                assert value == int(text) >= 1
+    finally:
+        del os.environ[ENV_VAR]
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", "2x", "+2", "٣", "1e3"])
+def test_fit_refuses_a_bad_setting_before_training(monkeypatch, text):
+    monkeypatch.setenv(ENV_VAR, text)
+    watch = Watch()
+    with pytest.raises(ValueError, match=f"^{ENV_VAR}=.* is not a number of threads"):
+        train([watch])
+    assert watch.seen == []
+
+
+@pytest.mark.parametrize("fixed", [1, 3])
+def test_fit_trains_on_the_threads_the_setting_fixes_then_puts_them_back(monkeypatch, fixed):
+    monkeypatch.setenv(ENV_VAR, str(fixed))
+    with threadpool_limits(2, user_api="blas"):
+        watch = Watch()
+        train([watch])
+        assert set(watch.seen) == {fixed}
+        assert blas_threads() == 2
+
+
+def test_small_products_train_on_one_thread_and_the_count_comes_back():
+    with threadpool_limits(3, user_api="blas"):
+        watch = Watch()
+        train([watch])
+        assert set(watch.seen) == {1}
+        assert blas_threads() == 3
+
+
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+@pytest.mark.parametrize("fixed", [None, "1"])
+def test_threads_are_put_back_when_training_fails(monkeypatch, error, fixed):
+    if fixed:
+        monkeypatch.setenv(ENV_VAR, fixed)
+    with threadpool_limits(3, user_api="blas"):
+        watch = Watch(fail_at=1, error=error)
+        with pytest.raises(error):
+            train([watch])
+        assert watch.seen == [1, 1]
+        assert blas_threads() == 3
+    assert _threads._blas is not None and _threads._blas.active == 0
+
+
+def test_large_products_are_timed_and_the_count_comes_back():
+    """Above SMALL_WORK the pacer chooses; whatever it chose, the count comes back."""
+    width = 1 + SMALL_WORK // (16 * 64)
+    with threadpool_limits(2, user_api="blas"):
+        watch = Watch()
+        train([watch], features=64, width=width)
+        assert set(watch.seen) <= {1, 2} and watch.seen[0] == 1  # probing starts on one
+        assert blas_threads() == 2
+    assert isinstance(_threads._blas.pacer, Pacer)
+
+
+def test_an_explicit_limit_around_fit_is_kept():
+    """Within threadpool_limits(1) (or a joblib worker), auto never adds threads."""
+    width = 1 + SMALL_WORK // (16 * 64)
+    with threadpool_limits(1, user_api="blas"):
+        watch = Watch()
+        train([watch], features=64, width=width)
+        assert set(watch.seen) == {1}
+
+
+def test_two_fits_at_once_in_one_process_run_on_one_thread_each():
+    width = 1 + SMALL_WORK // (16 * 64)  # large enough to be timed when alone
+    both_running = threading.Barrier(2, timeout=30)
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    class Meet(Callback):
+        def on_batch_end(self, batch: int, logs: dict[str, float]) -> None:
+            if batch == 0 and self.context.epoch == 0:
+                both_running.wait()
+            seen.append(blas_threads())
+
+    def run() -> None:
+        try:
+            train([Meet()], features=64, width=width)
+        except BaseException as err:  # noqa: BLE001  (reported by the test thread)
+            errors.append(err)
+
+    with threadpool_limits(2, user_api="blas"):
+        runs = [threading.Thread(target=run) for _ in range(2)]
+        for thread in runs:
+            thread.start()
+        for thread in runs:
+            thread.join()
+        assert not errors
+        assert blas_threads() == 2
+    assert seen and set(seen[:2]) == {1}
+
+
+def test_the_estimators_and_the_command_go_through_the_setting(monkeypatch, tmp_path: Path):
+    from chainrule.sklearn import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    monkeypatch.setenv(ENV_VAR, "0")
+    with pytest.raises(ValueError, match=f"^{ENV_VAR}='0'"):
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
+    monkeypatch.setenv(ENV_VAR, "auto")
+    with threadpool_limits(3, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
+        assert blas_threads() == 3
+
+    data = tmp_path / "data.csv"
+    data.write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    out = tmp_path / "model.crm"
+    env = {**os.environ, ENV_VAR: "many"}
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule", "train", str(data), "--target", "y", "--out",
+         str(out), "--epochs", "1", "--quiet"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"chainrule train: error: {ENV_VAR}='many' is not a number of threads: set it to a "
+        "whole number from 1 up (the BLAS threads training runs on), or to 'auto' or nothing "
+        "to let chainrule choose"
+    ]
+    assert not out.exists()
+
+
+# -- the process around chainrule ----------------------------------------------------------
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def test_importing_chainrule_changes_no_thread_count_and_reads_no_setting():
+    code = (
+        "import sys\n"
+        "import chainrule, chainrule.train, chainrule.cli\n"
+        "assert 'threadpoolctl' not in sys.modules, 'threadpoolctl imported'\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(sorted(i['num_threads'] for i in threadpool_info()))\n"
+    )
+    plain = run_python("from threadpoolctl import threadpool_info\n"
+                       "import numpy\n"
+                       "print(sorted(i['num_threads'] for i in threadpool_info()))\n")
+    imported = run_python(code, **{ENV_VAR: "not a number"})
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout == plain.stdout
+
+
+def test_training_works_without_threadpoolctl():
+    code = (
+        "import sys, warnings\n"
+        "sys.modules['threadpoolctl'] = None  # as if not installed\n"
+        "import numpy as np, chainrule as cr\n"
+        "X = np.random.default_rng(0).normal(size=(32, 64)).astype(np.float32)\n"
+        "y = np.arange(32) % 2\n"
+        "model = cr.nn.Sequential(cr.nn.Linear(64, 600, rng=0), cr.nn.ReLU(),\n"
+        "                         cr.nn.Linear(600, 2, rng=1))\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    h = cr.fit(model, X, y, loss='cross-entropy', epochs=2, verbose=0, rng=0)\n"
+        "print(len(h), [str(w.message) for w in caught])\n"
+    )
+    auto = run_python(code)
+    assert auto.returncode == 0, auto.stderr
+    assert auto.stdout == "2 []\n"
+    fixed = run_python(code, **{ENV_VAR: "2"})
+    assert fixed.returncode == 0, fixed.stderr
+    assert f"{ENV_VAR}=2 has no effect without threadpoolctl" in fixed.stdout
+    bad = run_python(code, **{ENV_VAR: "-2"})
+    assert bad.returncode == 1 and f"ValueError: {ENV_VAR}='-2'" in bad.stderr
+
+
+def test_joblib_workers_train_on_one_thread():
+    """A grid search's loky workers get one BLAS thread each (joblib sets it); fit keeps it."""
+    from joblib import Parallel, delayed
+
+    width = 1 + SMALL_WORK // (16 * 64)
+
+    def seen_in_worker() -> list[int]:
+        watch = Watch()
+        train([watch], features=64, width=width)
+        return watch.seen
+
+    for seen in Parallel(n_jobs=2)(delayed(seen_in_worker)() for _ in range(2)):
+        assert set(seen) == {1}
+
+
+# -- the pacer on simulated machines -------------------------------------------------------
+class Machine:
+    """A clock and a BLAS whose batches cost ``one`` or ``many`` seconds, as set."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.threads = 0
+        self.sets = 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def set_threads(self, threads: int) -> None:
+        self.threads = threads
+        self.sets += 1
+
+
+def simulate(pacer: Pacer, machine: Machine, costs: list[tuple[float, float]]) -> float:
+    """Run one batch per (one-thread cost, many-thread cost); the seconds it all took."""
+    began = machine.now
+    for one, many in costs:
+        pacer()
+        machine.now += one if machine.threads == 1 else many
+    return machine.now - began
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    batch=st.floats(1e-4, 0.05),
+    speedup=st.one_of(st.floats(1.3, 4.0), st.floats(1 / 30, 1 / 1.3)),
+    batches=st.integers(2000, 5000),
+)
+def test_the_pacer_keeps_the_faster_at_a_small_cost(batch, speedup, batches):
+    """Many threads `speedup` times faster than one (or slower: a busy machine): the run
+    costs at most 15% more than always using the faster, plus a few batches."""
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    costs = [(batch, batch / speedup)] * batches
+    taken = simulate(pacer, machine, costs)
+    best = batches * min(batch, batch / speedup)
+    worst = max(batch, batch / speedup)
+    assert taken <= 1.15 * best + 20 * worst
+    assert pacer.chosen == (2 if speedup > 1 else 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.floats(1e-3, 0.02), collapse=st.floats(3, 400), switch=st.integers(100, 3000))
+def test_the_pacer_follows_a_machine_that_turns_busy_and_quiet_again(batch, collapse, switch):
+    """Quiet (two threads 1.5x faster), busy (one thread 2x slower, two `collapse` x
+    slower), quiet again: each phase ends on its faster choice, and the busy phase costs
+    at most 1.5x its best plus what a few probes on the collapsed threads cost."""
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    quiet = [(batch, batch / 1.5)] * switch
+    busy = [(2 * batch, collapse * batch)] * 4000
+    simulate(pacer, machine, quiet)
+    assert pacer.chosen == 2
+    taken = simulate(pacer, machine, busy)
+    assert pacer.chosen == 1
+    probes = 1 + taken / (Pacer.MIN_RUN_SECONDS)
+    assert taken <= 1.5 * len(busy) * 2 * batch + probes * 2 * collapse * batch
+    # Quiet again: found at the next probe, at most run_for seconds away.
+    simulate(pacer, machine, [(batch, batch / 1.5)] * int(2 * (pacer.run_for + 1) / batch))
+    assert pacer.chosen == 2
+
+
+def test_a_noisy_machine_settles_on_the_faster_choice():
+    rng = np.random.default_rng(0)
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    noise = rng.lognormal(0, 0.3, size=(6000, 2))
+    costs = [(0.004 * a, 0.0025 * b) for a, b in noise]
+    taken = simulate(pacer, machine, costs)
+    assert taken < 1.1 * sum(b for _, b in costs)
+    assert pacer.chosen == 2
