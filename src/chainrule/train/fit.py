@@ -125,6 +125,14 @@ def fit(
     History
         Loss, validation loss, metrics and learning rate per epoch.
 
+    Notes
+    -----
+    While it trains, ``fit`` chooses how many BLAS threads NumPy's products run on, and
+    puts the process's numbers back afterwards; the environment variable
+    ``CHAINRULE_NUM_THREADS`` fixes the number (a whole number from 1; ``auto`` or unset:
+    chainrule chooses; anything else raises ValueError). See the training guide's Threads
+    section.
+
     Examples
     --------
     >>> import numpy as np, chainrule as cr
