@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from chainrule.ops.constants import filled
+
 if TYPE_CHECKING:
     from chainrule.ops.registry import Op
     from chainrule.tensor import Tensor
@@ -212,86 +214,99 @@ def backward(
             "backward() called on a tensor that does not require grad: no input of the "
             "computation had requires_grad=True (or it ran under no_grad())"
         )
+    data = root.data
     if grad_out is None:
-        if root.data.size != 1:
+        if data.size != 1:
             raise ValueError(
                 f"backward() without a gradient needs a single-element output, got shape "
-                f"{root.data.shape}; pass grad_out with that shape or reduce the output first"
+                f"{data.shape}; pass grad_out with that shape or reduce the output first"
             )
-        data = root.data
-        grad_out = np.ones(data.shape, data.dtype) if data.ndim else np.array(1.0, data.dtype)
+        # A read-only one: VJPs make new arrays from the gradient they get, and whatever
+        # keeps it (a leaf root, a retained gradient) copies it first.
+        grad_out = filled(1.0, data.shape, data.dtype)
     else:
-        grad_out = np.asarray(grad_out, dtype=root.data.dtype)
-        if grad_out.shape != root.data.shape:
+        grad_out = np.asarray(grad_out, dtype=data.dtype)
+        if grad_out.shape != data.shape:
             raise ValueError(
-                f"backward(): grad_out has shape {grad_out.shape}, expected {root.data.shape}"
+                f"backward(): grad_out has shape {grad_out.shape}, expected {data.shape}"
             )
     if root._node is None:
         _accumulate(root, grad_out)
         return
 
     # The usual graph is a chain: each result made from at most one other result that
-    # needs a gradient. It is walked from the root with no sort (every consumer of the
-    # next result is behind the walk, so its gradient is complete). At the first result
-    # with two or more, the rest of the graph is sorted by creation number.
-    grads: dict[int, np.ndarray] = {id(root): grad_out}
-    tensor = root
-    order: list[Tensor] | None = None
-    index = 0
+    # needs a gradient. It is walked from the root with no sort and no table of
+    # gradients (every consumer of the next result is behind the walk, so its gradient
+    # is complete). At the first result with two or more, the rest of the graph is
+    # sorted by creation number and walked in that order.
+    tensor, grad = root, grad_out
     while True:
-        node = _live_node(tensor)
+        found = _propagate(tensor, grad, retain_graph)
+        if len(found) != 2:
+            break
+        tensor, grad = found
+    if not found:
+        return
+    grads: dict[int, np.ndarray] = {}
+    _gather(grads, found)
+    for tensor in _sorted_order(found[::2]):
         grad = grads.pop(id(tensor), None)
-        found: list[Tensor] = []  # the results among the inputs that received a gradient
         if grad is not None:
-            if tensor._retains_grad:
-                _accumulate(tensor, grad)
-            op, inputs, arrays, kwargs = node.op, node.inputs, node.arrays, node.kwargs
-            results: Any
-            joint = op.joint_vjp
-            if joint is not None:  # new arrays of the inputs' shapes (the Op contract)
-                needs = tuple([p.requires_grad for p in inputs])
-                results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
-            else:
-                results = [
-                    vjp(grad, tensor.data, *arrays, **kwargs)
-                    if vjp is not None and parent.requires_grad
-                    else None
-                    for parent, vjp in zip(inputs, op.vjps)
-                ]
-            if not retain_graph:
-                node.release()
-            for parent, grad_in in zip(inputs, results):
-                if grad_in is None:
-                    continue
-                if joint is None and grad_in.shape != parent.data.shape:
-                    grad_in = unbroadcast(grad_in, parent.data.shape)
-                if parent._node is not None:
-                    found.append(parent)
-                    key = id(parent)
-                    previous = grads.get(key)
-                    grads[key] = grad_in if previous is None else previous + grad_in
-                elif parent.grad is None:
-                    # The leaf keeps the array as its .grad (and later adds into it) only
-                    # if the VJP made it: not the upstream gradient, an input, or a view.
-                    dtype = parent.data.dtype
-                    if grad_in.dtype != dtype or (
-                        joint is None and _shared(grad_in, grad, arrays)
-                    ):
-                        grad_in = np.array(grad_in, dtype=dtype)
-                    parent.grad = grad_in
-                else:
-                    parent.grad += grad_in
-        if order is None:
-            if len(found) == 1:
-                tensor = found[0]
-                continue
-            if not found:
-                return
-            order = _sorted_order(found)
-        if index == len(order):
-            return
-        tensor = order[index]
-        index += 1
+            _gather(grads, _propagate(tensor, grad, retain_graph))
+
+
+def _gather(grads: dict[int, np.ndarray], found: list[Any]) -> None:
+    """Add each (result, gradient) pair of ``found`` (flat) into ``grads``, by the result's id."""
+    for i in range(0, len(found), 2):
+        key = id(found[i])
+        previous = grads.get(key)
+        grads[key] = found[i + 1] if previous is None else previous + found[i + 1]
+
+
+def _propagate(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> list[Any]:
+    """Apply the VJPs of the node that made ``tensor`` to ``grad`` (dE/d tensor): add
+    the gradients of leaves into their ``.grad`` and return those of the op results
+    among the inputs, flat as ``[result, gradient, result, gradient, ...]``."""
+    node = tensor._node
+    assert node is not None
+    if node.released:
+        _live_node(tensor)  # raises, saying why
+    if tensor._retains_grad:
+        _accumulate(tensor, grad)
+    op, inputs, arrays, kwargs = node.op, node.inputs, node.arrays, node.kwargs
+    results: Any
+    joint = op.joint_vjp
+    if joint is not None:  # new arrays of the inputs' shapes (the Op contract)
+        needs = tuple([p.requires_grad for p in inputs])
+        results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
+    else:
+        results = [
+            vjp(grad, tensor.data, *arrays, **kwargs)
+            if vjp is not None and parent.requires_grad
+            else None
+            for parent, vjp in zip(inputs, op.vjps)
+        ]
+    if not retain_graph:
+        node.release()
+    found: list[Any] = []
+    for parent, grad_in in zip(inputs, results):
+        if grad_in is None:
+            continue
+        if joint is None and grad_in.shape != parent.data.shape:
+            grad_in = unbroadcast(grad_in, parent.data.shape)
+        if parent._node is not None:
+            found += (parent, grad_in)
+        elif parent.grad is None:
+            # The leaf keeps the array as its .grad (and later adds into it) only if the
+            # VJP made it: not the upstream gradient, an input, or a view.
+            if grad_in.dtype != parent.data.dtype or (
+                joint is None and _shared(grad_in, grad, arrays)
+            ):
+                grad_in = np.array(grad_in, dtype=parent.data.dtype)
+            parent.grad = grad_in
+        else:
+            parent.grad += grad_in
+    return found
 
 
 def _shared(grad_in: np.ndarray, grad: np.ndarray, arrays: tuple[np.ndarray, ...]) -> bool:

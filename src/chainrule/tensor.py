@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from chainrule.ops import Op
 
 DEFAULT_DTYPE = np.dtype(np.float32)
+_new_tensor = object.__new__
+# np.vdot without NumPy's __array_function__ dispatch (a Python call of its own), which
+# costs as much as the product on the small arrays of a small batch.
+_vdot = getattr(np.vdot, "_implementation", np.vdot)
 ArrayLike = Union["Tensor", np.ndarray, float, int, list[Any], tuple[Any, ...]]
 
 
@@ -63,7 +67,7 @@ def all_finite(array: np.ndarray) -> bool:
     one BLAS dot product decides the common case at a fraction of the cost of
     ``np.isfinite(array).all()``, which settles the rest.
     """
-    if math.isfinite(np.vdot(array, array)):
+    if math.isfinite(_vdot(array, array)):
         return True
     return bool(np.isfinite(array).all())
 
@@ -100,10 +104,10 @@ class Tensor:
         self._node: Node | None = None
         self._retains_grad = False
 
-    @classmethod
-    def _from_op(cls, data: np.ndarray) -> Tensor:
+    @staticmethod
+    def _from_op(data: np.ndarray) -> Tensor:
         """A tensor around ``data`` that needs no gradient (yet): apply() records its node."""
-        out = cls.__new__(cls)
+        out = _new_tensor(Tensor)
         out.data = data
         out.grad = None
         out.requires_grad = False
@@ -292,15 +296,23 @@ def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
         result, saved = op.forward(*arrays, **attrs), None
     if type(result) is not np.ndarray:  # NumPy reductions return scalars
         result = np.asarray(result)
-    out = Tensor._from_op(result)
+    # Tensor._from_op(result), without the call: this runs for every op of every step.
+    out = _new_tensor(Tensor)
+    out.data = result
+    out.grad = None
+    out.name = None
+    out._retains_grad = False
     if _GradMode.enabled:
-        for tensor, differentiable in zip(inputs, op.differentiable):
-            if differentiable and tensor.requires_grad:
+        for position in op.differentiated:
+            if inputs[position].requires_grad:
                 out.requires_grad = True
                 out._node = Node(op, inputs, arrays, attrs, saved)
                 return out
-        if op.always_record:
-            out._node = Node(op, inputs, arrays, attrs, saved)
+        out.requires_grad = False
+        out._node = Node(op, inputs, arrays, attrs, saved) if op.always_record else None
+        return out
+    out.requires_grad = False
+    out._node = None
     return out
 
 

@@ -27,12 +27,22 @@ from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite, app
 REDUCTIONS = ("mean", "sum")
 _MSE = get_op("mse")
 _LINEAR = get_op("linear")
+_SOFTMAX_CE = get_op("softmax_cross_entropy")
+_UNSIGNED: dict[np.dtype[Any], np.dtype[Any]] = {}
+
+
+def _unsigned(dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """The unsigned integer dtype of the same size and byte order as ``dtype``."""
+    unsigned = _UNSIGNED.get(dtype)
+    if unsigned is None:
+        unsigned = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
+    return unsigned
 
 
 def _prediction(prediction: ArrayLike, loss: Module) -> Tensor:
     """The prediction as a tensor; a loss over no samples is refused (its mean is undefined)."""
-    pred = as_tensor(prediction, loss)
-    if pred.size == 0:
+    pred = prediction if isinstance(prediction, Tensor) else as_tensor(prediction, loss)
+    if pred.data.size == 0:
         raise ValueError(
             f"{type(loss).__name__}: got no samples (prediction of shape {pred.shape}); "
             "a loss needs at least one sample"
@@ -126,17 +136,19 @@ class MSELoss(Module):
     ) -> Tensor:
         pred = _prediction(prediction, self)
         weight = _sample_weights("MSELoss", sample_weight, pred, self.reduction)
-        # Unweighted, the op records exactly the attributes it always had.
-        weighted = {} if weight is None else {"weight": weight}
         data = pred.data
         if type(target) is np.ndarray and target.dtype == data.dtype and target.shape == data.shape:
             y = target  # the usual case, with nothing to convert
         else:
             y = _target_array("MSELoss", target, data.dtype, check=False)
             y = _matching_target("MSELoss", pred, y)
-        loss = apply(
-            _MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half, **weighted
-        )
+        if weight is None:  # the op records exactly the attributes it always had
+            loss = apply(_MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half)
+        else:
+            loss = apply(
+                _MSE, pred, Tensor._from_op(y), reduction=self.reduction, half=self.half,
+                weight=weight,
+            )
         # A NaN or infinite target makes the loss NaN or infinite: only then can the
         # target be at fault, and only then is it searched.
         if not math.isfinite(loss.data):
@@ -177,9 +189,10 @@ class CrossEntropyLoss(Module):
             )
         n, classes = scores.shape
         if isinstance(target, np.ndarray) and target.dtype.kind in "iu" and target.shape == (n,):
-            # Integer labels (the usual case) are passed on as they are: two reductions
-            # check their range.
-            if n and (target.min() < 0 or target.max() >= classes):
+            # Integer labels (the usual case) are passed on as they are. Read as unsigned
+            # integers, negative labels are larger than any class number, so one
+            # reduction checks the range.
+            if n and np.maximum.reduce(target.view(_unsigned(target.dtype))) >= classes:
                 i = int(np.argmax((target < 0) | (target >= classes)))
                 raise ValueError(
                     f"{owner}: class labels must be integers in [0, {classes - 1}] for {classes} "
@@ -218,6 +231,8 @@ class CrossEntropyLoss(Module):
         y = self._targets(scores, target)
         w = _sample_weights("CrossEntropyLoss", sample_weight, scores, self.reduction)
         if not self.from_probs:
+            if w is None:  # the usual case, straight to the op (y is of the right dtype)
+                return apply(_SOFTMAX_CE, scores, Tensor._from_op(y), reduction=self.reduction)
             return F.softmax_cross_entropy(scores, y, reduction=self.reduction, weight=w)
         node = scores.node
         if node is not None and node.op.name == "softmax" and node.attrs.get("axis", -1) in (-1, 1):

@@ -179,6 +179,11 @@ class Op:
         """Which inputs carry a gradient."""
         return tuple(v is not None for v in self.vjps)
 
+    @functools.cached_property
+    def differentiated(self) -> tuple[int, ...]:
+        """The positions of the inputs that carry a gradient."""
+        return tuple(i for i, v in enumerate(self.vjps) if v is not None)
+
 
 def vjps_from_joint(joint: Callable[..., tuple[Array | None, ...]], count: int) -> tuple[VJP, ...]:
     """One VJP per input, each asking ``joint`` for that input's gradient alone."""
