@@ -31,12 +31,19 @@ _SOFTMAX_CE = get_op("softmax_cross_entropy")
 _UNSIGNED: dict[np.dtype[Any], np.dtype[Any]] = {}
 
 
-def _unsigned(dtype: np.dtype[Any]) -> np.dtype[Any]:
-    """The unsigned integer dtype of the same size and byte order as ``dtype``."""
-    unsigned = _UNSIGNED.get(dtype)
+def _labels_in_range(labels: np.ndarray, classes: int) -> bool:
+    """Whether every integer label lies in [0, classes).
+
+    Read as unsigned integers of the same size, negative labels are larger than any
+    class number, so the largest one decides. A small batch's few labels are compared
+    as Python numbers: a NumPy reduction costs several times more on a handful of values.
+    """
+    unsigned = _UNSIGNED.get(labels.dtype)
     if unsigned is None:
-        unsigned = _UNSIGNED[dtype] = np.dtype(dtype.str.replace("i", "u"))
-    return unsigned
+        unsigned = _UNSIGNED[labels.dtype] = np.dtype(labels.dtype.str.replace("i", "u"))
+    values = labels.view(unsigned)
+    largest = max(values.tolist()) if values.size <= 64 else np.maximum.reduce(values)
+    return bool(largest < classes)
 
 
 def _prediction(prediction: ArrayLike, loss: Module) -> Tensor:
@@ -189,10 +196,8 @@ class CrossEntropyLoss(Module):
             )
         n, classes = scores.shape
         if isinstance(target, np.ndarray) and target.dtype.kind in "iu" and target.shape == (n,):
-            # Integer labels (the usual case) are passed on as they are. Read as unsigned
-            # integers, negative labels are larger than any class number, so one
-            # reduction checks the range.
-            if n and np.maximum.reduce(target.view(_unsigned(target.dtype))) >= classes:
+            # Integer labels (the usual case) are passed on as they are, after a check.
+            if n and not _labels_in_range(target, classes):
                 i = int(np.argmax((target < 0) | (target >= classes)))
                 raise ValueError(
                     f"{owner}: class labels must be integers in [0, {classes - 1}] for {classes} "

@@ -29,10 +29,21 @@ def log_tiny(dtype: np.dtype) -> float:
     return value
 
 
+_EXP_FLOORS: dict[tuple[np.dtype, float], Array] = {}
+
+
 def safe_exp_neg(x: Array, headroom: float = 1.0) -> Array:
     """exp(x) for x <= 0, clamped at ``headroom`` times the smallest normal number
     instead of underflowing (so dividing the result by up to ``headroom`` is safe)."""
-    return np.exp(np.maximum(x, log_tiny(x.dtype) + math.log(headroom)))
+    # The clamp as a 0-d array of x's dtype, made once per dtype and headroom: the same
+    # value NumPy would convert the Python float to on every call (see ops.constants).
+    key = (x.dtype, headroom)
+    floor = _EXP_FLOORS.get(key)
+    if floor is None:
+        if len(_EXP_FLOORS) >= 64:
+            _EXP_FLOORS.clear()
+        floor = _EXP_FLOORS[key] = scalar(log_tiny(x.dtype) + math.log(headroom), x.dtype)
+    return np.exp(np.maximum(x, floor))
 
 
 def sigmoid(x: Array) -> Array:

@@ -59,5 +59,7 @@ def row_max(x: np.ndarray) -> np.ndarray:
     """``x.max(axis=-1, keepdims=True)``; for a matrix of short rows, the maxima down the
     columns of its transpose (NumPy reduces short rows one at a time, columns at once)."""
     if x.ndim == 2 and 0 < x.shape[1] <= 32:
+        if x.shape[0] <= 8:  # a few rows (a small batch): one reduction, no copy
+            return np.maximum.reduce(x, axis=1, keepdims=True)
         return np.maximum.reduce(np.ascontiguousarray(x.T), 0)[:, None]
     return x.max(axis=-1, keepdims=True)

@@ -37,13 +37,31 @@ def _targets_as_rows(target: Array, scores: Array) -> Array:
     return rows
 
 
-def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
-    """Index of each row's labelled entry, and those entries (scores of shape (..., C))."""
+_ROW_NUMBERS: dict[int, Array] = {}
+
+
+def _row_numbers(count: int) -> Array:
+    """``np.arange(count)``, read-only and kept for the few batch sizes a run uses."""
+    rows = _ROW_NUMBERS.get(count)
+    if rows is None:
+        if len(_ROW_NUMBERS) >= 16:
+            _ROW_NUMBERS.clear()
+        rows = _ROW_NUMBERS[count] = np.arange(count)
+        rows.flags.writeable = False
+    return rows
+
+
+def _label_index(labels: Array) -> tuple[Array, ...]:
+    """Index of each row's labelled entry in scores of shape (..., C)."""
     labels = labels.astype(np.intp, copy=False)
     if labels.ndim == 1:  # the usual (N, C) scores
-        index: tuple[Array, ...] = (np.arange(len(labels)), labels)
-    else:
-        index = (*np.indices(labels.shape, sparse=True), labels)
+        return (_row_numbers(len(labels)), labels)
+    return (*np.indices(labels.shape, sparse=True), labels)
+
+
+def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
+    """Index of each row's labelled entry, and those entries (scores of shape (..., C))."""
+    index = _label_index(labels)
     return index, scores[index]
 
 
@@ -90,7 +108,7 @@ def _softmax_ce_vjp(
         delta = probs - target
     else:  # probabilities minus one-hot rows
         delta = probs.copy()
-        delta[_pick(delta, target)[0]] -= 1.0
+        delta[_label_index(target)] -= 1.0
     if weight is None:
         delta *= grad * per_element(reduction, math.prod(logits.shape[:-1]))
     else:
