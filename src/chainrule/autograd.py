@@ -250,9 +250,9 @@ def backward(
     grads: dict[int, np.ndarray] = {}
     _gather(grads, found)
     for tensor in _sorted_order(found[::2]):
-        grad = grads.pop(id(tensor), None)
-        if grad is not None:
-            _gather(grads, _propagate(tensor, grad, retain_graph))
+        pending = grads.pop(id(tensor), None)
+        if pending is not None:
+            _gather(grads, _propagate(tensor, pending, retain_graph))
 
 
 def _gather(grads: dict[int, np.ndarray], found: list[Any]) -> None:
