@@ -136,7 +136,8 @@ def bench_adam_large(repeats: int, samples: int) -> dict[str, object]:
     return {"samples": samples, "seconds": medians}
 def bench_small_batch(repeats: int) -> dict[str, object]:
     """One SGD epoch at batch 4 of the 256-256-10 network (see bench/small_batch.py)."""
-    medians = race(small_batch.contestants(), repeats)
+    with small_batch.one_thread():
+        medians = race(small_batch.contestants(), repeats)
     return {"samples": small_batch.SAMPLES, "batch": small_batch.BATCH, "seconds": medians}
 
 

@@ -3,12 +3,17 @@
 A 256-256-10 network (256 inputs, one hidden ReLU layer of 256, 10 classes, softmax
 cross-entropy) trained with plain SGD on 4,096 samples in batches of 4: 1,024 steps
 whose matrix products are small, so what each contestant spends per step besides the
-arithmetic decides the ratio. The hand-written NumPy loop is the reference.
+arithmetic decides the ratio. The hand-written NumPy loop is the reference. Every
+contestant runs on one thread (BLAS and PyTorch's own): products of 4 rows gain nothing
+from a second one, and PyTorch's waiting threads would otherwise measure the machine's
+other work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -108,3 +113,21 @@ def contestants(samples: int = SAMPLES) -> dict[str, Runner | None]:
         "numpy": numpy_epoch(X, y),
         "pytorch": torch_epoch(X, y),
     }
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """BLAS (through threadpoolctl, when installed) and PyTorch (when imported) on one thread."""
+    with contextlib.ExitStack() as stack:
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:
+            pass
+        else:
+            stack.enter_context(threadpool_limits(1))
+        torch = sys.modules.get("torch")
+        if torch is not None:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            stack.callback(torch.set_num_threads, threads)
+        yield
