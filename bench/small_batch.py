@@ -12,7 +12,6 @@ other work.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -117,7 +116,7 @@ def contestants(samples: int = SAMPLES) -> dict[str, Runner | None]:
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    """BLAS (through threadpoolctl, when installed) and PyTorch (when imported) on one thread."""
+    """BLAS (through threadpoolctl) and PyTorch on one thread, where they are installed."""
     with contextlib.ExitStack() as stack:
         try:
             from threadpoolctl import threadpool_limits
@@ -125,7 +124,10 @@ def one_thread() -> Iterator[None]:
             pass
         else:
             stack.enter_context(threadpool_limits(1))
-        torch = sys.modules.get("torch")
+        try:
+            import torch
+        except ImportError:
+            torch = None
         if torch is not None:
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
