@@ -11,6 +11,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from chainrule.data import Dataset, read_csv
+from csv_engines import engine
+
+# Every test here runs with pandas' parser and with the NumPy-only one.
+pytestmark = pytest.mark.usefixtures("engine")
+__all__ = ["engine"]
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import pandas as pd
+from ._csv_text import to_numbers
 
 #: Cells that mean "no value here" (compared case-insensitively).
-_MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 #: A number written with a decimal comma: 0,5 or 3,25 (1,234 is ambiguous, see below).
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$", re.ASCII)
 #: Digits grouped in threes by one separator: 1,234 / 12.345.678 / 1 234 / 1'234, then
@@ -30,12 +28,11 @@ def _where(lines: np.ndarray, index: int) -> str:
 
 
 def numeric_column(
-    cells: pd.Series, name: str, lines: np.ndarray, source: Path, target: str | None
+    text: np.ndarray, name: str, lines: np.ndarray, source: Path, target: str | None
 ) -> np.ndarray:
-    import pandas as pd
-
-    text = cells.to_numpy(dtype=object)
-    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+    """The stripped text cells of feature column ``name`` as float64, or a ValueError
+    naming the first bad cell by its row and line, and what to write instead."""
+    values = to_numbers(text)
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad) == 0:
         return values
@@ -43,7 +40,7 @@ def numeric_column(
     where = f"column {name!r}, {_where(lines, first)}"
     more = f" ({len(bad) - 1} more bad cell(s) in this column)" if len(bad) > 1 else ""
     cell = str(text[first])
-    if cell.lower() in _MISSING_TOKENS:
+    if cell.lower() in MISSING_TOKENS:
         shown = "an empty cell" if cell == "" else f"{cell!r}"
         raise ValueError(
             f"{source}: missing value ({shown}) in {where}{more}; fill it in or delete the row"
@@ -90,18 +87,17 @@ def _number_hint(cell: str) -> str | None:
     return None
 
 
-def target_column(cells: pd.Series, name: str, lines: np.ndarray, source: Path) -> np.ndarray:
-    import pandas as pd
-
-    text = cells.to_numpy(dtype=object)
-    missing = np.array([cell.lower() in _MISSING_TOKENS for cell in text])
+def target_column(text: np.ndarray, name: str, lines: np.ndarray, source: Path) -> np.ndarray:
+    """The target column as float64 if every label is a number, else as the text labels;
+    a ValueError for a missing or infinite label, or numbers mixed with text."""
+    missing = np.array([cell.lower() in MISSING_TOKENS for cell in text])
     if missing.any():
         first = int(np.flatnonzero(missing)[0])
         raise ValueError(
             f"{source}: missing target value in column {name!r}, "
             f"{_where(lines, first)}; fill it in or delete the row"
         )
-    values = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=np.float64)
+    values = to_numbers(text)
     is_number = ~np.isnan(values)
     if is_number.all():
         if np.isinf(values).any():

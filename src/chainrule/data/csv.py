@@ -1,43 +1,46 @@
 """Read a CSV file of numbers into a :class:`Dataset`, with errors that say what to fix.
 
-Every cell is read as text first and converted here rather than inside pandas, so a
-bad cell can be reported by its column, its data row and its line in the file.
+Two readers share the checks. The fast one (:mod:`._csv_fast`) parses numbers in
+chunks straight into the array, with pandas' C parser where pandas is installed; at the
+first cell or row it cannot vouch for it gives up, and the careful one reads every cell
+as text first, so that a bad cell can be reported by its column, its data row and its
+line in the file. Every message therefore comes from the careful reader.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
-import re
-import stat
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chainrule._memory import format_bytes, format_excess
 from chainrule._show import MAX_NAMES, names, shown
 
 from ._csv_cells import numeric_column, target_column
+from ._csv_fast import Layout, NotFast, header_cells, read_numbers
+from ._csv_file import (
+    CANDIDATE_DELIMITERS,
+    check_max_bytes,
+    checked_size,
+    count_lines,
+    file_head,
+    header_start,
+    read_text,
+    sniff_delimiter,
+    strip_leading_blank_lines,
+)
+from ._csv_text import pandas_or_none, text_table
 from .dataset import Dataset
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 __all__ = ["MAX_CSV_BYTES", "csv_columns", "read_csv"]
 
 #: The largest CSV file :func:`read_csv` reads unless told otherwise: 256 MiB.
 MAX_CSV_BYTES = 256 * 2**20
 
-#: Delimiters tried, in this order of preference, when none is given.
-_CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
-_QUOTED = re.compile(r'"[^"]*"')
-_RAGGED_ROW = re.compile(
-    r"Expected (?P<expected>\d+) fields in line (?P<line>\d+), saw (?P<saw>\d+)"
-)
 
 
 def read_csv(
@@ -127,11 +130,74 @@ def read_table(
     """:func:`read_csv`, with the advice for unexpected feature columns given by the
     caller: the command line has no ``target=`` or ``ignore=`` to suggest."""
     source = Path(path)
+    max_bytes = check_max_bytes(max_bytes)
+    checked_size(source, max_bytes)
+    try:
+        return _read_fast(
+            source, target, delimiter, feature_names, ignore, unexpected_hint, max_bytes
+        )
+    except NotFast:
+        pass
+    return _read_careful(
+        source, target, delimiter, feature_names, ignore, unexpected_hint, max_bytes
+    )
+
+
+def _read_fast(
+    source: Path,
+    target: str | None,
+    delimiter: str | None,
+    feature_names: Sequence[str] | None,
+    ignore: Sequence[str],
+    unexpected_hint: str,
+    max_bytes: int,
+) -> Dataset:
+    """The file read by the fast reader, or NotFast for the careful one to decide."""
+    start = header_start(*file_head(source))
+    if start is None:
+        raise NotFast
+    header_line, _, offset = start
+    sep = sniff_delimiter(header_line) if delimiter is None else delimiter
+    if not sep or (len(sep) > 1 and (sep != r"\s+" or pandas_or_none() is None)):
+        raise NotFast  # regular expressions, and any longer delimiter without pandas
+    header = [_normal(name) for name in header_cells(source, offset, sep)]
+    try:
+        _check_header(header, header_line, sep, delimiter is None, source)
+        target = None if target is None else _normal(target)
+        features = _features(header, target, feature_names, ignore, unexpected_hint, source)
+    except ValueError:
+        raise NotFast from None
+    lines = count_lines(source, offset, max_bytes)
+    if lines is None:
+        raise NotFast
+    layout = Layout(
+        start=offset,
+        sep=sep,
+        width=len(header),
+        features=[header.index(name) for name in features],
+        target=None if target is None else header.index(target),
+        capacity=lines[0] - 1,  # less the header
+        end=lines[1],
+    )
+    X, y = read_numbers(source, layout)
+    return Dataset(X=X, y=y, feature_names=features, target_name=target)
+
+
+def _read_careful(
+    source: Path,
+    target: str | None,
+    delimiter: str | None,
+    feature_names: Sequence[str] | None,
+    ignore: Sequence[str],
+    unexpected_hint: str,
+    max_bytes: int,
+) -> Dataset:
+    """The file read with every cell as text, naming the first problem found."""
     table, header, skipped = _table(source, delimiter, max_bytes)
-    cells = table.iloc[1:]
+    cells = table[1:]
     # Row i of the table is line i + 1 of the text, after the skipped blank lines.
     lines = np.arange(2, len(table) + 1) + skipped
-    nonblank = (cells != "").any(axis=1).to_numpy()
+    nonblank = (cells != "").any(axis=1)
     cells, lines = cells[nonblank], lines[nonblank]
 
     if len(cells) == 0:
@@ -141,6 +207,25 @@ def read_table(
         )
 
     target = None if target is None else _normal(target)
+    features = _features(header, target, feature_names, ignore, unexpected_hint, source)
+    X = np.empty((len(cells), len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        X[:, j] = numeric_column(cells[:, header.index(name)], name, lines, source, target)
+    y = None
+    if target is not None:
+        y = target_column(cells[:, header.index(target)], target, lines, source)
+    return Dataset(X=X, y=y, feature_names=features, target_name=target)
+
+
+def _features(
+    header: list[str],
+    target: str | None,
+    feature_names: Sequence[str] | None,
+    ignore: Sequence[str],
+    unexpected_hint: str,
+    source: Path,
+) -> list[str]:
+    """The feature columns in the order of X, or the ValueError that says why not."""
     if target is not None and target not in header:
         raise ValueError(f"{source}: {_unknown_column_message(target, header)}")
     left_out = {_normal(name) for name in ignore}
@@ -153,13 +238,7 @@ def read_table(
     if feature_names is not None:
         expected = [_normal(name) for name in feature_names]
         features = _match_expected(features, expected, source, unexpected_hint)
-
-    columns = {name: cells.iloc[:, header.index(name)] for name in header}
-    X = np.empty((len(cells), len(features)), dtype=np.float64)
-    for j, name in enumerate(features):
-        X[:, j] = numeric_column(columns[name], name, lines, source, target)
-    y = None if target is None else target_column(columns[target], target, lines, source)
-    return Dataset(X=X, y=y, feature_names=features, target_name=target)
+    return features
 
 
 def csv_columns(
@@ -172,138 +251,32 @@ def csv_columns(
 
     For offering a choice of target column before the file is read as numbers.
     """
-    return _table(Path(path), delimiter, max_bytes)[1]
+    return _table(Path(path), delimiter, check_max_bytes(max_bytes))[1]
 
 
-def _table(
-    source: Path, delimiter: str | None, max_bytes: int
-) -> tuple[pd.DataFrame, list[str], int]:
+def _table(source: Path, delimiter: str | None, max_bytes: int) -> tuple[np.ndarray, list[str], int]:
     """The file's cells as text, its checked header and the blank lines skipped above it."""
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 1:
-        raise ValueError(f"max_bytes must be a positive whole number of bytes, got {max_bytes!r}")
-    text, skipped = _strip_leading_blank_lines(_read_text(source, int(max_bytes)))
+    text, skipped = strip_leading_blank_lines(read_text(source, max_bytes))
     if not text:
         raise ValueError(
             f"{source}: the file is empty; expected a header line naming the columns, "
             "then one line per sample"
         )
     header_line = text.splitlines()[0]
-    sep = _sniff_delimiter(header_line) if delimiter is None else delimiter
+    sep = sniff_delimiter(header_line) if delimiter is None else delimiter
     if not sep:
         raise ValueError('delimiter must be a non-empty string such as "," or ";", got ""')
-    table = _parse(text, sep, skipped, source)
-    header = [_normal(name) for name in table.iloc[0]]
+    table = text_table(text, sep, skipped, source)
+    header = [_normal(name) for name in table[0]]
     _check_header(header, header_line, sep, delimiter is None, source)
     return table, header, skipped
-
-
-def _read_text(source: Path, max_bytes: int) -> str:
-    if not source.exists():
-        raise FileNotFoundError(
-            f"no such file: {str(source)!r} (looked in {source.resolve().parent}); "
-            "check the path and the current directory"
-        )
-    if source.is_dir():
-        raise ValueError(f"{source} is a directory; pass the path of a CSV file inside it")
-    # A device or pipe may never end (/dev/zero) or never start (a FIFO nobody writes
-    # to: even opening it would wait), so only regular files are read.
-    info = source.stat()
-    if not stat.S_ISREG(info.st_mode):
-        raise ValueError(
-            f"{source} is {_file_kind(info.st_mode)}, not a regular file; save the table "
-            "to a .csv file and pass that file's path"
-        )
-    size = info.st_size
-    # The size on disk can be wrong (a file still growing, or one in /proc), so the read
-    # itself is bounded too: one byte past the limit is enough to know.
-    with source.open("rb") as handle:
-        raw = handle.read(max_bytes + 1) if size <= max_bytes else b""
-    if size > max_bytes or len(raw) > max_bytes:
-        if size > max_bytes:
-            found, limit = format_excess(size, max_bytes)
-        else:
-            limit = format_bytes(max_bytes)
-            found = f"more than {limit}"
-        raise ValueError(
-            f"{source}: the file is {found}, over the limit of {limit} "
-            "for a CSV file (reading one takes about 15 times its size in memory); to read "
-            "it anyway, raise the limit: --max-csv-size on the command line, max_bytes= in "
-            "read_csv"
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        byte = raw[error.start : error.start + 1].hex()
-        raise ValueError(
-            f"{source}: not valid UTF-8 (byte 0x{byte} on line {line}); "
-            "save the file with UTF-8 encoding (e.g. 'CSV UTF-8' in a spreadsheet program)"
-        ) from None
-
-
-def _file_kind(mode: int) -> str:
-    kinds = [
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a pipe (FIFO)"),
-        (stat.S_ISSOCK, "a socket"),
-    ]
-    return next((name for test, name in kinds if test(mode)), "a special file")
-
-
-def _strip_leading_blank_lines(text: str) -> tuple[str, int]:
-    """Return the text from its first non-blank line on, and how many lines were cut."""
-    lines = text.splitlines(keepends=True)
-    for index, line in enumerate(lines):
-        if line.strip():
-            return "".join(lines[index:]), index
-    return "", len(lines)
-
-
-def _sniff_delimiter(header_line: str) -> str:
-    unquoted = _QUOTED.sub("", header_line)
-    counts = {sep: unquoted.count(sep) for sep in _CANDIDATE_DELIMITERS}
-    best = max(_CANDIDATE_DELIMITERS, key=lambda sep: counts[sep])
-    return best if counts[best] > 0 else ","
-
-
-def _parse(text: str, sep: str, skipped: int, source: Path) -> pd.DataFrame:
-    try:
-        import pandas as pd
-    except ImportError:
-        raise ImportError("read_csv needs pandas; install it with: pip install pandas") from None
-    import io
-
-    try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="python" if len(sep) > 1 and sep != r"\s+" else "c",
-        )
-    except pd.errors.ParserError as error:
-        found = _RAGGED_ROW.search(str(error))
-        detail = (
-            f"line {int(found['line']) + skipped} has {found['saw']} cells "
-            f"but the header has {found['expected']}"
-            if found
-            else str(error).strip()
-        )
-        raise ValueError(
-            f"{source}: rows have different numbers of cells ({detail}); every line needs "
-            f"one cell per column, separated by {sep!r}"
-        ) from None
-    return table.fillna("").apply(lambda column: column.str.strip())
 
 
 def _check_header(
     header: list[str], header_line: str, sep: str, sniffed: bool, source: Path
 ) -> None:
     if len(header) == 1:
-        others = [s for s in _CANDIDATE_DELIMITERS if s != sep and s in header_line]
+        others = [s for s in CANDIDATE_DELIMITERS if s != sep and s in header_line]
         if others:
             raise ValueError(
                 f"{source}: the header {shown(header_line.strip())} was read as a single column "

@@ -1,0 +1,265 @@
+"""The fast reading of a CSV file of numbers, in chunks, straight into a float array.
+
+It reads only files it can vouch for: every feature (and numeric target) cell a finite
+number written as pandas writes numbers, every row as long as the header, text labels
+neither missing nor numbers. At anything else it gives up (:class:`NotFast`) and the
+careful reader, which keeps every cell as text, reads the file and names the problem;
+so the result and every message are the careful reader's, only sooner.
+
+With pandas, its C parser splits and converts the cells; without it, Python's
+:mod:`csv` module splits them and NumPy converts them. Either way memory holds the
+array being filled and one chunk of rows, never the file's text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import itertools
+import re
+import warnings
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+from ._csv_cells import MISSING_TOKENS
+from ._csv_text import pandas_or_none, to_numbers
+
+#: Rows converted at a time: pandas' chunks (smaller ones stay in the processor's cache,
+#: and measure faster than larger ones), and the csv module's.
+PANDAS_CHUNK_ROWS = 2**15
+PYTHON_CHUNK_ROWS = 2**12
+#: Characters of lines handed to ``numpy.loadtxt`` at a time.
+PYTHON_BLOCK_CHARS = 2**20
+
+
+class NotFast(Exception):
+    """The fast reader cannot vouch for this file: the careful reader decides."""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the cells are and which columns to take.
+
+    ``start`` is the byte where the header line starts, ``width`` the header's number of
+    cells, ``features`` the columns of X in order, ``capacity`` a bound on the number of
+    rows, ``end`` the file's size when it was checked.
+    """
+
+    start: int
+    sep: str
+    width: int
+    features: list[int]
+    target: int | None
+    capacity: int
+    end: int
+
+
+@contextlib.contextmanager
+def _opened(source: Path, start: int, end: int) -> Iterator[io.BufferedReader]:
+    """The file from ``start`` on; NotFast if it has changed since checked up to ``end``."""
+    with source.open("rb") as handle:
+        handle.seek(start)
+        yield handle
+        if handle.tell() > end:
+            raise NotFast
+
+
+def header_cells(source: Path, start: int, sep: str) -> list[str]:
+    """The header's cells, stripped, as the careful reader splits them."""
+    pd = pandas_or_none()
+    with source.open("rb") as handle:
+        handle.seek(start)
+        try:
+            if pd is not None:
+                table = pd.read_csv(
+                    handle, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False,
+                    skip_blank_lines=False, engine="c", encoding="utf-8",
+                )  # fmt: skip
+                row = table.fillna("").iloc[0].tolist()
+            else:
+                rows = _python_rows(handle, sep)
+                with contextlib.closing(rows):
+                    row = next(rows)
+        except (ValueError, UnicodeError, csv.Error, StopIteration):
+            raise NotFast from None
+    return [cell.strip() for cell in row]
+
+
+def read_numbers(source: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray | None]:
+    """``X`` and ``y`` of the rows below the header, or NotFast."""
+    pd = pandas_or_none()
+    filler = _Filler(layout)
+    with _opened(source, layout.start, layout.end) as handle:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pandas' warnings of mixed types
+                chunks = _pandas_chunks(pd, handle, layout) if pd else _numpy_chunks(handle, layout)
+                with contextlib.closing(chunks):  # before ``handle`` closes
+                    for features, target in chunks:
+                        filler.add(features, target)
+        except (ValueError, OverflowError, UnicodeError, csv.Error):
+            raise NotFast from None
+    return filler.result()
+
+
+Chunk = tuple[list[np.ndarray], np.ndarray | None]
+
+
+def _pandas_chunks(
+    pd: ModuleType, handle: io.BufferedReader, layout: Layout
+) -> Generator[Chunk, None, None]:
+    reader = pd.read_csv(
+        # No names=: with names, pandas would take a longer row's first cells as an index.
+        handle, sep=layout.sep, header=None, skiprows=1,
+        na_filter=False, engine="c", encoding="utf-8", chunksize=PANDAS_CHUNK_ROWS,
+        low_memory=False,  # each chunk in one piece: chunksize bounds the memory already
+    )  # fmt: skip
+    with reader:
+        for chunk in reader:
+            if chunk.shape[1] != layout.width:  # the first row's length sets pandas' width
+                raise NotFast
+            columns = [chunk[column] for column in layout.features]
+            if any(column.dtype.kind not in "iuf" for column in columns):
+                raise NotFast
+            target = None
+            if layout.target is not None:
+                labels = chunk[layout.target]
+                kind = labels.dtype.kind
+                if kind not in "iufO":  # True/False became booleans: the text is lost
+                    raise NotFast
+                target = labels.to_numpy(dtype=object if kind == "O" else np.float64)
+            yield [column.to_numpy(dtype=np.float64) for column in columns], target
+
+
+@contextlib.contextmanager
+def _text(handle: io.BufferedReader) -> Iterator[io.TextIOWrapper]:
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
+    try:
+        yield text
+    finally:
+        text.detach()  # leaves ``handle`` open, for its owner to close
+
+
+def _python_rows(handle: io.BufferedReader, sep: str) -> Generator[list[str], None, None]:
+    with _text(handle) as text:
+        yield from csv.reader(text, delimiter=sep, strict=True)
+
+
+def _numpy_chunks(handle: io.BufferedReader, layout: Layout) -> Generator[Chunk, None, None]:
+    """Blocks of lines of nothing but numbers go to ``numpy.loadtxt``; from the first
+    block with anything else on (quotes, text labels), the csv module splits the rows."""
+    not_plain = re.compile(f"[^0-9.eE+\\- \t\r\n{re.escape(layout.sep)}]")
+    with _text(handle) as text:
+        text.readline()  # the header
+        while lines := text.readlines(PYTHON_BLOCK_CHARS):
+            if not_plain.search("".join(lines)):
+                rows = csv.reader(itertools.chain(lines, text), delimiter=layout.sep, strict=True)
+                yield from _numpy_converted(rows, layout)
+                return
+            table = np.loadtxt(
+                lines, delimiter=layout.sep, comments=None, dtype=np.float64, ndmin=2
+            )
+            if table.shape[1] != layout.width:
+                raise NotFast
+            if len(table):
+                target = None if layout.target is None else table[:, layout.target]
+                yield list(table[:, layout.features].T), target
+
+
+def _numpy_converted(rows: Iterator[list[str]], layout: Layout) -> Iterator[Chunk]:
+    while chunk := list(itertools.islice(rows, PYTHON_CHUNK_ROWS)):
+        chunk = [row for row in chunk if row]  # blank lines
+        if any(len(row) != layout.width for row in chunk):
+            raise NotFast
+        if not chunk:
+            continue
+        features = [_floats([row[column] for row in chunk]) for column in layout.features]
+        target = None
+        if layout.target is not None:
+            labels = [row[layout.target] for row in chunk]
+            try:
+                target = _floats(labels)
+            except NotFast:
+                target = np.array(labels, dtype=object)
+        yield features, target
+
+
+_NOT_PLAIN = re.compile(r"[^0-9.eE+\- \t\n]")
+
+
+def _floats(cells: list[str]) -> np.ndarray:
+    """The cells as numbers, if every one is written as pandas reads numbers."""
+    if _NOT_PLAIN.search("\n".join(cells)):
+        raise NotFast
+    # float() reads every plain cell as pandas does, and refuses the same ("1e", ".").
+    return np.array([float(cell) for cell in cells])
+
+
+class _Filler:
+    """Fills the preallocated ``X`` (and ``y``) chunk by chunk, checking each chunk."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.X = np.empty((layout.capacity, len(layout.features)), dtype=np.float64)
+        self.y = np.empty(layout.capacity) if layout.target is not None else None
+        self.labels: list[np.ndarray] = []
+        self.numeric_labels = False
+        self.rows = 0
+
+    def add(self, features: list[np.ndarray], target: np.ndarray | None) -> None:
+        start, end = self.rows, self.rows + len(features[0])
+        if end > len(self.X):  # the file changed since its lines were counted
+            raise NotFast
+        block = self.X[start:end]
+        for j, column in enumerate(features):
+            block[:, j] = column
+        if not _finite(block):
+            raise NotFast
+        if target is not None and self.y is not None:
+            if target.dtype == object:
+                self.labels.append(target)
+            else:
+                self.y[start:end] = target
+                self.numeric_labels = True
+                if not _finite(self.y[start:end]):
+                    raise NotFast
+            if self.labels and self.numeric_labels:  # numbers mixed with text
+                raise NotFast
+        self.rows = end
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.rows == 0:
+            raise NotFast
+        X = _resized(self.X, self.rows)
+        if self.y is None:
+            return X, None
+        if not self.labels:
+            return X, _resized(self.y, self.rows)
+        labels = [str(label).strip() for part in self.labels for label in part]
+        if any(label.lower() in MISSING_TOKENS for label in labels):
+            raise NotFast
+        if not np.isnan(to_numbers(np.array(labels, dtype=object))).all():
+            raise NotFast
+        return X, np.array(labels, dtype=str)
+
+
+def _finite(values: np.ndarray) -> bool:
+    """Whether every value is finite. A finite sum says so in one pass without a
+    temporary array; only a sum that overflows needs the look at each value."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(values.sum())) or bool(np.isfinite(values).all())
+
+
+def _resized(array: np.ndarray, rows: int) -> np.ndarray:
+    """The first ``rows`` rows of ``array``, giving back the memory of the others."""
+    if rows == len(array):
+        return array
+    try:
+        array.resize((rows, *array.shape[1:]))
+    except ValueError:  # another reference to the array exists: copy instead
+        return array[:rows].copy()
+    return array

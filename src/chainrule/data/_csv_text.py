@@ -1,0 +1,173 @@
+"""The careful reading of a CSV file: every cell kept as text, so that a bad one can be
+named by its column, row and line.
+
+With pandas installed, its parser splits the cells; without it, Python's :mod:`csv`
+module does, following pandas' rules (quotes, short rows filled with blanks, long rows
+refused), and :func:`to_numbers` reads numbers as ``pandas.to_numeric`` does. Either
+way the same messages come from the same cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+_RAGGED_ROW = re.compile(
+    r"Expected (?P<expected>\d+) fields in line (?P<line>\d+), saw (?P<saw>\d+)"
+)
+_OPEN_QUOTE = re.compile(r"EOF inside string starting at row (?P<row>\d+)")
+#: What ``pandas.to_numeric`` reads as a number, written out: digits with an optional
+#: sign, decimal point and exponent, in ASCII only.
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_INFINITE = {
+    sign + word: (-math.inf if sign == "-" else math.inf)
+    for sign in ("", "+", "-")
+    for word in ("inf", "infinity")
+}
+
+
+def pandas_or_none() -> ModuleType | None:
+    """pandas if it can be imported (the ``data`` extra), else None."""
+    try:
+        import pandas
+    except ImportError:
+        return None
+    return pandas
+
+
+def text_table(text: str, sep: str, skipped: int, source: Path) -> np.ndarray:
+    """The cells of ``text`` as a 2-D object array of stripped strings, header first.
+
+    A short row is filled with empty cells; a longer row than the header raises.
+    """
+    pd = pandas_or_none()
+    rows = _pandas_cells(pd, text, sep) if pd is not None else _python_cells(text, sep)
+    if isinstance(rows, _Ragged):
+        raise ValueError(
+            f"{source}: rows have different numbers of cells ({rows.detail(skipped)}); "
+            f"every line needs one cell per column, separated by {sep!r}"
+        )
+    return rows
+
+
+class _Ragged:
+    """Where the parser found a row it could not split: a long row or an open quote."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def detail(self, skipped: int) -> str:
+        found = _RAGGED_ROW.search(self.message)
+        if found:
+            return (
+                f"line {int(found['line']) + skipped} has {found['saw']} cells "
+                f"but the header has {found['expected']}"
+            )
+        opened = _OPEN_QUOTE.search(self.message)
+        if opened:
+            line = int(opened["row"]) + 1 + skipped
+            return f'the quote (") opened on line {line} is never closed'
+        return self.message.strip()
+
+
+def _pandas_cells(pd: ModuleType, text: str, sep: str) -> np.ndarray | _Ragged:
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="python" if len(sep) > 1 and sep != r"\s+" else "c",
+        )
+    except pd.errors.ParserError as error:
+        return _Ragged(str(error))
+    cells = table.fillna("").to_numpy(dtype=object)
+    return np.vectorize(str.strip, otypes=[object])(cells) if cells.size else cells
+
+
+def _python_cells(text: str, sep: str) -> np.ndarray | _Ragged:
+    rows: list[list[str]] = []
+    if len(sep) == 1:
+        # Strict reading finds a quote never closed; it also refuses text after a closing
+        # quote ("ab"c), which pandas reads as abc, as the lenient reading does.
+        for strict in (True, False):
+            rows = []
+            reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=strict)
+            try:
+                ragged = _collect(reader, rows)
+            except csv.Error as error:
+                if "unexpected end of data" in str(error):
+                    return _Ragged(f"EOF inside string starting at row {len(rows)}")
+                continue
+            break
+    else:
+        # As pandas: space-aligned columns ignore the spaces that start a line; any
+        # other delimiter longer than one character is a regular expression.
+        pattern = re.compile(r"[ \t]+" if sep == r"\s+" else sep)
+        lines = (line.rstrip("\r\n") for line in io.StringIO(text, newline=""))
+        if sep == r"\s+":
+            lines = (line.strip(" \t") for line in lines)
+        ragged = _collect((pattern.split(line) if line else [] for line in lines), rows)
+    if ragged is not None:
+        return ragged
+    width = len(rows[0]) if rows else 0
+    table = np.full((len(rows), width), "", dtype=object)
+    for index, row in enumerate(rows):
+        table[index, : len(row)] = [cell.strip() for cell in row]
+    return table
+
+
+def _collect(reader: Iterator[list[str]], rows: list[list[str]]) -> _Ragged | None:
+    """Append the rows of ``reader`` to ``rows`` up to the first row longer than the
+    first (pandas stops there, before any later problem), which it returns."""
+    for row in reader:
+        if rows and len(row) > len(rows[0]):
+            return _Ragged(f"Expected {len(rows[0])} fields in line {len(rows) + 1}, saw {len(row)}")
+        rows.append(row)
+    return None
+
+
+def to_numbers(cells: np.ndarray) -> np.ndarray:
+    """The stripped text ``cells`` as float64, NaN where a cell is not a number.
+
+    What counts as a number is what ``pandas.to_numeric`` reads: ASCII digits with an
+    optional sign, decimal point and exponent, or ``inf``/``infinity`` in any case (not
+    ``1_000``, ``0x10`` or ``True``). Values are correctly rounded, as pandas' parser of
+    files rounds them.
+    """
+    values = np.full(len(cells), np.nan)
+    if len(cells) == 0:
+        return values
+    text = np.asarray(cells, dtype=str)
+    plain = np.flatnonzero(plain_numbers(text[:, np.newaxis]))
+    try:
+        values[plain] = text[plain].astype(np.float64)
+    except ValueError:  # "1e", "+", ".": left to the cell-by-cell reading below
+        plain = plain[:0]
+    for index in np.setdiff1d(np.arange(len(cells)), plain, assume_unique=True):
+        cell = str(text[index])
+        values[index] = float(cell) if _NUMBER.fullmatch(cell) else _INFINITE.get(
+            cell.lower(), math.nan
+        )
+    return values
+
+
+#: Characters a cell of plain numbers is written with (0: NumPy's padding of short text).
+_PLAIN = np.zeros(129, dtype=bool)
+_PLAIN[[0, *map(ord, "0123456789.eE+-")]] = True
+
+
+def plain_numbers(cells: np.ndarray) -> np.ndarray:
+    """Per row of the 2-D text array ``cells``: whether every cell is written only with
+    digits, signs, points and exponents, the text NumPy reads as pandas does."""
+    codes = np.ascontiguousarray(cells).view(np.uint32).reshape(len(cells), -1)
+    return _PLAIN[np.minimum(codes, 128)].all(axis=1)

@@ -1,0 +1,127 @@
+"""The fast CSV readers against the careful one: same arrays, same messages.
+
+``read_csv`` first tries a fast reader (pandas' C parser, or NumPy without pandas) and
+hands any file it cannot vouch for to the careful reader, which reads every cell as text.
+These tests generate files of every kind and check that whichever reader answers, the
+answer is the careful reader's, with pandas and without it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from csv_engines import ENGINES, csv_engine
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import chainrule.data.csv as csv_module
+from chainrule.data import read_csv
+from chainrule.data._csv_fast import NotFast
+from chainrule.data._csv_text import to_numbers
+
+CELLS = st.one_of(
+    st.floats(-1e6, 1e6).map(repr),
+    st.integers(-(10**20), 10**20).map(str),
+    st.sampled_from(
+        ["", " ", "NA", "nan", "inf", "-Infinity", "True", "false", "1_000", "0x10", "1e",
+         ".", "+.5", "5.", "1e400", "-0", " 7 ", '"3"', '"4,5"', "1,5", "١", "\u00a01",
+         "abc", "yes", "12k", "1.2.3", "+81E96"]
+    ),  # fmt: skip
+    st.text(alphabet='0123456789.eE+- ",;\t|é\r\n', max_size=5),
+)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def csv_texts(draw: st.DrawFn) -> tuple[bytes, str | None]:
+    width = draw(st.integers(1, 4))
+    names = [f"c{j}" for j in range(width)]
+    sep = draw(st.sampled_from([",", ";", "\t", "|"]))
+    plain = draw(st.booleans())  # mostly clean numbers, or anything
+    cell = st.floats(-1e6, 1e6).map(repr) if plain else CELLS
+    rows = [
+        [draw(cell) for _ in range(width + draw(st.sampled_from([0, 0, 0, 0, -1, 1])))]
+        for _ in range(draw(st.integers(0, 6)))
+    ]
+    end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    lines = [sep.join(names)] + [sep.join(row) for row in rows]
+    blank = draw(st.integers(0, len(lines)))
+    if draw(st.booleans()):
+        lines.insert(blank, draw(st.sampled_from(["", "  ", sep * (width - 1)])))
+    data = (end.join(lines) + end).encode("utf-8")
+    if draw(st.booleans()):
+        data = b"\xef\xbb\xbf" + data
+    target = draw(st.sampled_from([None, "c0", f"c{width - 1}"]))
+    return data, target
+
+
+def _outcome(path: Path, target: str | None, reader: str) -> tuple[str, object]:
+    """What reading gives: ("data", arrays) or ("error", message)."""
+    try:
+        if reader == "careful":
+            data = csv_module._read_careful(path, target, None, None, (), "", 2**20)
+        else:
+            data = read_csv(path, target=target)
+    except ValueError as error:
+        return "error", str(error)
+    y = None if data.y is None else data.y.tolist()
+    return "data", (data.X.tolist(), y, data.feature_names)
+
+
+@SETTINGS
+@given(file=csv_texts())
+def test_fast_readers_answer_as_the_careful_reader(file):
+    data, target = file
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "table.csv"
+        path.write_bytes(data)
+        outcomes = {}
+        for engine in ENGINES:
+            with csv_engine(engine):
+                outcomes[engine] = _outcome(path, target, "fast")
+                outcomes[f"{engine} careful"] = _outcome(path, target, "careful")
+    first = outcomes["pandas careful"]
+    for name, outcome in outcomes.items():
+        assert outcome == first, (name, outcome, first)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_clean_files_never_reach_the_careful_reader(tmp_path, monkeypatch, engine):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 4))
+    path = tmp_path / "clean.csv"
+    rows = "\n".join(",".join(repr(float(v)) for v in row) + ",no" for row in X)
+    path.write_text("a,b,c,d,label\n" + rows + "\n")
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the careful reader read a clean file")
+
+    monkeypatch.setattr(csv_module, "_read_careful", refuse)
+    with csv_engine(engine):
+        data = read_csv(path, target="label")
+        numeric = read_csv(path, ignore=["label"])
+    np.testing.assert_array_equal(data.X, X)
+    np.testing.assert_array_equal(numeric.X, X)
+    assert data.y is not None and data.y.tolist() == ["no"] * 500
+
+
+@settings(max_examples=300, deadline=None)
+@given(cell=CELLS)
+def test_numbers_are_read_as_pandas_reads_them(cell):
+    pd = pytest.importorskip("pandas")
+    cell = cell.strip()
+    ours = to_numbers(np.array([cell], dtype=object))[0]
+    with csv_engine("numpy"):
+        without_pandas = to_numbers(np.array([cell], dtype=object))[0]
+    theirs = pd.to_numeric(pd.Series([cell], dtype=object), errors="coerce").iloc[0]
+    assert np.isnan(ours) == np.isnan(theirs), (cell, ours, theirs)
+    if not np.isnan(theirs):
+        assert ours == pytest.approx(float(theirs), rel=1e-15)
+    assert ours == without_pandas or (np.isnan(ours) and np.isnan(without_pandas))
+
+
+def test_not_fast_is_internal():
+    assert not issubclass(NotFast, ValueError)  # never mistaken for a message to show
