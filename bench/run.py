@@ -29,6 +29,7 @@ import contestants as c  # noqa: E402
 import estimators  # noqa: E402
 import small_batch  # noqa: E402
 from busy import bench_busy  # noqa: E402
+import csv_reading  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Runner = Callable[[], None]
@@ -295,6 +296,7 @@ def summarise(results: dict) -> dict[str, object]:
         **estimators.summary(results.get("estimators")),
         "busy_vs_quiet": ratio(busy["busy"]["chainrule"], busy["quiet"]["chainrule"]),
         "numpy_busy_vs_quiet": ratio(busy["busy"]["numpy"], busy["quiet"]["numpy"]),
+        **csv_reading.summary(results.get("csv")),
     }
 
 
@@ -314,6 +316,7 @@ TARGETS = {
     "studio_updates_per_second": 20.0,
     **estimators.TARGETS,
     "busy_vs_quiet": 3.0,
+    **csv_reading.TARGETS,
 }
 
 
@@ -447,6 +450,8 @@ def markdown(results: dict) -> str:
             _cell(s["small_batch_vs_pytorch"], ".3f"),
         ),
         "",
+        *csv_reading.markdown_rows(results.get("csv")),
+        "",
         "3. Scaling: epoch time against width (8,192 samples, batch 128) and against batch size "
         "(4,096 samples, width 256).",
         "",
@@ -537,6 +542,8 @@ def main() -> None:
     results["busy"] = bench_busy(repeats, 20_000)
     print("12. small batches ...", flush=True)
     results["small_batch"] = bench_small_batch(repeats)
+    print("13. reading CSV files ...", flush=True)
+    results["csv"] = csv_reading.bench_csv(repeats, (300_000, 2_000_000), 300_000)
     results["summary"] = summarise(results)
     results["targets"] = TARGETS
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from chainrule.data import Dataset, read_csv
-from csv_engines import engine
+from csv_engines import engine  # noqa: F401  (a fixture: both CSV readers)
 
 # Every test here runs with pandas' parser and with the NumPy-only one.
 pytestmark = pytest.mark.usefixtures("engine")
-__all__ = ["engine"]
 
 
 def write(tmp_path: Path, text: str, name: str = "data.csv") -> Path:

@@ -35,6 +35,7 @@ from chainrule.data import Standardizer, read_csv
 from chainrule.data.csv import MAX_CSV_BYTES
 from chainrule.nn import layers
 from chainrule.viz.vanishing import MAX_DEPTH, MAX_SAMPLES, MAX_WIDTH, gradient_flow
+from csv_engines import engine  # noqa: F401  (a fixture: both CSV readers)
 
 LARGEST = float(np.finfo(np.float64).max)
 
@@ -273,6 +274,7 @@ def test_a_pipe_nobody_writes_to_is_refused_without_waiting(tmp_path):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.integers(1, 60), margin=st.integers(-40, 40))
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_a_file_is_read_up_to_the_limit_and_refused_one_byte_past_it(rows, margin):
     with tempfile.TemporaryDirectory() as folder:
         data = _table(Path(folder) / "data.csv", rows)
@@ -293,6 +295,7 @@ def test_a_file_is_read_up_to_the_limit_and_refused_one_byte_past_it(rows, margi
                 read_csv(data, target="y", max_bytes=size - 1)
 
 
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_a_file_larger_than_its_stated_size_is_still_read_only_to_the_limit():
     # Files in /proc say they hold 0 bytes; the read itself stops one byte past the limit.
     status = Path("/proc/self/status")
@@ -302,6 +305,7 @@ def test_a_file_larger_than_its_stated_size_is_still_read_only_to_the_limit():
         read_csv(status, max_bytes=100)
 
 
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_the_default_limit_is_documented_and_refused_past(tmp_path):
     assert MAX_CSV_BYTES == 256 * 2**20
     assert "MAX_CSV_BYTES (256 MiB)" in (read_csv.__doc__ or "")
@@ -351,6 +355,7 @@ def test_sizes_that_are_not_sizes_are_refused(text):
         parse_size(text)
 
 
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_read_csv_refuses_a_limit_that_is_not_a_positive_whole_number(tmp_path):
     data = _table(tmp_path / "data.csv")
     for bad in (0, -5, 1.5, True, "1M"):

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule.cli import main
 from chainrule.data import read_csv
+from csv_engines import engine  # noqa: F401  (a fixture: both CSV readers)
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NUMBER = st.floats(-1e6, 1e6).map(repr) | st.integers(-100, 100).map(str)
@@ -115,6 +116,7 @@ def _fresh_folder() -> tempfile.TemporaryDirectory[str]:
 # -- read_csv ---------------------------------------------------------------------------
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(file=csv_files(), target=st.sampled_from(["y", "y", None]))
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_read_csv_reads_clean_tables_and_names_every_problem(file, target):
     data, plan = file
     has_y = "y" in plan["names"]

@@ -31,6 +31,7 @@ from chainrule.cli import main
 from chainrule.data import encode_labels, one_hot, read_csv
 from chainrule.io import Preprocessing
 from chainrule.sklearn import MLPClassifier, MLPRegressor
+from csv_engines import engine  # noqa: F401  (a fixture: both CSV readers)
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NUMPY_REPR = re.compile(r"np\.|dtype\(|dtype=|<U\d|array\(")
@@ -71,6 +72,7 @@ def written_numbers(draw: st.DrawFn) -> tuple[str, str]:
 
 @SETTINGS
 @given(number=written_numbers())
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_number_hints_never_change_the_value(tmp_path_factory, number):
     written, meant = number
     path = tmp_path_factory.mktemp("hint") / "data.csv"
@@ -94,6 +96,7 @@ def test_number_hints_never_change_the_value(tmp_path_factory, number):
     [("1,234", None), ("12,345,678", "12345678"), ("1.234,5", "1234.5"), ("1 234", "1234"),
      ("0,5", "0.5"), ("3,25", "3.25"), ("1.234.567", "1234567"), ("1,234.5", "1234.5")],
 )  # fmt: skip
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_the_examples_get_the_right_hint(tmp_path, cell, meant):
     path = tmp_path / "data.csv"
     path.write_text(f'a;y\n"{cell}";1\n', encoding="utf-8")
@@ -195,6 +198,7 @@ def test_the_train_command_shows_labels_as_written(tmp_path, monkeypatch, capsys
     n_extra=st.integers(0, 12),
     data=st.data(),
 )
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_column_messages_of_wide_files_stay_short(
     tmp_path_factory, width, n_missing, n_extra, data
 ):
@@ -240,6 +244,7 @@ def test_the_predict_command_bounds_the_feature_count_message(tmp_path, monkeypa
     ).filter(lambda s: not unicodedata.combining(s[0])),
     form=st.sampled_from(["NFC", "NFD"]),
 )
+@pytest.mark.usefixtures("engine")  # with pandas' parser and the NumPy-only one
 def test_names_that_differ_only_in_normalisation_match(tmp_path_factory, name, form):
     other = "NFD" if form == "NFC" else "NFC"
     in_file, asked = unicodedata.normalize(form, name), unicodedata.normalize(other, name)

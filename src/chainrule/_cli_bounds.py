@@ -49,7 +49,8 @@ def add_max_csv_size(parser: Any) -> None:
         default=default,
         metavar="SIZE",
         help=f"refuse CSV files larger than this, such as 500M or 2G "
-        f"(default {default}; reading needs about 15 times the size in memory)",
+        f"(default {default}; reading a file with a bad cell can take 15 times its size "
+        "in memory)",
     )
 
 

@@ -2,7 +2,7 @@
 
 It reads only files it can vouch for: every feature (and numeric target) cell a finite
 number written as pandas writes numbers, every row as long as the header, text labels
-neither missing nor numbers. At anything else it gives up (:class:`NotFast`) and the
+neither missing nor numbers. At anything else it gives up (:class:`FastReadError`) and the
 careful reader, which keeps every cell as text, reads the file and names the problem;
 so the result and every message are the careful reader's, only sooner.
 
@@ -37,7 +37,7 @@ PYTHON_CHUNK_ROWS = 2**12
 PYTHON_BLOCK_CHARS = 2**20
 
 
-class NotFast(Exception):
+class FastReadError(Exception):
     """The fast reader cannot vouch for this file: the careful reader decides."""
 
 
@@ -61,12 +61,12 @@ class Layout:
 
 @contextlib.contextmanager
 def _opened(source: Path, start: int, end: int) -> Iterator[io.BufferedReader]:
-    """The file from ``start`` on; NotFast if it has changed since checked up to ``end``."""
+    """The file from ``start`` on; FastReadError if it has changed since checked up to ``end``."""
     with source.open("rb") as handle:
         handle.seek(start)
         yield handle
         if handle.tell() > end:
-            raise NotFast
+            raise FastReadError
 
 
 def header_cells(source: Path, start: int, sep: str) -> list[str]:
@@ -86,12 +86,12 @@ def header_cells(source: Path, start: int, sep: str) -> list[str]:
                 with contextlib.closing(rows):
                     row = next(rows)
         except (ValueError, UnicodeError, csv.Error, StopIteration):
-            raise NotFast from None
+            raise FastReadError from None
     return [cell.strip() for cell in row]
 
 
 def read_numbers(source: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray | None]:
-    """``X`` and ``y`` of the rows below the header, or NotFast."""
+    """``X`` and ``y`` of the rows below the header, or FastReadError."""
     pd = pandas_or_none()
     filler = _Filler(layout)
     with _opened(source, layout.start, layout.end) as handle:
@@ -103,7 +103,7 @@ def read_numbers(source: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray |
                     for features, target in chunks:
                         filler.add(features, target)
         except (ValueError, OverflowError, UnicodeError, csv.Error):
-            raise NotFast from None
+            raise FastReadError from None
     return filler.result()
 
 
@@ -122,16 +122,16 @@ def _pandas_chunks(
     with reader:
         for chunk in reader:
             if chunk.shape[1] != layout.width:  # the first row's length sets pandas' width
-                raise NotFast
+                raise FastReadError
             columns = [chunk[column] for column in layout.features]
             if any(column.dtype.kind not in "iuf" for column in columns):
-                raise NotFast
+                raise FastReadError
             target = None
             if layout.target is not None:
                 labels = chunk[layout.target]
                 kind = labels.dtype.kind
                 if kind not in "iufO":  # True/False became booleans: the text is lost
-                    raise NotFast
+                    raise FastReadError
                 target = labels.to_numpy(dtype=object if kind == "O" else np.float64)
             yield [column.to_numpy(dtype=np.float64) for column in columns], target
 
@@ -165,7 +165,7 @@ def _numpy_chunks(handle: io.BufferedReader, layout: Layout) -> Generator[Chunk,
                 lines, delimiter=layout.sep, comments=None, dtype=np.float64, ndmin=2
             )
             if table.shape[1] != layout.width:
-                raise NotFast
+                raise FastReadError
             if len(table):
                 target = None if layout.target is None else table[:, layout.target]
                 yield list(table[:, layout.features].T), target
@@ -175,7 +175,7 @@ def _numpy_converted(rows: Iterator[list[str]], layout: Layout) -> Iterator[Chun
     while chunk := list(itertools.islice(rows, PYTHON_CHUNK_ROWS)):
         chunk = [row for row in chunk if row]  # blank lines
         if any(len(row) != layout.width for row in chunk):
-            raise NotFast
+            raise FastReadError
         if not chunk:
             continue
         features = [_floats([row[column] for row in chunk]) for column in layout.features]
@@ -184,7 +184,7 @@ def _numpy_converted(rows: Iterator[list[str]], layout: Layout) -> Iterator[Chun
             labels = [row[layout.target] for row in chunk]
             try:
                 target = _floats(labels)
-            except NotFast:
+            except FastReadError:
                 target = np.array(labels, dtype=object)
         yield features, target
 
@@ -195,7 +195,7 @@ _NOT_PLAIN = re.compile(r"[^0-9.eE+\- \t\n]")
 def _floats(cells: list[str]) -> np.ndarray:
     """The cells as numbers, if every one is written as pandas reads numbers."""
     if _NOT_PLAIN.search("\n".join(cells)):
-        raise NotFast
+        raise FastReadError
     # float() reads every plain cell as pandas does, and refuses the same ("1e", ".").
     return np.array([float(cell) for cell in cells])
 
@@ -213,12 +213,12 @@ class _Filler:
     def add(self, features: list[np.ndarray], target: np.ndarray | None) -> None:
         start, end = self.rows, self.rows + len(features[0])
         if end > len(self.X):  # the file changed since its lines were counted
-            raise NotFast
+            raise FastReadError
         block = self.X[start:end]
         for j, column in enumerate(features):
             block[:, j] = column
         if not _finite(block):
-            raise NotFast
+            raise FastReadError
         if target is not None and self.y is not None:
             if target.dtype == object:
                 self.labels.append(target)
@@ -226,14 +226,14 @@ class _Filler:
                 self.y[start:end] = target
                 self.numeric_labels = True
                 if not _finite(self.y[start:end]):
-                    raise NotFast
+                    raise FastReadError
             if self.labels and self.numeric_labels:  # numbers mixed with text
-                raise NotFast
+                raise FastReadError
         self.rows = end
 
     def result(self) -> tuple[np.ndarray, np.ndarray | None]:
         if self.rows == 0:
-            raise NotFast
+            raise FastReadError
         X = _resized(self.X, self.rows)
         if self.y is None:
             return X, None
@@ -241,9 +241,9 @@ class _Filler:
             return X, _resized(self.y, self.rows)
         labels = [str(label).strip() for part in self.labels for label in part]
         if any(label.lower() in MISSING_TOKENS for label in labels):
-            raise NotFast
+            raise FastReadError
         if not np.isnan(to_numbers(np.array(labels, dtype=object))).all():
-            raise NotFast
+            raise FastReadError
         return X, np.array(labels, dtype=str)
 
 

@@ -62,7 +62,7 @@ def checked_size(source: Path, max_bytes: int) -> int:
 def _too_large(source: Path, found: str, limit: str) -> ValueError:
     return ValueError(
         f"{source}: the file is {found}, over the limit of {limit} "
-        "for a CSV file (reading one takes about 15 times its size in memory); to read "
+        "for a CSV file (reading one can take up to 15 times its size in memory); to read "
         "it anyway, raise the limit: --max-csv-size on the command line, max_bytes= in "
         "read_csv"
     )

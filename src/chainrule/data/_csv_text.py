@@ -131,7 +131,8 @@ def _collect(reader: Iterator[list[str]], rows: list[list[str]]) -> _Ragged | No
     first (pandas stops there, before any later problem), which it returns."""
     for row in reader:
         if rows and len(row) > len(rows[0]):
-            return _Ragged(f"Expected {len(rows[0])} fields in line {len(rows) + 1}, saw {len(row)}")
+            width, line = len(rows[0]), len(rows) + 1
+            return _Ragged(f"Expected {width} fields in line {line}, saw {len(row)}")
         rows.append(row)
     return None
 
@@ -148,7 +149,7 @@ def to_numbers(cells: np.ndarray) -> np.ndarray:
     if len(cells) == 0:
         return values
     text = np.asarray(cells, dtype=str)
-    plain = np.flatnonzero(plain_numbers(text[:, np.newaxis]))
+    plain = np.flatnonzero(_plain_numbers(text[:, np.newaxis]))
     try:
         values[plain] = text[plain].astype(np.float64)
     except ValueError:  # "1e", "+", ".": left to the cell-by-cell reading below
@@ -166,8 +167,8 @@ _PLAIN = np.zeros(129, dtype=bool)
 _PLAIN[[0, *map(ord, "0123456789.eE+-")]] = True
 
 
-def plain_numbers(cells: np.ndarray) -> np.ndarray:
+def _plain_numbers(cells: np.ndarray) -> np.ndarray:
     """Per row of the 2-D text array ``cells``: whether every cell is written only with
     digits, signs, points and exponents, the text NumPy reads as pandas does."""
     codes = np.ascontiguousarray(cells).view(np.uint32).reshape(len(cells), -1)
-    return _PLAIN[np.minimum(codes, 128)].all(axis=1)
+    return np.asarray(_PLAIN[np.minimum(codes, 128)].all(axis=1))

@@ -21,7 +21,7 @@ import numpy as np
 from chainrule._show import MAX_NAMES, names, shown
 
 from ._csv_cells import numeric_column, target_column
-from ._csv_fast import Layout, NotFast, header_cells, read_numbers
+from ._csv_fast import FastReadError, Layout, header_cells, read_numbers
 from ._csv_file import (
     CANDIDATE_DELIMITERS,
     check_max_bytes,
@@ -76,8 +76,14 @@ def read_csv(
         Columns to leave out unread, e.g. a target column, possibly blank, in a file
         given for prediction. Names that are not in the file are allowed.
     max_bytes : int, default MAX_CSV_BYTES (256 MiB)
-        The largest file read. Reading takes about 15 times the file's size in
-        memory, so a larger file is refused before any of it is read.
+        The largest file read; a larger one is refused before any of it is read. A
+        clean file takes about 1.5 times its size in memory to read, but one with a
+        problem in it up to 15 times: every cell is then kept as text, to name the bad
+        one.
+
+    Where pandas is installed (the ``data`` extra) its C parser reads the numbers,
+    in chunks straight into ``X``; without it Python's :mod:`csv` module and NumPy do,
+    a few times slower. Both read the same files and give the same messages.
 
     Column names are compared in Unicode normal form NFC, so ``café`` written with a
     combining accent matches ``café`` written with the accented letter; the names
@@ -136,7 +142,7 @@ def read_table(
         return _read_fast(
             source, target, delimiter, feature_names, ignore, unexpected_hint, max_bytes
         )
-    except NotFast:
+    except FastReadError:
         pass
     return _read_careful(
         source, target, delimiter, feature_names, ignore, unexpected_hint, max_bytes
@@ -152,24 +158,24 @@ def _read_fast(
     unexpected_hint: str,
     max_bytes: int,
 ) -> Dataset:
-    """The file read by the fast reader, or NotFast for the careful one to decide."""
+    """The file read by the fast reader, or FastReadError for the careful one to decide."""
     start = header_start(*file_head(source))
     if start is None:
-        raise NotFast
+        raise FastReadError
     header_line, _, offset = start
     sep = sniff_delimiter(header_line) if delimiter is None else delimiter
     if not sep or (len(sep) > 1 and (sep != r"\s+" or pandas_or_none() is None)):
-        raise NotFast  # regular expressions, and any longer delimiter without pandas
+        raise FastReadError  # regular expressions, and any longer delimiter without pandas
     header = [_normal(name) for name in header_cells(source, offset, sep)]
     try:
         _check_header(header, header_line, sep, delimiter is None, source)
         target = None if target is None else _normal(target)
         features = _features(header, target, feature_names, ignore, unexpected_hint, source)
     except ValueError:
-        raise NotFast from None
+        raise FastReadError from None
     lines = count_lines(source, offset, max_bytes)
     if lines is None:
-        raise NotFast
+        raise FastReadError
     layout = Layout(
         start=offset,
         sep=sep,
@@ -254,7 +260,9 @@ def csv_columns(
     return _table(Path(path), delimiter, check_max_bytes(max_bytes))[1]
 
 
-def _table(source: Path, delimiter: str | None, max_bytes: int) -> tuple[np.ndarray, list[str], int]:
+def _table(
+    source: Path, delimiter: str | None, max_bytes: int
+) -> tuple[np.ndarray, list[str], int]:
     """The file's cells as text, its checked header and the blank lines skipped above it."""
     text, skipped = strip_leading_blank_lines(read_text(source, max_bytes))
     if not text:
