@@ -25,9 +25,10 @@ def csv_engine(name: str) -> Iterator[str]:
         yield name
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Each test of a module that asks for it, with each engine (module-scoped, so that
-    hypothesis tests may use it)."""
+    """The test, with each engine. Ask for it with ``pytest.mark.usefixtures("engine")``:
+    hypothesis minds only the fixtures a test names as arguments, and this one is meant
+    to last through all of a test's examples."""
     with csv_engine(request.param) as name:
         yield name

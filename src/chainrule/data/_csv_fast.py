@@ -34,7 +34,7 @@ from ._csv_text import pandas_or_none, to_numbers
 PANDAS_CHUNK_ROWS = 2**15
 PYTHON_CHUNK_ROWS = 2**12
 #: Characters of lines handed to ``numpy.loadtxt`` at a time.
-PYTHON_BLOCK_CHARS = 2**20
+PYTHON_BLOCK_CHARS = 2**18
 
 
 class FastReadError(Exception):
