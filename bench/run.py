@@ -26,10 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import adam  # noqa: E402
 import contestants as c  # noqa: E402
+import csv_reading  # noqa: E402
 import estimators  # noqa: E402
 import small_batch  # noqa: E402
 from busy import bench_busy  # noqa: E402
-import csv_reading  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Runner = Callable[[], None]
@@ -450,8 +450,6 @@ def markdown(results: dict) -> str:
             _cell(s["small_batch_vs_pytorch"], ".3f"),
         ),
         "",
-        *csv_reading.markdown_rows(results.get("csv")),
-        "",
         "3. Scaling: epoch time against width (8,192 samples, batch 128) and against batch size "
         "(4,096 samples, width 256).",
         "",
@@ -479,6 +477,7 @@ def markdown(results: dict) -> str:
             )
         )
     lines += ["", *estimators.markdown(results.get("estimators"))]
+    lines += ["", *csv_reading.markdown_rows(results.get("csv"))]
     return "\n".join(lines) + "\n"
 
 
