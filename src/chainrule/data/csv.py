@@ -159,8 +159,11 @@ def _read_fast(
     max_bytes: int,
 ) -> Dataset:
     """The file read by the fast reader, or FastReadError for the careful one to decide."""
-    start = header_start(*file_head(source))
-    if start is None:
+    head, whole = file_head(source)
+    start = header_start(head, whole)
+    # pandas skips the header badly when a lone "\r" ends it (old Mac files): it eats the
+    # next line's first character.
+    if start is None or head.count(b"\r") != head.count(b"\r\n"):
         raise FastReadError
     header_line, _, offset = start
     sep = sniff_delimiter(header_line) if delimiter is None else delimiter
