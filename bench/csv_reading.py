@@ -1,4 +1,4 @@
-"""Benchmark 12: reading a CSV file of numbers, time and peak memory.
+"""Benchmark 13: reading a CSV file of numbers, time and peak memory.
 
 ``chainrule.data.read_csv`` against ``pandas.read_csv`` and ``numpy.loadtxt`` on files of
 10 numeric columns (9 features and a target) written to a temporary folder at bench
@@ -167,7 +167,7 @@ def markdown_rows(results: dict | None) -> list[str]:
     if not results:
         return []
     lines = [
-        "12. Reading a CSV file of 10 numeric columns: CPU seconds and peak memory (rise of "
+        "13. Reading a CSV file of 10 numeric columns: CPU seconds and peak memory (rise of "
         "the resident set, as a multiple of the file's size; tracemalloc's peak in brackets).",
         "",
         "| rows | file (MB) | reader | seconds | / pandas (target) | memory / file (target) |",
