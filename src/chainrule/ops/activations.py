@@ -43,7 +43,8 @@ def safe_exp_neg(x: Array, headroom: float = 1.0) -> Array:
         if len(_EXP_FLOORS) >= 64:
             _EXP_FLOORS.clear()
         floor = _EXP_FLOORS[key] = scalar(log_tiny(x.dtype) + math.log(headroom), x.dtype)
-    return np.exp(np.maximum(x, floor))
+    clamped = np.maximum(x, floor)
+    return np.exp(clamped, out=clamped)  # over the clamped copy, no second array
 
 
 def sigmoid(x: Array) -> Array:
@@ -57,11 +58,17 @@ def sigmoid(x: Array) -> Array:
     1e-16 (the cross-entropy losses work from logits, so no log of such a value is
     taken). Both reach exactly 0 and 1 at the extremes with no floating-point warning.
     """
+    return _sigmoid_into(x, None)
+
+
+def _sigmoid_into(x: Array, out: Array | None) -> Array:
+    """sigmoid(x) written into ``out`` (which may be ``x`` itself), or a new array."""
     expit = _EXPIT if _EXPIT is not None else _load_expit()
     if expit and x.dtype in _EXPIT_DTYPES:
-        return expit(x)
+        return expit(x) if out is None else expit(x, out=out)
     half = scalar(0.5, x.dtype)
-    out = np.tanh(x * half)
+    out = np.multiply(x, half, out=out)
+    np.tanh(out, out=out)
     out *= half
     out += half
     return out
@@ -83,6 +90,34 @@ def _load_expit() -> Any:
 
 def _sigmoid_vjp(grad: Array, out: Array, x: Array) -> Array:
     return grad * out * (scalar(1.0, out.dtype) - out)
+
+
+def _sigmoid_vjp_in_place(grad: Array, out: Array) -> Array:
+    grad *= out
+    grad *= scalar(1.0, out.dtype) - out
+    return grad
+
+
+def _tanh_vjp_in_place(grad: Array, out: Array) -> Array:
+    slope = out * out
+    np.subtract(1.0, slope, out=slope)
+    grad *= slope
+    return grad
+
+
+def _relu(x: Array) -> Array:
+    return np.maximum(x, filled(0.0, x.shape, x.dtype))  # (see ops.constants)
+
+
+def _relu_in_place(x: Array) -> Array:
+    return np.maximum(x, filled(0.0, x.shape, x.dtype), out=x)
+
+
+def _relu_vjp_in_place(grad: Array, out: Array) -> Array:
+    # The output is positive exactly where the input was (NaN stays NaN, never positive),
+    # so the mask comes from it; multiplying by the mask, as the VJP does, keeps the
+    # signed zeros and NaNs of grad * (x > 0).
+    return np.multiply(grad, out > 0, out=grad)
 
 
 def _unary_sample(rng: np.random.Generator, hint: tuple[int, int]) -> Sample:
@@ -108,6 +143,8 @@ register(
         arg_names=("x",),
         forward=sigmoid,
         vjps=(_sigmoid_vjp,),
+        forward_in_place=lambda x: _sigmoid_into(x, x),
+        vjp_in_place=_sigmoid_vjp_in_place,
         formulas=(Formula("{out} * (1 - {out})", "{out}\\,(1 - {out})"),),
         sample=_unary_sample,
         elementwise=True,
@@ -129,6 +166,8 @@ register(
         arg_names=("x",),
         forward=np.tanh,
         vjps=(lambda grad, out, x: grad * (1.0 - out * out),),
+        forward_in_place=lambda x: np.tanh(x, out=x),
+        vjp_in_place=_tanh_vjp_in_place,
         formulas=(Formula("1 - {out}^2", "1 - {out}^2"),),
         sample=_unary_sample,
         elementwise=True,
@@ -147,8 +186,10 @@ register(
         notation=Formula("relu({x})", "\\operatorname{{ReLU}}({x})"),
         gate="routes: it passes the gradient where its input was positive and blocks it elsewhere",
         arg_names=("x",),
-        forward=lambda x: np.maximum(x, filled(0.0, x.shape, x.dtype)),  # (see ops.constants)
+        forward=_relu,
         vjps=(lambda grad, out, x: grad * (x > 0),),
+        forward_in_place=_relu_in_place,
+        vjp_in_place=_relu_vjp_in_place,
         formulas=(Formula("1 if {x} > 0 else 0", "\\mathbb{{1}}[{x} > 0]"),),
         sample=_away_from_zero,
         elementwise=True,

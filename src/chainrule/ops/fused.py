@@ -25,16 +25,29 @@ MAX_STACK = 4  # dense_stack2 ... dense_stack4 are registered
 
 
 def _activate(z: Array, activation: str, attrs: dict[str, Any] | None) -> Array:
-    """The registered activation's forward on Z."""
-    forward = REGISTRY[activation].forward
+    """The registered activation's forward on Z: over Z itself when the activation
+    can run in place (Z, which the layer made, is then the output and nothing else)."""
+    op = REGISTRY[activation]
+    forward = op.forward_in_place or op.forward
     return forward(z, **attrs) if attrs else forward(z)
 
 
 def _activation_vjp(
-    grad: Array, out: Array, z: Array, activation: str, attrs: dict[str, Any] | None
+    grad: Array,
+    out: Array,
+    z: Array,
+    activation: str,
+    attrs: dict[str, Any] | None,
+    owned: bool = False,
 ) -> Array:
-    """dE/dZ from dE/d(out), by the registered activation's VJP."""
-    vjp: Any = REGISTRY[activation].vjps[0]
+    """dE/dZ from dE/d(out), by the registered activation's VJP; written over ``grad``
+    when the caller ``owned`` it (made it and hands it to no one) and the activation
+    can. After an in-place forward ``z`` is ``out``, which its VJP accepts."""
+    op = REGISTRY[activation]
+    vjp: Any = op.vjp_in_place if owned else None
+    if vjp is not None:
+        return vjp(grad, out, **attrs) if attrs else vjp(grad, out)
+    vjp = op.vjps[0]
     return vjp(grad, out, z, **attrs) if attrs else vjp(grad, out, z)
 
 
@@ -107,7 +120,8 @@ register(
 
 # -- a run of layers: X -> act1(X @ W1 + b1) -> act2(. @ W2 + b2) -> ... ---------------------
 # The attributes name each layer's activation (None: the layer is linear) and its
-# attributes; the forward saves each layer's Z and the inputs of the layers above the first.
+# attributes; the forward saves each layer's Z and the inputs of the layers above the first
+# (an activation computed in place leaves one array for both: its output).
 def _stack_forward(
     x: Array,
     *params: Array,
@@ -155,7 +169,10 @@ def stack_joint_vjp(
         activation = activations[i]
         if activation is not None:
             layer_out = out if i == top else inputs[i]
-            grad = _activation_vjp(grad, layer_out, z, activation, activation_attrs[i])
+            # Below the top layer, grad is the input gradient the layer above just made.
+            grad = _activation_vjp(
+                grad, layer_out, z, activation, activation_attrs[i], owned=i != top
+            )
         j = 2 * i + 1
         grad, grads[j], grads[j + 1] = linear_joint_vjp(  # type: ignore[assignment]
             grad, z, inputs[i - 1] if i else x, params[j - 1], params[j],

@@ -37,32 +37,27 @@ def _targets_as_rows(target: Array, scores: Array) -> Array:
     return rows
 
 
-_ROW_NUMBERS: dict[int, Array] = {}
+_ROW_STARTS: dict[tuple[int, int], Array] = {}
 
 
-def _row_numbers(count: int) -> Array:
-    """``np.arange(count)``, read-only and kept for the few batch sizes a run uses."""
-    rows = _ROW_NUMBERS.get(count)
-    if rows is None:
-        if len(_ROW_NUMBERS) >= 16:
-            _ROW_NUMBERS.clear()
-        rows = _ROW_NUMBERS[count] = np.arange(count)
-        rows.flags.writeable = False
-    return rows
+def _row_starts(rows: int, classes: int) -> Array:
+    """Where each row of a C-ordered (rows, classes) array starts in the flattened array,
+    read-only and kept for the few batch shapes a run uses."""
+    key = (rows, classes)
+    starts = _ROW_STARTS.get(key)
+    if starts is None:
+        if len(_ROW_STARTS) >= 16:
+            _ROW_STARTS.clear()
+        starts = _ROW_STARTS[key] = np.arange(0, rows * classes, classes)
+        starts.flags.writeable = False
+    return starts
 
 
-def _label_index(labels: Array) -> tuple[Array, ...]:
-    """Index of each row's labelled entry in scores of shape (..., C)."""
-    labels = labels.astype(np.intp, copy=False)
-    if labels.ndim == 1:  # the usual (N, C) scores
-        return (_row_numbers(len(labels)), labels)
-    return (*np.indices(labels.shape, sparse=True), labels)
-
-
-def _pick(scores: Array, labels: Array) -> tuple[tuple[Array, ...], Array]:
-    """Index of each row's labelled entry, and those entries (scores of shape (..., C))."""
-    index = _label_index(labels)
-    return index, scores[index]
+def _picks(labels: Array, shape: tuple[int, ...]) -> Array:
+    """Where each row's labelled entry lies in a C-ordered array of ``shape`` (..., C),
+    counted over the flattened array: one index array, fast to read and write through."""
+    starts = _row_starts(labels.size, shape[-1]).reshape(labels.shape)
+    return starts + labels.astype(np.intp, copy=False)
 
 
 def _ce_names(reduction: str = "mean", weight: Array | None = None) -> dict[str, str]:
@@ -89,9 +84,10 @@ def _softmax_ce_forward(
     log_total = np.log(total[..., 0])
     if target.ndim == logits.ndim:
         per_sample = log_total * row_sum(target)[..., 0] - row_sum(target * shifted)[..., 0]
-    else:
-        per_sample = log_total - _pick(shifted, target)[1]
-    return reduce_losses(per_sample, reduction, weight), {"probs": probs}
+        return reduce_losses(per_sample, reduction, weight), {"probs": probs}
+    picks = _picks(target, logits.shape)
+    per_sample = log_total - shifted.take(picks)
+    return reduce_losses(per_sample, reduction, weight), {"probs": probs, "picks": picks}
 
 
 def _softmax_ce_vjp(
@@ -102,13 +98,15 @@ def _softmax_ce_vjp(
     reduction: str = "mean",
     weight: Array | None = None,
     probs: Array | None = None,
+    picks: Array | None = None,
 ) -> Array:
     assert probs is not None
     if target.ndim == logits.ndim:
         delta = probs - target
-    else:  # probabilities minus one-hot rows
+    else:  # probabilities minus one-hot rows, on a C-ordered copy of the probabilities
         delta = probs.copy()
-        delta[_label_index(target)] -= 1.0
+        entries = delta.reshape(-1)
+        entries[_picks(target, logits.shape) if picks is None else picks] -= 1.0
     if weight is None:
         delta *= grad * per_element(reduction, math.prod(logits.shape[:-1]))
     else:

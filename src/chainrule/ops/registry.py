@@ -122,6 +122,16 @@ class Op:
         sigmoid's slope is largest at 0.5 and vanishes at 0 and 1, so saturated
         units pass almost no gradient back"). The explanation shows it beside the
         op's first stage; every registered op has one.
+    forward_in_place : callable, optional
+        For an activation whose VJP needs only its output: ``forward_in_place(x, **attrs)``
+        writes the result over ``x`` and returns it, bit for bit ``forward(x)``, and
+        ``vjps[0](grad_out, out, out)`` equals ``vjps[0](grad_out, out, x)`` bit for bit.
+        The fused layer ops then compute the activation over Z and keep one array per
+        layer instead of two.
+    vjp_in_place : callable, optional
+        With ``forward_in_place``: ``vjp_in_place(grad_out, out, **attrs)`` writes the
+        gradient over ``grad_out`` (an array the caller made and owns) and returns it, bit
+        for bit ``vjps[0](grad_out, out, x)``. The fused layer ops use it between layers.
     """
 
     name: str
@@ -141,11 +151,22 @@ class Op:
     gate: str = ""
     stages: tuple[str, ...] = ()
     intuition: str = ""
+    forward_in_place: Callable[..., Array] | None = None
+    vjp_in_place: Callable[..., Array] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.arg_names)
         if self.joint_vjp is not None and not all(v is not None for v in self.vjps):
             raise ValueError(f"op {self.name!r}: a joint VJP must differentiate every input")
+        if self.vjp_in_place is not None and self.forward_in_place is None:
+            raise ValueError(
+                f"op {self.name!r}: vjp_in_place computes from the output alone, which "
+                "forward_in_place promises; declare both"
+            )
+        if self.forward_in_place is not None and not (self.elementwise and n == 1):
+            raise ValueError(
+                f"op {self.name!r}: only an elementwise op of one input can be computed in place"
+            )
         if len(self.vjps) != n or len(self.formulas) != n:
             raise ValueError(
                 f"op {self.name!r}: {n} inputs need {n} vjps and {n} formulas, "
