@@ -92,6 +92,51 @@ def numpy_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 
     return epoch
 
 
+def matmul_floor(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner:
+    """The epoch's matrix products alone: the floor no contestant can go below.
+
+    Per batch the eight products of the other contestants, with their shapes, dtype and
+    operand layouts (the transposes are views, as in the NumPy reference): forward
+    X @ W1, H1 @ W2, H2 @ W3; backward H2^T @ D3, D3 @ W3^T, H1^T @ D2, D2 @ W2^T,
+    X^T @ D1. Nothing else: every result goes into a buffer made once per batch size,
+    and the operands are fixed random arrays (the values do not change a product's cost).
+    """
+    rng = np.random.default_rng(0)
+    sizes = mlp_sizes(width)
+    Ws = [
+        (rng.normal(size=(a, b)) / np.sqrt(a)).astype(np.float32)
+        for a, b in zip(sizes, sizes[1:])
+    ]
+    buffers: dict[int, dict[str, np.ndarray]] = {}
+
+    def arrays(n: int) -> dict[str, np.ndarray]:
+        made = buffers.get(n)
+        if made is None:
+            shapes = {"h1": width, "h2": width, "z3": sizes[3], "d3": sizes[3]}
+            shapes |= {"g2": width, "d2": width, "g1": width, "d1": width}
+            made = {k: rng.normal(size=(n, m)).astype(np.float32) for k, m in shapes.items()}
+            made |= {f"gw{i}": np.empty_like(W) for i, W in enumerate(Ws)}
+            buffers[n] = made
+        return made
+
+    def epoch() -> None:
+        matmul = np.matmul
+        W1, W2, W3 = Ws  # noqa: N806
+        for start in range(0, len(X), batch):
+            xb = X[start : start + batch]
+            a = arrays(len(xb))
+            matmul(xb, W1, out=a["h1"])
+            matmul(a["h1"], W2, out=a["h2"])
+            matmul(a["h2"], W3, out=a["z3"])
+            matmul(a["h2"].T, a["d3"], out=a["gw2"])
+            matmul(a["d3"], W3.T, out=a["g2"])
+            matmul(a["h1"].T, a["d2"], out=a["gw1"])
+            matmul(a["d2"], W2.T, out=a["g1"])
+            matmul(xb.T, a["d1"], out=a["gw0"])
+
+    return epoch
+
+
 def torch_mlp(
     X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256
 ) -> Runner | None:

@@ -11,6 +11,7 @@ bench/results.json and bench/results.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import platform
@@ -18,7 +19,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,21 @@ HERE = Path(__file__).resolve().parent
 Runner = Callable[[], None]
 
 
-def timed(run: Runner) -> float:
-    start = time.perf_counter()
+def timed(run: Runner, clock: Callable[[], float] = time.perf_counter) -> float:
+    start = clock()
     run()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def race(runners: dict[str, Runner | None], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median seconds per run of each contestant, the contestants taking turns."""
+def race(
+    runners: dict[str, Runner | None],
+    repeats: int,
+    warmup: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
+    """Median seconds per run of each contestant, the contestants taking turns. Wall-clock
+    seconds by default; single-threaded races pass ``time.process_time``, the CPU time,
+    which other processes on a busy machine disturb less."""
     present = {name: run for name, run in runners.items() if run is not None}
     for run in present.values():
         for _ in range(warmup):
@@ -50,7 +58,7 @@ def race(runners: dict[str, Runner | None], repeats: int, warmup: int = 1) -> di
     times: dict[str, list[float]] = {name: [] for name in present}
     for _ in range(repeats):
         for name, run in present.items():
-            times[name].append(timed(run))
+            times[name].append(timed(run, clock))
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
@@ -82,11 +90,39 @@ def synthetic(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(size=(samples, 784)).astype(np.float32), rng.integers(0, 10, samples)
 
 
+@contextlib.contextmanager
+def single_threaded() -> Iterator[bool]:
+    """One thread for every contestant's arithmetic inside the block (OpenBLAS through
+    threadpoolctl, PyTorch's own pool); yields False, changing nothing, without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield False
+        return
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    torch_threads = torch.get_num_threads() if torch is not None else 0
+    try:
+        with threadpool_limits(limits=1):
+            if torch is not None:
+                torch.set_num_threads(1)
+            yield True
+    finally:
+        if torch is not None:
+            torch.set_num_threads(torch_threads)
+
+
 def bench_large(repeats: int, samples: int) -> dict[str, object]:
+    """The large MLP's epoch with the BLAS's own threads (wall-clock time), then with one
+    thread (CPU time); each time with the epoch's matrix products alone (the floor) among
+    the contestants."""
     X, y = synthetic(samples)
     args = (X, y, 128, 0.01)
     medians = race(
         {
+            "floor": c.matmul_floor(*args),
             "chainrule": c.chainrule_mlp(*args),
             "numpy": c.numpy_mlp(*args),
             "pytorch": c.torch_mlp(*args),
@@ -94,7 +130,28 @@ def bench_large(repeats: int, samples: int) -> dict[str, object]:
         },
         repeats,
     )
-    return {"samples": samples, "seconds": medians}
+    single: dict[str, float] | None = None
+    single_peak: float | None = None
+    with single_threaded() as limited:
+        if limited:
+            single_peak = matmul_peak()
+            single = race(
+                {
+                    "floor": c.matmul_floor(*args),
+                    "chainrule": c.chainrule_mlp(*args),
+                    "numpy": c.numpy_mlp(*args),
+                    "pytorch": c.torch_mlp(*args),
+                },
+                repeats,
+                clock=time.process_time,
+            )
+    return {
+        "samples": samples,
+        "flops": mlp_flops(c.mlp_sizes(256), samples),
+        "seconds": medians,
+        "single_thread_seconds": single,
+        "single_thread_matmul_gflops": single_peak,
+    }
 
 
 def bench_tiny(repeats: int, steps: int) -> dict[str, object]:
@@ -275,7 +332,14 @@ def summarise(results: dict) -> dict[str, object]:
     adam_large = results["adam_large"]["seconds"]
     busy = results["busy"]
     small = results["small_batch"]["seconds"]
+    single = results["large"].get("single_thread_seconds") or {}
     return {
+        "large_vs_floor": ratio(large["chainrule"], large.get("floor")),
+        "large_single_vs_floor": ratio(single["chainrule"], single["floor"]) if single else None,
+        "large_single_vs_numpy": ratio(single["chainrule"], single["numpy"]) if single else None,
+        "large_single_vs_pytorch": (
+            ratio(single["chainrule"], single.get("pytorch")) if single else None
+        ),
         "large_vs_numpy": ratio(large["chainrule"], large.get("numpy")),
         "large_vs_pytorch": ratio(large["chainrule"], large.get("pytorch")),
         "large_vs_sklearn": ratio(large["chainrule"], large.get("scikit-learn")),
@@ -301,6 +365,9 @@ def summarise(results: dict) -> dict[str, object]:
 
 
 TARGETS = {
+    "large_single_vs_floor": 1.3,
+    "large_single_vs_numpy": 1.10,
+    "large_single_vs_pytorch": 1.0,
     "large_vs_numpy": 1.10,
     "large_vs_pytorch": 0.75,
     "tiny_vs_numpy": 1.6,
@@ -450,6 +517,8 @@ def markdown(results: dict) -> str:
             _cell(s["small_batch_vs_pytorch"], ".3f"),
         ),
         "",
+        *large_mlp_lines(results),
+        "",
         "3. Scaling: epoch time against width (8,192 samples, batch 128) and against batch size "
         "(4,096 samples, width 256).",
         "",
@@ -479,6 +548,65 @@ def markdown(results: dict) -> str:
     lines += ["", *estimators.markdown(results.get("estimators"))]
     lines += ["", *csv_reading.markdown_rows(results.get("csv"))]
     return "\n".join(lines) + "\n"
+
+
+LABELS = {
+    "floor": "matrix products alone (floor)",
+    "numpy": "hand-written NumPy",
+    "pytorch": "PyTorch",
+}
+
+
+def large_mlp_lines(results: dict) -> list[str]:
+    """Benchmark 1 contestant by contestant, against the epoch's matrix products alone."""
+    large = results["large"]
+    flops = large["flops"]
+    runs = [("default", large["seconds"], results["machine"]["matmul_gflops"])]
+    if large.get("single_thread_seconds"):
+        runs.append(("1", large["single_thread_seconds"], large["single_thread_matmul_gflops"]))
+    lines = [
+        "1. The large MLP's epoch contestant by contestant, against its floor: the epoch's "
+        "eight matrix products per batch alone (forward 3, backward 5), same shapes and dtype. "
+        "Throughput counts those products' FLOPs; its share of the matmul peak (measured with "
+        "the same threads) and of the floor's throughput.",
+        "",
+        _row(
+            "contestant",
+            "BLAS threads",
+            "epoch (s)",
+            "x floor",
+            "x NumPy",
+            "GFLOP/s",
+            "share of matmul peak",
+            "share of floor",
+        ),
+        _row(*["---"] * 8),
+    ]
+    for threads, seconds, peak in runs:
+        floor, numpy = seconds.get("floor"), seconds.get("numpy")
+        for name, value in seconds.items():
+            gflops = flops / value / 1e9
+            lines.append(
+                _row(
+                    LABELS.get(name, name),
+                    threads,
+                    f"{value:.3f}",
+                    _cell(ratio(value, floor), ".3f"),
+                    _cell(ratio(value, numpy), ".3f"),
+                    f"{gflops:.1f}",
+                    f"{gflops / peak:.0%}",
+                    "n/a" if floor is None else f"{floor / value:.0%}",
+                )
+            )
+    s = results["summary"]
+    lines += [
+        "",
+        "Targets with one BLAS thread for every contestant: chainrule "
+        f"{_cell(s['large_single_vs_floor'], '.3f')} x the floor (<= 1.3), "
+        f"{_cell(s['large_single_vs_numpy'], '.3f')} x NumPy (<= 1.10), "
+        f"{_cell(s['large_single_vs_pytorch'], '.3f')} x PyTorch (<= 1.0).",
+    ]
+    return lines
 
 
 def machine_info(peak: float) -> dict[str, object]:
@@ -518,7 +646,7 @@ def main() -> None:
     peak = matmul_peak()
     results: dict = {"machine": machine_info(peak)}
     print("1. large MLP ...", flush=True)
-    results["large"] = bench_large(repeats, 60_000)
+    results["large"] = bench_large(repeats, 20_000 if args.quick else 60_000)
     print("2. tiny network ...", flush=True)
     results["tiny"] = bench_tiny(repeats, 5_000)
     print("9. tiny network, Adam ...", flush=True)
