@@ -30,7 +30,7 @@ def _fmt(value: float) -> str:
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
     if high <= low:
         return [low]
-    return [low + (high - low) * k / count for k in range(count + 1)]
+    return [low * (1 - k / count) + high * (k / count) for k in range(count + 1)]
 
 
 def history_svg(history: History) -> str:
@@ -46,14 +46,19 @@ def history_svg(history: History) -> str:
     epochs = max(len(v) for v in series.values())
     low, high = min(points), max(points)
     if high == low:
-        low, high = low - 0.5 * (abs(low) or 1.0), high + 0.5 * (abs(high) or 1.0)
+        pad = 0.5 * abs(low)
+        if not low - pad < low:  # zero, or so small a number that half of it rounds away
+            pad = 1.0
+        low, high = low - pad, high + pad
+    # Halves, so that a span wider than the largest float64 (-1e308 to 1e308) stays finite.
+    half_span = high * 0.5 - low * 0.5
     width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
 
     def x_of(epoch: float) -> float:
         return _LEFT + (width * (epoch - 1) / (epochs - 1) if epochs > 1 else width / 2)
 
     def y_of(value: float) -> float:
-        return _TOP + height * (high - value) / (high - low)
+        return _TOP + height * ((high * 0.5 - value * 0.5) / half_span)
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
