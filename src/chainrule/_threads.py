@@ -15,8 +15,9 @@ So while :func:`chainrule.fit` trains, :func:`training_threads` chooses:
   (:class:`Pacer`); one thread while another fit runs in the same process.
 
 The process's thread counts are put back when training ends, also on an error; importing
-chainrule changes nothing. threadpoolctl (installed with scikit-learn) sets the counts; it
-is imported on the first fit, and without it training runs on the threads the process has.
+chainrule changes nothing. threadpoolctl (the ``speed`` extra; scikit-learn installs it
+too) sets the counts; it is imported on the first fit, and without it training runs on the
+threads the process has.
 """
 
 from __future__ import annotations
