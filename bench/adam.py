@@ -11,7 +11,14 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from contestants import mlp_layers, mlp_sizes, tiny_data
+from contestants import (
+    chainrule_epoch,
+    chainrule_steps,
+    chainrule_tiny_model,
+    mlp_layers,
+    mlp_sizes,
+    tiny_data,
+)
 
 import chainrule as cr
 
@@ -50,24 +57,9 @@ class NumpyAdam:
 # -- the tiny textbook network: [4, 5, 1], sigmoid, E = 1/2 sum (Y - O)^2, float64 ------
 def chainrule_tiny_adam(steps: int) -> Runner:
     X, y = tiny_data()
-    init = cr.init.uniform(0, 1)
-    model = cr.nn.Sequential(
-        cr.nn.Linear(4, 5, bias="shared", init=init, dtype=np.float64, rng=0),
-        cr.nn.Sigmoid(),
-        cr.nn.Linear(5, 1, bias="shared", init=init, dtype=np.float64, rng=1),
-        cr.nn.Sigmoid(),
-    )
-    loss_fn = cr.nn.MSELoss(reduction="sum", half=True)
+    model, loss_fn = chainrule_tiny_model()
     optimizer = cr.optim.Adam(model.parameters(), lr=ADAM_LR, betas=BETAS, eps=EPS)
-
-    def run() -> None:
-        for _ in range(steps):
-            optimizer.zero_grad()
-            loss = loss_fn(model(X), y)
-            loss.backward()
-            optimizer.step()
-
-    return run
+    return chainrule_steps(model, loss_fn, optimizer, X, y, steps)
 
 
 def numpy_tiny_adam(steps: int) -> Runner:
@@ -118,15 +110,7 @@ def chainrule_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner:
     model = cr.nn.Sequential(*mlp_layers(256, cr.nn.Linear, cr.nn.ReLU))
     loss_fn = cr.nn.CrossEntropyLoss()
     optimizer = cr.optim.Adam(model.parameters(), lr=MLP_LR, betas=BETAS, eps=EPS)
-
-    def epoch() -> None:
-        for start in range(0, len(X), batch):
-            optimizer.zero_grad()
-            loss = loss_fn(model(X[start : start + batch]), y[start : start + batch])
-            loss.backward()
-            optimizer.step()
-
-    return epoch
+    return chainrule_epoch(model, loss_fn, optimizer, X, y, batch)
 
 
 def numpy_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner:

@@ -38,6 +38,13 @@ def chainrule_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: in
     model = cr.nn.Sequential(*mlp_layers(width, cr.nn.Linear, cr.nn.ReLU))
     loss_fn = cr.nn.CrossEntropyLoss()
     optimizer = cr.optim.SGD(model.parameters(), lr=lr)
+    return chainrule_epoch(model, loss_fn, optimizer, X, y, batch)
+
+
+def chainrule_epoch(
+    model: Any, loss_fn: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, batch: int
+) -> Runner:
+    """One epoch of the usual PyTorch-style loop over ``X`` in order, in batches."""
 
     def epoch() -> None:
         for start in range(0, len(X), batch):
@@ -198,8 +205,8 @@ def tiny_data() -> tuple[np.ndarray, np.ndarray]:
     return rng.uniform(0, 1, (6, 4)), rng.uniform(0.1, 0.9, (6, 1))
 
 
-def chainrule_tiny(steps: int) -> Runner:
-    X, y = tiny_data()
+def chainrule_tiny_model() -> tuple[Any, Any]:
+    """The tiny network and its loss: U[0, 1) weights, shared biases, float64."""
     init = cr.init.uniform(0, 1)
     model = cr.nn.Sequential(
         cr.nn.Linear(4, 5, bias="shared", init=init, dtype=np.float64, rng=0),
@@ -207,8 +214,20 @@ def chainrule_tiny(steps: int) -> Runner:
         cr.nn.Linear(5, 1, bias="shared", init=init, dtype=np.float64, rng=1),
         cr.nn.Sigmoid(),
     )
-    loss_fn = cr.nn.MSELoss(reduction="sum", half=True)
+    return model, cr.nn.MSELoss(reduction="sum", half=True)
+
+
+def chainrule_tiny(steps: int) -> Runner:
+    X, y = tiny_data()
+    model, loss_fn = chainrule_tiny_model()
     optimizer = cr.optim.SGD(model.parameters(), lr=TINY_LR)
+    return chainrule_steps(model, loss_fn, optimizer, X, y, steps)
+
+
+def chainrule_steps(
+    model: Any, loss_fn: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, steps: int
+) -> Runner:
+    """``steps`` full-batch steps of the usual PyTorch-style loop."""
 
     def run() -> None:
         for _ in range(steps):

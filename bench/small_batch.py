@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 import numpy as np
+from contestants import chainrule_epoch as epoch_of
 
 import chainrule as cr
 
@@ -38,16 +39,7 @@ def chainrule_epoch(X: np.ndarray, y: np.ndarray) -> Runner:  # noqa: N803
     )
     loss_fn = cr.nn.CrossEntropyLoss()
     optimizer = cr.optim.SGD(model.parameters(), lr=LR)
-
-    def epoch() -> None:
-        for start in range(0, len(X), BATCH):
-            xb, yb = X[start : start + BATCH], y[start : start + BATCH]
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-
-    return epoch
+    return epoch_of(model, loss_fn, optimizer, X, y, BATCH)
 
 
 def numpy_epoch(X: np.ndarray, y: np.ndarray) -> Runner:  # noqa: N803
