@@ -177,6 +177,10 @@ class Loop:
         progress = self.progress if _overrides(self.progress, Progress, "batch_end") else None
         context, model, loss_fn, optimizer = self.context, self.model, self.loss_fn, self.optimizer
         pace = self.pace
+        # A loss that adds a term whose gradient a callback adds (the estimators' L2
+        # penalty) hands the two over apart: the data term to backpropagate, the term's
+        # value to add to the number.
+        terms: Callable[..., tuple[Any, float]] | None = getattr(loss_fn, "penalty_terms", None)
         for batch, start in enumerate(range(0, len(X), batch_size)):
             pace()
             if order is None:
@@ -198,11 +202,17 @@ class Loop:
                     continue
             optimizer.zero_grad()
             output = model(X_batch)
-            if batch_weights is None:
-                loss = inputs.loss_tensor(loss_fn(output, y_batch))
+            if terms is not None:
+                loss, extra = terms(output, y_batch, batch_weights)
+                value = _plus(inputs.loss_tensor(loss), extra)
             else:
-                loss = inputs.loss_tensor(loss_fn(output, y_batch, sample_weight=batch_weights))
-            value = loss.item()
+                if batch_weights is None:
+                    loss = inputs.loss_tensor(loss_fn(output, y_batch))
+                else:
+                    loss = inputs.loss_tensor(
+                        loss_fn(output, y_batch, sample_weight=batch_weights)
+                    )
+                value = loss.item()
             if self.snapshot is not None and not math.isfinite(value):
                 self._trip(f"the loss became {value}", batch)
                 return None
@@ -277,6 +287,16 @@ class Loop:
                 value = metric(targets, outputs)
             logs[prefix + name] = float(value)
         return logs
+
+
+def _plus(loss: Any, extra: float) -> float:
+    """``(loss + extra).item()``, the same number in the loss's dtype, with no graph node."""
+    if not extra:
+        return float(loss.item())
+    data = loss.data
+    if data.dtype == np.float64:
+        return float(data.item() + extra)
+    return float((data + data.dtype.type(extra)).item())
 
 
 def _overriding(callbacks: list[Callback], hook: str) -> list[Callback]:
