@@ -209,9 +209,7 @@ class Loop:
                 if batch_weights is None:
                     loss = inputs.loss_tensor(loss_fn(output, y_batch))
                 else:
-                    loss = inputs.loss_tensor(
-                        loss_fn(output, y_batch, sample_weight=batch_weights)
-                    )
+                    loss = inputs.loss_tensor(loss_fn(output, y_batch, sample_weight=batch_weights))
                 value = loss.item()
             if self.snapshot is not None and not math.isfinite(value):
                 self._trip(f"the loss became {value}", batch)
