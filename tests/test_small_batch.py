@@ -198,3 +198,35 @@ def test_the_softmax_loss_of_each_batch_size_picks_its_own_rows():
         shifted = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
         np.testing.assert_allclose(z.grad, probs - np.eye(4)[labels], atol=1e-12)
+
+
+_SPECIAL = st.sampled_from([0.0, -0.0, 1.5, -2.25, 1e308, -1e308, 5e-324, np.inf, -np.inf, np.nan])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 5),
+    columns=st.integers(1, 4),
+    bias_shape=st.sampled_from(["()", "(1,)", "(width,)"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    bias_value=_SPECIAL,
+    seed=st.integers(0, 2**16),
+)
+def test_the_linear_forward_adds_every_kind_of_bias_as_broadcasting_would(
+    rows, columns, bias_shape, dtype, bias_value, seed
+):
+    # A one-number bias is added as a 0-d view of itself: every sum must stay the one
+    # broadcasting gives, bit for bit, whatever the value (signed zeros, inf, NaN).
+    from chainrule.ops.shape import linear_forward
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, 3)).astype(dtype)
+    weight = rng.normal(size=(3, columns)).astype(dtype)
+    shape = {"()": (), "(1,)": (1,), "(width,)": (columns,)}[bias_shape]
+    with np.errstate(all="ignore"):  # 1e308 is inf in float32
+        bias = np.full(shape, bias_value, dtype=dtype)
+        expected = x.dot(weight) + bias
+        got = linear_forward(x, weight, bias)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()
+    assert bias.shape == shape  # the parameter itself is left as it was

@@ -142,7 +142,10 @@ class MSELoss(Module):
         self, prediction: ArrayLike, target: ArrayLike, sample_weight: ArrayLike | None = None
     ) -> Tensor:
         pred = _prediction(prediction, self)
-        weight = _sample_weights("MSELoss", sample_weight, pred, self.reduction)
+        weight = (
+            None if sample_weight is None
+            else _sample_weights("MSELoss", sample_weight, pred, self.reduction)
+        )
         data = pred.data
         if type(target) is np.ndarray and target.dtype == data.dtype and target.shape == data.shape:
             y = target  # the usual case, with nothing to convert

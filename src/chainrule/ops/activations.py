@@ -78,6 +78,14 @@ _EXPIT: Any = None  # scipy.special.expit, or False without SciPy (looked up on 
 _EXPIT_DTYPES = frozenset(np.dtype(t) for t in ("float32", "float64", "longdouble"))
 
 
+def _sigmoid_in_place(x: Array) -> Array:
+    """sigmoid(x) written over x (``_sigmoid_into(x, x)``, one call fewer on the common path)."""
+    expit = _EXPIT if _EXPIT is not None else _load_expit()
+    if expit and x.dtype in _EXPIT_DTYPES:
+        return expit(x, out=x)
+    return _sigmoid_into(x, x)
+
+
 def _load_expit() -> Any:
     global _EXPIT
     try:
@@ -89,7 +97,9 @@ def _load_expit() -> Any:
 
 
 def _sigmoid_vjp(grad: Array, out: Array, x: Array) -> Array:
-    return grad * out * (scalar(1.0, out.dtype) - out)
+    result = grad * out  # then times (1 - out): the same products, one array fewer
+    result *= scalar(1.0, out.dtype) - out
+    return result
 
 
 def _sigmoid_vjp_in_place(grad: Array, out: Array) -> Array:
@@ -143,7 +153,7 @@ register(
         arg_names=("x",),
         forward=sigmoid,
         vjps=(_sigmoid_vjp,),
-        forward_in_place=lambda x: _sigmoid_into(x, x),
+        forward_in_place=_sigmoid_in_place,
         vjp_in_place=_sigmoid_vjp_in_place,
         formulas=(Formula("{out} * (1 - {out})", "{out}\\,(1 - {out})"),),
         sample=_unary_sample,

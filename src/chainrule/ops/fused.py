@@ -136,8 +136,11 @@ def _stack_forward(
             inputs.append(x)
         x = z = linear_forward(x, W[i], b[i])
         zs.append(z)
-        if activation is not None:
-            x = _activate(z, activation, activation_attrs[i])
+        if activation is not None:  # _activate's lookup, without its call per layer
+            op = REGISTRY[activation]
+            forward = op.forward_in_place or op.forward
+            attrs = activation_attrs[i]
+            x = forward(z, **attrs) if attrs else forward(z)
     return x, {"inputs": tuple(inputs), "zs": tuple(zs)}
 
 
@@ -167,12 +170,18 @@ def stack_joint_vjp(
     for i in range(top, lowest - 1, -1):
         z = zs[i]
         activation = activations[i]
-        if activation is not None:
-            layer_out = out if i == top else inputs[i]
-            # Below the top layer, grad is the input gradient the layer above just made.
-            grad = _activation_vjp(
-                grad, layer_out, z, activation, activation_attrs[i], owned=i != top
-            )
+        if activation is not None:  # _activation_vjp, without its call per layer
+            op = REGISTRY[activation]
+            attrs = activation_attrs[i]
+            # Below the top layer, grad is the input gradient the layer above just made:
+            # owned, so an activation that can writes dE/dZ over it.
+            vjp: Any = op.vjp_in_place if i != top else None
+            if vjp is not None:
+                grad = vjp(grad, inputs[i], **attrs) if attrs else vjp(grad, inputs[i])
+            else:
+                layer_out = out if i == top else inputs[i]
+                vjp = op.vjps[0]
+                grad = vjp(grad, layer_out, z, **attrs) if attrs else vjp(grad, layer_out, z)
         j = 2 * i + 1
         grad, grads[j], grads[j + 1] = linear_joint_vjp(  # type: ignore[assignment]
             grad, z, inputs[i - 1] if i else x, params[j - 1], params[j],
