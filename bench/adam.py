@@ -18,6 +18,8 @@ from contestants import (
     mlp_layers,
     mlp_sizes,
     tiny_data,
+    torch_tiny_model,
+    torch_tiny_steps,
 )
 
 import chainrule as cr
@@ -87,21 +89,9 @@ def torch_tiny_adam(steps: int) -> Runner | None:
         import torch
     except ImportError:
         return None
-    X, y = (torch.from_numpy(a) for a in tiny_data())
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(
-        torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()
-    ).double()
+    model = torch_tiny_model(torch)
     optimizer = torch.optim.Adam(model.parameters(), lr=ADAM_LR, betas=BETAS, eps=EPS)
-
-    def run() -> None:
-        for _ in range(steps):
-            optimizer.zero_grad()
-            loss = 0.5 * ((model(X) - y) ** 2).sum()
-            loss.backward()
-            optimizer.step()
-
-    return run
+    return torch_tiny_steps(torch, model, optimizer, steps)
 
 
 # -- the large MLP, 784-256-256-10, one epoch with Adam, float32 -------------------------

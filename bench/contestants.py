@@ -267,12 +267,21 @@ def torch_tiny(steps: int) -> Runner | None:
         import torch
     except ImportError:
         return None
-    X, y = (torch.from_numpy(a) for a in tiny_data())
+    model = torch_tiny_model(torch)
+    return torch_tiny_steps(torch, model, torch.optim.SGD(model.parameters(), lr=TINY_LR), steps)
+
+
+def torch_tiny_model(torch: Any) -> Any:
+    """The tiny network in PyTorch, float64 (its own default initialisation)."""
     torch.manual_seed(0)
-    model = torch.nn.Sequential(
+    return torch.nn.Sequential(
         torch.nn.Linear(4, 5), torch.nn.Sigmoid(), torch.nn.Linear(5, 1), torch.nn.Sigmoid()
     ).double()
-    optimizer = torch.optim.SGD(model.parameters(), lr=TINY_LR)
+
+
+def torch_tiny_steps(torch: Any, model: Any, optimizer: Any, steps: int) -> Runner:
+    """``steps`` full-batch steps of the tiny network in PyTorch, E = 1/2 sum (Y - O)^2."""
+    X, y = (torch.from_numpy(a) for a in tiny_data())
 
     def run() -> None:
         for _ in range(steps):
