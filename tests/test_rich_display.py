@@ -41,6 +41,8 @@ values = st.one_of(
     kept=st.booleans(),
 )
 @example(loss=[5e-324], with_validation=False, kept=False)  # half of it rounds to 0
+@example(loss=[0.0, 5e-324], with_validation=False, kept=False)  # a span too small to halve
+@example(loss=[1.7e308], with_validation=False, kept=False)  # flat, no room above it
 @example(loss=[-1.7e308, 1.7e308], with_validation=False, kept=True)  # span beyond float64
 def test_a_historys_html_has_a_summary_row_per_key_and_a_curve_of_finite_points(
     loss, with_validation, kept

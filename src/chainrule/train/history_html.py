@@ -49,16 +49,24 @@ def history_svg(history: History) -> str:
         pad = 0.5 * abs(low)
         if not low - pad < low:  # zero, or so small a number that half of it rounds away
             pad = 1.0
-        low, high = low - pad, high + pad
-    # Halves, so that a span wider than the largest float64 (-1e308 to 1e308) stays finite.
-    half_span = high * 0.5 - low * 0.5
+        value = low
+        low, high = value - pad, value + pad
+        if math.isinf(low) or math.isinf(high):  # near the largest float64: toward zero only
+            low, high = (value - pad, value) if value > 0 else (value, value + pad)
+    # A span wider than the largest float64 (-1e308 to 1e308) is measured in halves; a
+    # narrow one (down to 5e-324) as it is, where halving would round it away.
+    span = high - low
+    halves = not math.isfinite(span)
+    if halves:
+        span = high * 0.5 - low * 0.5
     width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
 
     def x_of(epoch: float) -> float:
         return _LEFT + (width * (epoch - 1) / (epochs - 1) if epochs > 1 else width / 2)
 
     def y_of(value: float) -> float:
-        return _TOP + height * ((high * 0.5 - value * 0.5) / half_span)
+        above = high * 0.5 - value * 0.5 if halves else high - value
+        return _TOP + height * (above / span)
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
