@@ -16,8 +16,10 @@ from contestants import (
     chainrule_steps,
     chainrule_tiny_model,
     mlp_layers,
-    mlp_sizes,
+    numpy_mlp_deltas,
+    numpy_mlp_weights,
     tiny_data,
+    torch_epoch,
     torch_tiny_model,
     torch_tiny_steps,
 )
@@ -104,34 +106,13 @@ def chainrule_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner:
 
 
 def numpy_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner:
-    rng = np.random.default_rng(0)
-    sizes = mlp_sizes(256)
-    Ws = [
-        (rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32)
-        for a, b in zip(sizes, sizes[1:])
-    ]
-    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    Ws, bs = numpy_mlp_weights(256)
     adam = NumpyAdam([*Ws, *bs], MLP_LR)
 
     def epoch() -> None:
         for start in range(0, len(X), batch):
-            xb, yb = X[start : start + batch], y[start : start + batch]
-            n = len(xb)
-            z1 = xb @ Ws[0] + bs[0]
-            h1 = np.maximum(z1, 0)
-            z2 = h1 @ Ws[1] + bs[1]
-            h2 = np.maximum(z2, 0)
-            z3 = h2 @ Ws[2] + bs[2]
-            shifted = z3 - z3.max(axis=1, keepdims=True)
-            e = np.exp(shifted)
-            total = e.sum(axis=1, keepdims=True)
-            rows = np.arange(n)
-            loss = np.mean(np.log(total[:, 0]) - shifted[rows, yb])  # noqa: F841
-            p = e / total
-            p[rows, yb] -= 1
-            d3 = p / n
-            d2 = (d3 @ Ws[2].T) * (z2 > 0)
-            d1 = (d2 @ Ws[1].T) * (z1 > 0)
+            deltas = numpy_mlp_deltas(Ws, bs, X[start : start + batch], y[start : start + batch])
+            (h2, d3), (h1, d2), (xb, d1) = deltas
             grads = [xb.T @ d1, h1.T @ d2, h2.T @ d3, d1.sum(axis=0), d2.sum(axis=0)]
             adam.step([*grads, d3.sum(axis=0)])
 
@@ -147,13 +128,4 @@ def torch_mlp_adam(X: np.ndarray, y: np.ndarray, batch: int) -> Runner | None:
     model = torch.nn.Sequential(*mlp_layers(256, torch.nn.Linear, torch.nn.ReLU))
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=MLP_LR, betas=BETAS, eps=EPS)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
-
-    def epoch() -> None:
-        for start in range(0, len(Xt), batch):
-            optimizer.zero_grad()
-            loss = loss_fn(model(Xt[start : start + batch]), yt[start : start + batch])
-            loss.backward()
-            optimizer.step()
-
-    return epoch
+    return torch_epoch(torch, model, loss_fn, optimizer, X, y, batch)

@@ -57,42 +57,49 @@ def chainrule_epoch(
     return epoch
 
 
-def numpy_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner:
-    """The same maths written directly with @: the floor a framework can reach."""
+def numpy_mlp_weights(width: int = 256) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The NumPy references' weights and biases, float32."""
     rng = np.random.default_rng(0)
     sizes = mlp_sizes(width)
     Ws = [
         (rng.uniform(-1, 1, (a, b)) / np.sqrt(a)).astype(np.float32)
         for a, b in zip(sizes, sizes[1:])
     ]
-    bs = [np.zeros(b, np.float32) for b in sizes[1:]]
+    return Ws, [np.zeros(b, np.float32) for b in sizes[1:]]
+
+
+def numpy_mlp_deltas(
+    Ws: list[np.ndarray], bs: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Forward, loss and backward of the 3-layer ReLU network written directly with @:
+    (layer input, dE/dZ) for each layer, last layer first."""
+    n = len(xb)
+    z1 = xb @ Ws[0] + bs[0]
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ Ws[1] + bs[1]
+    h2 = np.maximum(z2, 0)
+    z3 = h2 @ Ws[2] + bs[2]
+    shifted = z3 - z3.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    rows = np.arange(n)
+    loss = np.mean(np.log(total[:, 0]) - shifted[rows, yb])  # noqa: F841  (as a loop does)
+    p = e / total
+    p[rows, yb] -= 1  # dE/dZ3 = (P - Y) / N
+    d3 = p / n
+    d2 = (d3 @ Ws[2].T) * (z2 > 0)
+    d1 = (d2 @ Ws[1].T) * (z1 > 0)
+    return [(h2, d3), (h1, d2), (xb, d1)]
+
+
+def numpy_mlp(X: np.ndarray, y: np.ndarray, batch: int, lr: float, width: int = 256) -> Runner:
+    """The same maths written directly with @: the floor a framework can reach."""
+    Ws, bs = numpy_mlp_weights(width)
 
     def epoch() -> None:
         for start in range(0, len(X), batch):
-            xb, yb = X[start : start + batch], y[start : start + batch]
-            n = len(xb)
-            z1 = xb @ Ws[0] + bs[0]
-            h1 = np.maximum(z1, 0)
-            z2 = h1 @ Ws[1] + bs[1]
-            h2 = np.maximum(z2, 0)
-            z3 = h2 @ Ws[2] + bs[2]
-            shifted = z3 - z3.max(axis=1, keepdims=True)
-            e = np.exp(shifted)
-            total = e.sum(axis=1, keepdims=True)
-            rows = np.arange(n)
-            loss = np.mean(np.log(total[:, 0]) - shifted[rows, yb])  # noqa: F841  (as a loop does)
-            p = e / total
-            p[rows, yb] -= 1  # dE/dZ3 = (P - Y) / N
-            d3 = p / n
-            g2 = d3 @ Ws[2].T
-            d2 = g2 * (z2 > 0)
-            g1 = d2 @ Ws[1].T
-            d1 = g1 * (z1 > 0)
-            for W, b, h, d in (
-                (Ws[2], bs[2], h2, d3),
-                (Ws[1], bs[1], h1, d2),
-                (Ws[0], bs[0], xb, d1),
-            ):
+            deltas = numpy_mlp_deltas(Ws, bs, X[start : start + batch], y[start : start + batch])
+            for W, b, (h, d) in zip(Ws[::-1], bs[::-1], deltas):
                 W -= lr * (h.T @ d)
                 b -= lr * d.sum(axis=0)
 
@@ -155,6 +162,13 @@ def torch_mlp(
     model = torch.nn.Sequential(*mlp_layers(width, torch.nn.Linear, torch.nn.ReLU))
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    return torch_epoch(torch, model, loss_fn, optimizer, X, y, batch)
+
+
+def torch_epoch(
+    torch: Any, model: Any, loss_fn: Any, optimizer: Any, X: np.ndarray, y: np.ndarray, batch: int
+) -> Runner:
+    """One epoch of PyTorch's usual loop over ``X`` in order, in batches."""
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))
 
     def epoch() -> None:
