@@ -87,10 +87,7 @@ def two_moons(
     angle_lower = np.linspace(0.0, np.pi, n_lower)
     upper = np.column_stack([np.cos(angle_upper), np.sin(angle_upper)])
     lower = np.column_stack([1.0 - np.cos(angle_lower), 0.5 - np.sin(angle_lower)])
-    X = np.vstack([upper, lower]) + generator.normal(0.0, spread, size=(count, 2))
-    y = np.repeat(np.array([0, 1], dtype=np.int64), [n_upper, n_lower])
-    order = generator.permutation(count)
-    return X[order], y[order]
+    return _two_classes(upper, lower, spread, generator)
 
 
 def circles(
@@ -126,14 +123,19 @@ def circles(
     # endpoint=False: the first and last points of a circle would coincide.
     outer = np.linspace(0.0, 2.0 * np.pi, n_outer, endpoint=False)
     inner = np.linspace(0.0, 2.0 * np.pi, n_inner, endpoint=False)
-    X = np.vstack(
-        [
-            np.column_stack([np.cos(outer), np.sin(outer)]),
-            radius * np.column_stack([np.cos(inner), np.sin(inner)]),
-        ]
-    )
-    X = X + generator.normal(0.0, spread, size=(count, 2))
-    y = np.repeat(np.array([0, 1], dtype=np.int64), [n_outer, n_inner])
+    first = np.column_stack([np.cos(outer), np.sin(outer)])
+    second = radius * np.column_stack([np.cos(inner), np.sin(inner)])
+    return _two_classes(first, second, spread, generator)
+
+
+def _two_classes(
+    first: np.ndarray, second: np.ndarray, spread: float, generator: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class 0 at the points ``first``, class 1 at ``second``, each coordinate moved by
+    Gaussian noise of standard deviation ``spread``; samples shuffled."""
+    count = len(first) + len(second)
+    X = np.vstack([first, second]) + generator.normal(0.0, spread, size=(count, 2))
+    y = np.repeat(np.array([0, 1], dtype=np.int64), [len(first), len(second)])
     order = generator.permutation(count)
     return X[order], y[order]
 

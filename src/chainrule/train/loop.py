@@ -104,6 +104,14 @@ class Loop:
                 else f"no checkpoint in {folder} yet; starting at epoch 1"
             )
             start = found or 0
+
+        def save(epochs_done: int) -> None:
+            if checkpoint_dir is not None and config is not None:
+                save_run(
+                    checkpoint_dir, context, self.rng, self.callbacks, epochs_done, config,
+                    fingerprint,
+                )  # fmt: skip
+
         try:
             for epoch in range(start, epochs):
                 if context.history.stop_reason is not None:
@@ -122,16 +130,7 @@ class Loop:
                 context.history.record(epoch, logs)
                 for callback in self.callbacks:
                     callback.on_epoch_end(epoch, logs)
-                if checkpoint_dir is not None and config is not None:
-                    save_run(
-                        checkpoint_dir,
-                        context,
-                        self.rng,
-                        self.callbacks,
-                        epoch + 1,
-                        config,
-                        fingerprint,
-                    )
+                save(epoch + 1)
                 self.progress.epoch_end(epoch, logs, time.perf_counter() - began)
                 if context.stop_training:
                     break
@@ -145,16 +144,7 @@ class Loop:
                     self.progress.message(
                         f"training stopped in epoch {epoch_stopped}: {context.history.stop_reason}"
                     )
-                if checkpoint_dir is not None and config is not None:
-                    save_run(
-                        checkpoint_dir,
-                        context,
-                        self.rng,
-                        self.callbacks,
-                        len(context.history),
-                        config,
-                        fingerprint,
-                    )
+                save(len(context.history))
             for callback in self.callbacks:
                 callback.on_train_end()
             if diverged is not None:
