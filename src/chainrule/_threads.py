@@ -272,7 +272,7 @@ def _libraries() -> _Blas | None:
         return _blas
 
 
-def _no_pace() -> None:
+def no_pace() -> None:
     """No thread count to choose."""
 
 
@@ -300,21 +300,21 @@ def training_threads(work: int) -> Iterator[Callable[[], None]]:
                 RuntimeWarning,
                 stacklevel=3,
             )
-        yield _no_pace
+        yield no_pace
         return
     blas.enter()
     try:
         many = blas.most()
         if fixed is not None:
             blas.set(fixed)
-            yield _no_pace
+            yield no_pace
         elif blas.active > 1 or work < SMALL_WORK:
             # Two fits in one process (a threaded grid search) would each run on every
             # core; small products gain nothing from more threads.
             blas.set(1)
-            yield _no_pace
+            yield no_pace
         elif many == 1:
-            yield _no_pace  # e.g. a joblib worker, or within threadpool_limits(1)
+            yield no_pace  # e.g. a joblib worker, or within threadpool_limits(1)
         else:
             yield blas.pacer_for(work, many)
     finally:

@@ -33,21 +33,10 @@ def _activate(z: Array, activation: str, attrs: dict[str, Any] | None) -> Array:
 
 
 def _activation_vjp(
-    grad: Array,
-    out: Array,
-    z: Array,
-    activation: str,
-    attrs: dict[str, Any] | None,
-    owned: bool = False,
+    grad: Array, out: Array, z: Array, activation: str, attrs: dict[str, Any] | None
 ) -> Array:
-    """dE/dZ from dE/d(out), by the registered activation's VJP; written over ``grad``
-    when the caller ``owned`` it (made it and hands it to no one) and the activation
-    can. After an in-place forward ``z`` is ``out``, which its VJP accepts."""
-    op = REGISTRY[activation]
-    vjp: Any = op.vjp_in_place if owned else None
-    if vjp is not None:
-        return vjp(grad, out, **attrs) if attrs else vjp(grad, out)
-    vjp = op.vjps[0]
+    """dE/dZ from dE/d(out), by the registered activation's VJP (a new array)."""
+    vjp: Any = REGISTRY[activation].vjps[0]
     return vjp(grad, out, z, **attrs) if attrs else vjp(grad, out, z)
 
 

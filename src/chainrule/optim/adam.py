@@ -82,7 +82,7 @@ class Adam(Optimizer):
     def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
         # The bias corrections need one step count for the whole buffer: parameters
         # that joined later (frozen for a while, say) go on stepping one by one.
-        if plan.steps is None or not plan.together or not plan.gather_grads():
+        if not plan.together or not plan.gather_grads():
             return False
         grad = plan.grad
         decay = group["weight_decay"]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from chainrule._threads import no_pace
 from chainrule.autograd import no_grad
 from chainrule.nn.loss import BCEWithLogitsLoss
 from chainrule.nn.module import Module
@@ -41,10 +42,6 @@ class TrainingDivergedError(ValueError):
 _EVAL_CHUNK = 4096
 
 
-def _no_pace() -> None:
-    """Nothing to time."""
-
-
 class Loop:
     """One call of :func:`fit`: the objects it trains with and the epoch loop."""
 
@@ -71,7 +68,7 @@ class Loop:
         self.context = TrainingContext(model, optimizer)
         self.progress: Progress = make_progress(0, 1, 1)
         # Called at each batch: fit's choice of BLAS threads times the batches.
-        self.pace: Callable[[], None] = _no_pace
+        self.pace: Callable[[], None] = no_pace
 
     def run(
         self,
