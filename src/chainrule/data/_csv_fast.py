@@ -231,14 +231,32 @@ class _Filler:
                 raise FastReadError
         self.rows = end
 
+    def _trim(self) -> None:
+        """Give back the memory of rows allocated for lines that held none (blank ones).
+        Resized through the attributes themselves: an array passed on to a helper has
+        one reference more, and NumPy then refuses to resize it in place."""
+        rows = self.rows
+        if rows == len(self.X):
+            return
+        try:
+            self.X.resize((rows, self.X.shape[1]))
+        except ValueError:  # another reference to the array exists: copy instead
+            self.X = self.X[:rows].copy()
+        if self.y is not None and not self.labels:
+            try:
+                self.y.resize((rows,))
+            except ValueError:
+                self.y = self.y[:rows].copy()
+
     def result(self) -> tuple[np.ndarray, np.ndarray | None]:
         if self.rows == 0:
             raise FastReadError
-        X = _resized(self.X, self.rows)
+        self._trim()
+        X = self.X
         if self.y is None:
             return X, None
         if not self.labels:
-            return X, _resized(self.y, self.rows)
+            return X, self.y
         labels = [str(label).strip() for part in self.labels for label in part]
         if any(label.lower() in MISSING_TOKENS for label in labels):
             raise FastReadError
@@ -254,12 +272,3 @@ def _finite(values: np.ndarray) -> bool:
         return bool(np.isfinite(values.sum())) or bool(np.isfinite(values).all())
 
 
-def _resized(array: np.ndarray, rows: int) -> np.ndarray:
-    """The first ``rows`` rows of ``array``, giving back the memory of the others."""
-    if rows == len(array):
-        return array
-    try:
-        array.resize((rows, *array.shape[1:]))
-    except ValueError:  # another reference to the array exists: copy instead
-        return array[:rows].copy()
-    return array
