@@ -84,7 +84,7 @@ class Session:
         self._reset_training()
         self.names = self.explain(apply=False).names  # display names, from explain itself
         for _ in range(self.setup["steps"]):
-            self.explain(apply=True)
+            self.explain(apply=True, measure=False)
         self.measure()
 
     def _reset_training(self) -> None:
@@ -103,13 +103,14 @@ class Session:
         self._reset_training()
         self.measure()
 
-    def measure(self) -> None:
-        """The loss on every training row (and validation row) at the current weights:
-        what the page's loss readout and curve show, from the first moment on."""
+    def measure(self, validation: bool = True) -> None:
+        """The loss on every training row (and, with ``validation``, validation row) at
+        the current weights: what the page's loss readout and curve show, from the first
+        moment on."""
         samples = self.samples
         with no_grad():
             self.loss = float(self.loss_fn(self.model(samples.X_train), samples.y_train).item())
-            if samples.X_val is not None and samples.y_val is not None:
+            if validation and samples.X_val is not None and samples.y_val is not None:
                 output = self.model(samples.X_val)
                 self.val_loss = float(self.loss_fn(output, samples.y_val).item())
 
@@ -131,8 +132,9 @@ class Session:
             raise StudioError(400, f"sample must be a row from 0 to {len(X) - 1}, got {chosen!r}")
         return X[chosen : chosen + 1], y[chosen : chosen + 1]
 
-    def explain(self, *, apply: bool, sample: Any = "setup") -> Explanation:
-        """Explain one gradient-descent step from the current weights (and take it)."""
+    def explain(self, *, apply: bool, sample: Any = "setup", measure: bool = True) -> Explanation:
+        """Explain one gradient-descent step from the current weights (and take it, then
+        measure the loss unless ``measure`` is False: a run of steps measures once)."""
         X, y = self.step_rows(sample)
         step = explain(
             self.model,
@@ -147,7 +149,8 @@ class Session:
             for key, param in self.model.named_parameters():
                 param.data = step.updated[key]
             self.steps += 1
-            self.measure()
+            if measure:
+                self.measure()
         self.last = step
         return step
 
@@ -180,8 +183,13 @@ class Session:
             verbose=0,
             rng=self.rng,
         )
-        self.epoch += len(history["loss"])
-        self.measure()
+        done = len(history["loss"])
+        self.epoch += done
+        # fit has just measured the validation rows at these weights.
+        logged = bool(done) and validation is not None
+        self.measure(validation=not logged)
+        if logged:
+            self.val_loss = float(history["val_loss"][-1])
         update = views.training_update(self)
         update["ms"] = round((time.perf_counter() - began) * 1000, 3)
         update["stopped"] = history.stop_reason
