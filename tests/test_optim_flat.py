@@ -138,6 +138,8 @@ def run_against_reference(make, reference_class, groups, steps, events, seed):
         grads = {}
         for index, (param, array) in enumerate(zip(params, arrays)):
             grad = np.asarray(rng.normal(size=array.shape)).astype(array.dtype)
+            # Signed zeros too: a buffer that starts as the gradient keeps their sign.
+            grad = np.where(rng.random(size=array.shape) < 0.2, -0.0, grad).astype(array.dtype)
             frozen = ("frozen", index) in todays
             missing = ("no grad", index) in todays
             param.requires_grad = not frozen
@@ -153,9 +155,15 @@ def run_against_reference(make, reference_class, groups, steps, events, seed):
         optimizer.step()
         reference.step(grads, active)
         for param, array in zip(params, arrays):
-            assert param.data.dtype == array.dtype
-            np.testing.assert_array_equal(param.data, array)
+            assert_same_bits(param.data, array)
     return optimizer, params, reference, arrays
+
+
+def assert_same_bits(ours, theirs):
+    """Equal arrays, signed zeros included (assert_array_equal takes -0 for 0)."""
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    assert (ours.dtype, ours.shape) == (theirs.dtype, theirs.shape)
+    assert ours.tobytes() == theirs.tobytes(), (ours, theirs)
 
 
 def _spans(groups):
@@ -177,8 +185,8 @@ def test_adam_equals_the_per_parameter_loop_bit_for_bit(run):
             t, m, v = reference.state[id(array)]
             entry = optimizer.state[id(param)]
             assert int(entry["step"]) == t
-            np.testing.assert_array_equal(entry["exp_avg"], m)
-            np.testing.assert_array_equal(entry["exp_avg_sq"], v)
+            assert_same_bits(entry["exp_avg"], m)
+            assert_same_bits(entry["exp_avg_sq"], v)
 
 
 @settings(max_examples=60, deadline=None)
@@ -190,7 +198,9 @@ def test_sgd_equals_the_per_parameter_loop_bit_for_bit(run):
     for param, array in zip(params, arrays):
         if id(array) in reference.state:
             buf = optimizer.state[id(param)]["momentum_buffer"]
-            np.testing.assert_array_equal(buf, reference.state[id(array)])
+            assert_same_bits(buf, reference.state[id(array)])
+        else:
+            assert "momentum_buffer" not in optimizer.state.get(id(param), {})
 
 
 def test_adam_follows_pytorch_in_float64_over_many_steps():
@@ -363,6 +373,38 @@ def test_a_hand_set_gradient_of_one_number_broadcasts_as_before():
     optimizer.step()
     q.data -= 0.1 * np.array([1.0])
     np.testing.assert_array_equal(p.data, q.data)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_a_parameter_starting_in_a_step_taken_one_by_one_starts_as_the_loop_does(nesterov):
+    """A hand-set gradient of another size sends the step parameter by parameter while
+    one parameter has momentum state and another starts now: each goes on as in the
+    loop, and so do the steps after (through flat buffers again)."""
+    values = [np.array([1.0, -2.0, 3.0]), np.array([0.5, 4.0])]
+    params = [nn.Parameter(v.copy()) for v in values]
+    optimizer = cr.optim.SGD(params, lr=0.1, momentum=0.9, nesterov=nesterov)
+    reference = ReferenceSGD(
+        [({"momentum": 0.9, "nesterov": nesterov, "weight_decay": 0.0, "lr": 0.1}, values)]
+    )
+    schedule = [
+        [np.array([0.3, -0.0, 1.0]), None],
+        [np.array([-0.0]), np.array([1.5, -0.0])],  # the first broadcasts over its parameter
+        [np.array([-1.0, 2.0, 0.5]), np.array([-0.0, 2.0])],
+        [np.array([0.7, -0.4, 0.0]), np.array([0.25, 2.0])],
+    ]
+    for grads in schedule:
+        for param, grad in zip(params, grads):
+            param.grad = grad
+        optimizer.step()
+        reference.step(
+            {id(v): g for v, g in zip(values, grads)},
+            {id(v): g is not None for v, g in zip(values, grads)},
+        )
+        for param, value in zip(params, values):
+            assert_same_bits(param.data, value)
+            if id(value) in reference.state:
+                buf = optimizer.state[id(param)]["momentum_buffer"]
+                assert_same_bits(buf, reference.state[id(value)])
 
 
 def test_a_parameter_given_twice_is_refused():

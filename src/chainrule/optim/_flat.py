@@ -48,13 +48,17 @@ class FlatPlan:
         Per-parameter step counts (int64), when the optimizer counts steps; the state's
         ``"step"`` entries are 0-d views of it.
     fresh : list of bool
-        For each parameter, whether it had no state when the plan was built (its buffers
-        start at zero); :meth:`stepped` clears these.
+        For each parameter, whether it had no state when the plan was built. Its spans
+        of the buffers start at zero (Adam's moments do; SGD's first step sets its
+        momentum buffer) and join ``Optimizer.state`` only once it has stepped through
+        the plan (:meth:`stepped`): until then the state holds what it held before, so a
+        step taken parameter by parameter starts such a parameter as it always does.
+    pending : bool
+        Whether any parameter is fresh.
     together : bool
-        Whether one flat update serves all: every parameter fresh or none, and (when
-        steps are counted) every step count equal. Parameters step together from then
-        on, so once true this holds for the plan's life; :meth:`stepped` updates it
-        after a step taken parameter by parameter.
+        Whether every step count is equal (always, when steps are not counted), so that
+        one flat update serves all. Every step adds one to every count, so this does not
+        change over the plan's life.
     work, spare : ndarray
         Scratch buffers of the same length, so that a step allocates nothing; the update
         that :meth:`add_work_to_params` applies is in ``work``.
@@ -72,6 +76,7 @@ class FlatPlan:
         "buffers",
         "steps",
         "fresh",
+        "pending",
         "together",
         "work",
         "spare",
@@ -104,25 +109,27 @@ class FlatPlan:
         self.buffers = {name: np.zeros(total, self.dtype) for name in names}
         self.steps = np.zeros(len(params), np.int64) if counted else None
         self.fresh = []
-        for i, (param, span, shape) in enumerate(zip(params, self.spans, self.shapes)):
+        for i, (param, span) in enumerate(zip(params, self.spans)):
             old = state.get(id(param)) or {}
             known = all(name in old for name in names) and (not counted or "step" in old)
             self.fresh.append(not known)
-            entry: dict[str, np.ndarray] = {}
-            for name, flat in self.buffers.items():
-                if known:
+            if known:
+                for name, flat in self.buffers.items():
                     flat[span] = np.ravel(old[name])
-                entry[name] = flat[span].reshape(shape)
-            if self.steps is not None:
-                if known:
+                if self.steps is not None:
                     self.steps[i] = old["step"]
-                entry["step"] = self.steps[i : i + 1].reshape(())
-            if entry:
-                state[id(param)] = {**old, **entry}
-        self.together = self._equal_counts() and (all(self.fresh) or not any(self.fresh))
+                self._enter(i)
+        self.pending = any(self.fresh)
+        self.together = self.steps is None or len(set(self.steps.tolist())) <= 1
 
-    def _equal_counts(self) -> bool:
-        return self.steps is None or len(set(self.steps.tolist())) <= 1
+    def _enter(self, i: int) -> None:
+        """Make parameter ``i``'s state entries views of the flat buffers."""
+        param, span, shape = self.params[i], self.spans[i], self.shapes[i]
+        entry = {name: flat[span].reshape(shape) for name, flat in self.buffers.items()}
+        if self.steps is not None:
+            entry["step"] = self.steps[i : i + 1].reshape(())
+        if entry:
+            self.state[id(param)] = {**self.state.get(id(param), {}), **entry}
 
     def _aim(self) -> None:
         """Pair each parameter's array with its piece of :attr:`work`.
@@ -190,10 +197,18 @@ class FlatPlan:
         np.add(steps, self._one, out=steps)
         return int(steps[0])
 
+    def fresh_spans(self) -> list[slice]:
+        """The spans of the parameters that had no state when the plan was built."""
+        return [span for span, fresh in zip(self.spans, self.fresh) if fresh]
+
     def stepped(self) -> None:
-        """Record that every parameter of the plan has taken a step."""
+        """Record that every parameter of the plan has taken a step through the flat
+        buffers: the fresh ones' state entries are views of them from now on."""
+        for i, fresh in enumerate(self.fresh):
+            if fresh:
+                self._enter(i)
         self.fresh = [False] * len(self.params)
-        self.together = self._equal_counts()
+        self.pending = False
 
     def constants(self, *values: float) -> list[np.ndarray]:
         """``values`` as 0-d arrays of the plan's dtype (the plan's own, refilled each
@@ -226,6 +241,19 @@ class FlatPlan:
 def trainable(group: dict[str, Any]) -> list[Parameter]:
     """The group's parameters that have a gradient and are not frozen."""
     return [p for p in group["params"] if p.grad is not None and p.requires_grad]
+
+
+def stepped_one_by_one(plans: dict[int, FlatPlan], index: int) -> None:
+    """Record that group ``index`` took its step parameter by parameter.
+
+    The known parameters' state entries are views of the plan's buffers and were updated
+    through them; the fresh ones' state is arrays of their own now, which the plan does
+    not hold, so a plan that had fresh parameters is dropped (the next step lays out a
+    new one from the state).
+    """
+    plan = plans.get(index)
+    if plan is not None and plan.pending:
+        del plans[index]
 
 
 def flat_plan(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Parameter
-from chainrule.optim._flat import FlatPlan, flat_plan, trainable
+from chainrule.optim._flat import FlatPlan, flat_plan, stepped_one_by_one, trainable
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -76,8 +76,7 @@ class Adam(Optimizer):
             plan = flat_plan(self._plans, index, params, self.state, _BUFFERS, counted=True)
             if plan is None or not self._step_flat(plan, group):
                 self._step_each(params, group)
-                if plan is not None:
-                    plan.stepped()
+                stepped_one_by_one(self._plans, index)
 
     def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
         # The bias corrections need one step count for the whole buffer: parameters
@@ -93,6 +92,8 @@ class Adam(Optimizer):
         exp_avg, exp_avg_sq = plan.buffers["exp_avg"], plan.buffers["exp_avg_sq"]
         adam_update(grad, exp_avg, exp_avg_sq, coefficients, out=plan.work, scratch=plan.spare)
         plan.add_work_to_params()
+        if plan.pending:
+            plan.stepped()
         return True
 
     def _step_each(self, params: list[Parameter], group: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Parameter
-from chainrule.optim._flat import FlatPlan, flat_plan, trainable
+from chainrule.optim._flat import FlatPlan, flat_plan, stepped_one_by_one, trainable
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -75,14 +75,11 @@ class SGD(Optimizer):
             names = ("momentum_buffer",) if momentum else ()
             plan = flat_plan(self._plans, index, params, self.state, names)
             if plan is None or not self._step_flat(plan, group):
-                self._step_each(params, group, plan)
-                if plan is not None:
-                    plan.stepped()
+                self._step_each(params, group)
+                stepped_one_by_one(self._plans, index)
 
     def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
-        # A momentum buffer starts as the first gradient: one copy serves all only when
-        # every parameter starts now or none does.
-        if not plan.together or not plan.gather_grads():
+        if not plan.gather_grads():
             return False
         lr, momentum, decay = plan.constants(
             group["lr"], group["momentum"], group["weight_decay"]
@@ -93,12 +90,14 @@ class SGD(Optimizer):
             grad += plan.work
         if group["momentum"]:
             buf = plan.buffers["momentum_buffer"]
-            if plan.fresh[0]:
-                np.copyto(buf, grad)
+            buf *= momentum
+            buf += grad
+            if plan.pending:
+                # As in PyTorch, a parameter's first step starts its buffer as the
+                # gradient itself (a copy, not momentum * 0 + gradient, which turns -0 to 0).
+                for span in plan.fresh_spans():
+                    buf[span] = grad[span]
                 plan.stepped()
-            else:
-                buf *= momentum
-                buf += grad
             if group["nesterov"]:
                 np.multiply(momentum, buf, out=plan.spare)
                 grad += plan.spare
@@ -108,11 +107,8 @@ class SGD(Optimizer):
         plan.subtract_work_from_params()
         return True
 
-    def _step_each(
-        self, params: list[Parameter], group: dict[str, Any], plan: FlatPlan | None
-    ) -> None:
+    def _step_each(self, params: list[Parameter], group: dict[str, Any]) -> None:
         lr, momentum, decay = group["lr"], group["momentum"], group["weight_decay"]
-        fresh = dict(zip(map(id, plan.params), plan.fresh)) if plan is not None else {}
         for p in params:
             grad: Any = p.grad  # not None: params are the trainable ones
             if decay:
@@ -122,8 +118,6 @@ class SGD(Optimizer):
                 buf = state.get("momentum_buffer")
                 if buf is None:
                     buf = state["momentum_buffer"] = np.array(grad, copy=True)
-                elif fresh.get(id(p), False):
-                    np.copyto(buf, grad)
                 else:
                     buf *= momentum
                     buf += grad
