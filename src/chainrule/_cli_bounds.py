@@ -29,10 +29,6 @@ __all__ = [
 #: times the target's size. Features have no such bound: they are only standardised.
 MAX_TARGET_MAGNITUDE = 1e150
 
-#: Bytes per number of the initializers' draws (float64), whatever the model's dtype.
-INIT_DRAW_ITEMSIZE = 8
-
-
 def _csv_size(text: str) -> int:
     try:
         return parse_size(text)
@@ -67,8 +63,10 @@ def check_network_memory(
 ) -> None:
     """Refuse a network whose parameters, held ``copies`` times, exceed the free memory.
 
-    Building the network also holds its largest weight matrix once in float64 (the
-    initializers draw in float64 and cast), which is counted too.
+    Building the network holds its weights and, besides, at most one piece of the
+    initializers' draw (:data:`chainrule.init.DRAW_CHUNK` float64 numbers, 512 KiB): less
+    than the copies every command counts (the weights and their gradients at least), so
+    the copies are the whole need.
 
     Parameters
     ----------
@@ -90,17 +88,14 @@ def check_network_memory(
         Naming the parameter count, the memory needed and the memory available.
     """
     count = parameter_count(sizes)
-    # The initializers draw each weight matrix in float64 before casting it, so building
-    # the network briefly needs the largest matrix once more, at 8 bytes a number.
-    draw = max(fan_in * fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False))
-    needed = count * itemsize * copies + draw * INIT_DRAW_ITEMSIZE
+    needed = count * itemsize * copies
     available = available_memory()
     if needed > available:
         shown, most = format_excess(needed, available)
         raise ValueError(
             f"{option}: a {' -> '.join(map(str, sizes))} "
             f"network has {count:,} parameters and needs {shown} "
-            f"({_listed([*what, 'its largest weight matrix drawn in float64 at the start'])}), "
+            f"({_listed(what)}), "
             f"more than the {most} of memory available; "
             "choose smaller layers"
         )

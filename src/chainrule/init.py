@@ -36,18 +36,38 @@ def _check_positive(name: str, value: float) -> float:
     return float(value)
 
 
+#: The most numbers an initializer draws at once (in float64, 512 KiB) when the weight has
+#: another dtype: a float32 weight is filled a piece at a time instead of being drawn
+#: whole in float64 and cast, which would hold three times its size at once.
+DRAW_CHUNK = 2**16
+
+
 @dataclass(frozen=True)
 class _Init:
     name: str
     params: tuple[tuple[str, float], ...] = ()
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
+        """``size`` numbers (float64) of the distribution for a weight of ``shape``."""
         raise NotImplementedError
 
     def __call__(
         self, shape: tuple[int, ...], rng: RandomState = None, dtype: Any = np.float32
     ) -> np.ndarray:
-        return np.asarray(self._draw(tuple(shape), get_rng(rng)), dtype=dtype)
+        shape, generator, dtype = tuple(shape), get_rng(rng), np.dtype(dtype)
+        count = math.prod(shape)
+        if dtype == np.float64 or count <= DRAW_CHUNK:
+            return np.asarray(self._draw(shape, generator, shape), dtype=dtype)
+        # NumPy's generators draw uniform and normal numbers one after another, so draws
+        # of consecutive pieces are the numbers of one draw of the whole, bit for bit.
+        out = np.empty(shape, dtype)
+        flat = out.reshape(-1)
+        for start in range(0, count, DRAW_CHUNK):
+            stop = min(start + DRAW_CHUNK, count)
+            flat[start:stop] = self._draw(shape, generator, stop - start)
+        return out
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v:g}" for k, v in self.params)
@@ -62,9 +82,11 @@ class uniform(_Init):  # noqa: N801  (functional-style name, as in Keras/PyTorch
             raise ValueError(f"uniform(low, high) needs high > low, got low={low}, high={high}")
         super().__init__("uniform", (("low", float(low)), ("high", float(high))))
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         low, high = (v for _, v in self.params)
-        return rng.uniform(low, high, size=shape)
+        return rng.uniform(low, high, size=size)
 
 
 class normal(_Init):  # noqa: N801
@@ -73,9 +95,11 @@ class normal(_Init):  # noqa: N801
     def __init__(self, mean: float = 0.0, std: float = 1.0) -> None:
         super().__init__("normal", (("mean", float(mean)), ("std", _check_positive("std", std))))
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         mean, std = (v for _, v in self.params)
-        return rng.normal(mean, std, size=shape)
+        return rng.normal(mean, std, size=size)
 
 
 class constant(_Init):  # noqa: N801
@@ -84,8 +108,10 @@ class constant(_Init):  # noqa: N801
     def __init__(self, value: float) -> None:
         super().__init__("constant", (("value", float(value)),))
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        return np.full(shape, self.params[0][1])
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
+        return np.full(size, self.params[0][1])
 
 
 class zeros(constant):  # noqa: N801
@@ -101,10 +127,12 @@ class xavier_uniform(_Init):  # noqa: N801
     def __init__(self, gain: float = 1.0) -> None:
         super().__init__("xavier_uniform", (("gain", _check_positive("gain", gain)),))
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
         bound = self.params[0][1] * math.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-bound, bound, size=shape)
+        return rng.uniform(-bound, bound, size=size)
 
 
 class xavier_normal(_Init):  # noqa: N801
@@ -113,9 +141,11 @@ class xavier_normal(_Init):  # noqa: N801
     def __init__(self, gain: float = 1.0) -> None:
         super().__init__("xavier_normal", (("gain", _check_positive("gain", gain)),))
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         fan_in, fan_out = _fans(shape)
-        return rng.normal(0.0, self.params[0][1] * math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+        return rng.normal(0.0, self.params[0][1] * math.sqrt(2.0 / (fan_in + fan_out)), size=size)
 
 
 class he_uniform(_Init):  # noqa: N801
@@ -124,9 +154,11 @@ class he_uniform(_Init):  # noqa: N801
     def __init__(self) -> None:
         super().__init__("he_uniform")
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         bound = math.sqrt(6.0 / _fans(shape)[0])
-        return rng.uniform(-bound, bound, size=shape)
+        return rng.uniform(-bound, bound, size=size)
 
 
 class he_normal(_Init):  # noqa: N801
@@ -135,8 +167,10 @@ class he_normal(_Init):  # noqa: N801
     def __init__(self) -> None:
         super().__init__("he_normal")
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-        return rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), size=shape)
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
+        return rng.normal(0.0, math.sqrt(2.0 / _fans(shape)[0]), size=size)
 
 
 class fan_in_uniform(_Init):  # noqa: N801
@@ -145,10 +179,12 @@ class fan_in_uniform(_Init):  # noqa: N801
     def __init__(self, fan_in: int | None = None) -> None:
         super().__init__("fan_in_uniform", (() if fan_in is None else (("fan_in", float(fan_in)),)))
 
-    def _draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    def _draw(
+        self, shape: tuple[int, ...], rng: np.random.Generator, size: int | tuple[int, ...]
+    ) -> np.ndarray:
         fan_in = self.params[0][1] if self.params else _fans(shape)[0]
         bound = 1.0 / math.sqrt(fan_in)
-        return rng.uniform(-bound, bound, size=shape)
+        return rng.uniform(-bound, bound, size=size)
 
 
 _BY_NAME: dict[str, Callable[[], _Init]] = {

@@ -69,31 +69,22 @@ def as_tensor(x: ArrayLike, layer: Module, dtype: Any = None) -> Tensor:
         raise TypeError(f"{layer!r}: {err}") from None
 
 
-#: Bytes per number of the initializers' draws: they draw in float64, then cast.
-_DRAW_ITEMSIZE = 8
-
-
 def _check_weight_fits(in_features: int, out_features: int, dtype: np.dtype) -> None:
     """Refuse, before allocating, a weight larger than the memory the machine has free.
 
-    Drawing its initial values also holds the weight once in float64 (the initializers
-    draw in float64 and cast), so a layer that draws counts that too."""
-    count = in_features * out_features
-    needed = count * dtype.itemsize
-    drawing = initializing() and dtype.itemsize != _DRAW_ITEMSIZE
-    peak = needed + count * _DRAW_ITEMSIZE if drawing else needed
+    Drawing its initial values adds at most one piece of
+    :data:`chainrule.init.DRAW_CHUNK` float64 numbers (512 KiB) on top: left out, as a
+    weight this check measures is at least 256 MiB."""
+    needed = in_features * out_features * dtype.itemsize
     # Reading the free memory costs a file read: done only for weights that could matter.
-    if peak <= 2**28:
+    if needed <= 2**28:
         return
     available = available_memory()
-    if peak > available:
-        shown, most = format_excess(peak, available)
-        what = f"{dtype} weight"
-        if drawing:
-            what += " and the float64 draw of its initial values"
+    if needed > available:
+        shown, most = format_excess(needed, available)
         raise ValueError(
-            f"Linear({in_features}, {out_features}) needs {shown} for its {what}, more than "
-            f"the {most} of memory available; choose smaller sizes"
+            f"Linear({in_features}, {out_features}) needs {shown} for its {dtype} weight, "
+            f"more than the {most} of memory available; choose smaller sizes"
         )
 
 
