@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule import nn
 from chainrule.train import History
+from chainrule.train.history_html import history_svg
 
 
 def test_a_models_html_is_its_summary_as_a_table():
@@ -44,6 +45,7 @@ values = st.one_of(
 @example(loss=[0.0, 5e-324], with_validation=False, kept=False)  # a span too small to halve
 @example(loss=[1.7e308], with_validation=False, kept=False)  # flat, no room above it
 @example(loss=[-1.7e308, 1.7e308], with_validation=False, kept=True)  # span beyond float64
+@example(loss=[-1.2345e-300, 1.7e308], with_validation=True, kept=False)  # long labels
 def test_a_historys_html_has_a_summary_row_per_key_and_a_curve_of_finite_points(
     loss, with_validation, kept
 ):
@@ -72,6 +74,41 @@ def test_a_historys_html_has_a_summary_row_per_key_and_a_curve_of_finite_points(
     width, height = float(svg.get("width")), float(svg.get("height"))
     assert all(0 <= x <= width for x in xs) and all(0 <= y <= height for y in ys)
     assert ("kept" in page) == kept
+    assert_numbers_fit(svg)
+
+
+NUMBER = re.compile(r"-?\d+(\.\d+)?(e-?\d+)?")
+
+
+def assert_numbers_fit(svg: ET.Element) -> None:
+    """Every number the chart writes (values and epochs) lies inside the drawing, taking
+    each character as wide as 0.65 em: wider than a digit, "e", "-" or "." in common
+    sans-serif fonts (DejaVu Sans' digits, the widest, are 0.636 em)."""
+    font = float(re.search(r"font: (\d+)px", svg.get("style")).group(1))
+    width = float(svg.get("viewBox").split()[2])
+    labels = [t for t in svg.iter("{http://www.w3.org/2000/svg}text") if NUMBER.fullmatch(t.text)]
+    assert labels
+    for text in labels:
+        x, span = float(text.get("x")), 0.65 * font * len(text.text)
+        start = {"end": x - span, "middle": x - span / 2}.get(text.get("text-anchor"), x)
+        assert start >= 0 and start + span <= width, (text.text, start, span, width)
+
+
+def test_a_long_training_numbers_its_last_epoch_inside_the_drawing():
+    history = History()
+    for epoch in range(123_456):
+        history.record(epoch, {"loss": 1 / (epoch + 1)})
+    svg = ET.fromstring(history_svg(history))
+    assert "123456" in {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}
+    assert_numbers_fit(svg)
+
+
+def test_value_labels_write_exponents_compactly():
+    history = History()
+    for epoch, value in enumerate([1.7e308, 2.5e-5]):
+        history.record(epoch, {"loss": value})
+    labels = {t.text for t in ET.fromstring(history_svg(history)).iter() if t.text}
+    assert {"1.7e308", "2.5e-5"} <= labels
 
 
 def test_fit_returns_a_history_jupyter_shows_with_its_curve():

@@ -16,15 +16,28 @@ if TYPE_CHECKING:
 
 __all__ = ["history_html", "history_svg"]
 
-# Width and height of the drawing, and the margins around the plot area, in pixels.
+# Width and height of the drawing, and the margins around the plot area, in pixels (the
+# left and right ones at least: they widen to fit the longest labels).
 _W, _H = 560, 240
 _LEFT, _RIGHT, _TOP, _BOTTOM = 58, 16, 14, 34
+# The labels' font size, and the most one character of a number ("0"-"9", "e", "-", ".")
+# spans at that size in common sans-serif fonts (DejaVu Sans' digits, the widest: 0.636 em).
+_FONT = 11
+_CHAR = 0.66 * _FONT
 # Training and validation curves in the colours of viz.plot_history's.
 _COLOURS = {"loss": "#1f77b4", "val_loss": "#d62728"}
 
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if math.isfinite(value) else str(value)
+
+
+def _tick_label(value: float) -> str:
+    """A tick's number as :func:`_fmt` writes it, its exponent without a plus sign or
+    leading zeros: ``1.7e308``, ``2.5e-5``."""
+    text = _fmt(value)
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -59,10 +72,15 @@ def history_svg(history: History) -> str:
     halves = not math.isfinite(span)
     if halves:
         span = high * 0.5 - low * 0.5
-    width, height = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    ticks = [(value, _tick_label(value)) for value in _ticks(low, high)]
+    # Room for the longest value label left of the plot, 6 px from it, and for half the
+    # last epoch's number right of it (the labels are centred on their epochs).
+    left = max(_LEFT, math.ceil(max(len(label) for _, label in ticks) * _CHAR) + 8)
+    right = max(_RIGHT, math.ceil(len(str(epochs)) * _CHAR / 2) + 2)
+    width, height = _W - left - right, _H - _TOP - _BOTTOM
 
     def x_of(epoch: float) -> float:
-        return _LEFT + (width * (epoch - 1) / (epochs - 1) if epochs > 1 else width / 2)
+        return left + (width * (epoch - 1) / (epochs - 1) if epochs > 1 else width / 2)
 
     def y_of(value: float) -> float:
         above = high * 0.5 - value * 0.5 if halves else high - value
@@ -71,16 +89,16 @@ def history_svg(history: History) -> str:
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" '
         f'viewBox="0 0 {_W} {_H}" role="img" aria-label="loss per epoch" '
-        'style="font: 11px sans-serif; max-width: 100%; height: auto">',
-        f'<rect x="{_LEFT}" y="{_TOP}" width="{width}" height="{height}" fill="none" '
+        f'style="font: {_FONT}px sans-serif; max-width: 100%; height: auto">',
+        f'<rect x="{left}" y="{_TOP}" width="{width}" height="{height}" fill="none" '
         'stroke="#bbb"/>',
     ]
-    for value in _ticks(low, high):
+    for value, label in ticks:
         y = y_of(value)
         parts.append(
-            f'<line x1="{_LEFT - 4}" y1="{y:.1f}" x2="{_LEFT + width}" y2="{y:.1f}" '
+            f'<line x1="{left - 4}" y1="{y:.1f}" x2="{left + width}" y2="{y:.1f}" '
             'stroke="#eee"/>'
-            f'<text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(value)}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
         )
     for epoch in sorted({1, epochs, *(round(1 + (epochs - 1) * k / 4) for k in range(5))}):
         x = x_of(epoch)
@@ -88,7 +106,7 @@ def history_svg(history: History) -> str:
             f'<text x="{x:.1f}" y="{_TOP + height + 15}" text-anchor="middle">{epoch}</text>'
         )
     parts.append(
-        f'<text x="{_LEFT + width / 2}" y="{_H - 4}" text-anchor="middle">epoch</text>'
+        f'<text x="{left + width / 2}" y="{_H - 4}" text-anchor="middle">epoch</text>'
     )
     for key, values in series.items():
         runs: list[list[str]] = [[]]
@@ -113,13 +131,13 @@ def history_svg(history: History) -> str:
             'stroke-dasharray="4 3"/>'
             + (  # the label on the side of the line that has room for it
                 f'<text x="{x - 4:.1f}" y="{_TOP + height - 6}" text-anchor="end">kept</text>'
-                if x > _LEFT + 0.8 * width
+                if x > left + 0.8 * width
                 else f'<text x="{x + 4:.1f}" y="{_TOP + height - 6}">kept</text>'
             )
         )
     for row, key in enumerate(series):
         y = _TOP + 12 + 15 * row
-        x = _LEFT + width - 92
+        x = left + width - 92
         label = "validation loss" if key == "val_loss" else "training loss"
         parts.append(
             f'<line x1="{x}" y1="{y - 4}" x2="{x + 16}" y2="{y - 4}" stroke="{_COLOURS[key]}" '
