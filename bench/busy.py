@@ -19,6 +19,7 @@ from contextlib import contextmanager
 
 import contestants as c
 import numpy as np
+from racing import timed
 
 import chainrule as cr
 
@@ -95,14 +96,10 @@ def bench_busy(repeats: int, samples: int) -> dict[str, object]:
     times: dict[str, list[float]] = {f"{name} {when}": [] for name in runners for when in "qb"}
     for _ in range(repeats):
         for name, run in runners.items():
-            began = time.perf_counter()
-            run()
-            times[f"{name} q"].append(time.perf_counter() - began)
+            times[f"{name} q"].append(timed(run))
         with busy_machine():
             for name, run in runners.items():
-                began = time.perf_counter()
-                run()
-                times[f"{name} b"].append(time.perf_counter() - began)
+                times[f"{name} b"].append(timed(run))
     medians = {key: statistics.median(ts) for key, ts in times.items()}
     return {
         "samples": samples,

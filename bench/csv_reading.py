@@ -12,7 +12,6 @@ that ``tracemalloc`` saw (Python and NumPy allocations only).
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from racing import race
 
 HERE = Path(__file__).resolve().parent
 COLUMNS = 10
@@ -70,20 +70,6 @@ def readers(path: Path) -> dict[str, Callable[[], object] | None]:
 
     contestants["pandas"] = pandas
     return contestants
-
-
-def cpu_race(runners: dict[str, Callable[[], object] | None], repeats: int) -> dict[str, float]:
-    """Median CPU seconds per run of each contestant, the contestants taking turns."""
-    present = {name: run for name, run in runners.items() if run is not None}
-    for run in present.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in present}
-    for _ in range(repeats):
-        for name, run in present.items():
-            start = time.process_time()
-            run()
-            times[name].append(time.process_time() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def peak_memory(reader: str, path: Path) -> dict[str, int] | None:
@@ -138,7 +124,11 @@ def bench_csv(repeats: int, sizes: tuple[int, ...], loadtxt_up_to: int) -> dict[
             runners = readers(path)
             if rows > loadtxt_up_to:
                 runners["numpy.loadtxt"] = None
-            seconds = cpu_race(runners, repeats if rows <= 500_000 else max(1, repeats // 2))
+            seconds = race(
+                runners,
+                repeats if rows <= 500_000 else max(1, repeats // 2),
+                clock=time.process_time,
+            )
             memory = {name: peak_memory(name, path) for name in seconds}
             rows_out.append({"rows": rows, "bytes": size, "seconds": seconds, "memory": memory})
             path.unlink()

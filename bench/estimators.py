@@ -15,13 +15,13 @@ the dtype of the data, with one BLAS thread, and the figure is CPU time
 
 from __future__ import annotations
 
-import statistics
 import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from racing import race, single_threaded
 
 Runner = Callable[[], None]
 
@@ -79,24 +79,10 @@ def fitter(estimator: type, X: np.ndarray, y: np.ndarray, epochs: int) -> Runner
     return run
 
 
-def cpu_race(runners: dict[str, Runner], repeats: int) -> dict[str, float]:
-    """Median CPU seconds per run, the contestants taking turns after one warm-up each."""
-    for run in runners.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            start = time.process_time()
-            run()
-            times[name].append(time.process_time() - start)
-    return {name: statistics.median(ts) for name, ts in times.items()}
-
-
 def bench_estimators(repeats: int, quick: bool) -> dict[str, object] | None:
     """One row per data set: seconds of each ``fit`` and chainrule's ratio."""
     try:
         import sklearn.neural_network as theirs
-        from threadpoolctl import threadpool_limits
     except ImportError:
         return None
     import chainrule.sklearn as ours
@@ -105,13 +91,14 @@ def bench_estimators(repeats: int, quick: bool) -> dict[str, object] | None:
     for key, name, label, epochs, quick_epochs in ROWS:
         n_epochs = quick_epochs if quick else epochs
         X, y = data(key)
-        with threadpool_limits(limits=1):
-            seconds = cpu_race(
+        with single_threaded():
+            seconds = race(
                 {
                     "chainrule": fitter(getattr(ours, name), X, y, n_epochs),
                     "scikit-learn": fitter(getattr(theirs, name), X, y, n_epochs),
                 },
                 repeats,
+                clock=time.process_time,
             )
         rows.append(
             {

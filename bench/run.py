@@ -11,7 +11,6 @@ bench/results.json and bench/results.md.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import json
 import platform
@@ -19,7 +18,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,35 +30,10 @@ import csv_reading  # noqa: E402
 import estimators  # noqa: E402
 import small_batch  # noqa: E402
 from busy import bench_busy  # noqa: E402
+from racing import race, single_threaded, timed  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 Runner = Callable[[], None]
-
-
-def timed(run: Runner, clock: Callable[[], float] = time.perf_counter) -> float:
-    start = clock()
-    run()
-    return clock() - start
-
-
-def race(
-    runners: dict[str, Runner | None],
-    repeats: int,
-    warmup: int = 1,
-    clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, float]:
-    """Median seconds per run of each contestant, the contestants taking turns. Wall-clock
-    seconds by default; single-threaded races pass ``time.process_time``, the CPU time,
-    which other processes on a busy machine disturb less."""
-    present = {name: run for name, run in runners.items() if run is not None}
-    for run in present.values():
-        for _ in range(warmup):
-            run()
-    times: dict[str, list[float]] = {name: [] for name in present}
-    for _ in range(repeats):
-        for name, run in present.items():
-            times[name].append(timed(run, clock))
-    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def matmul_peak(sizes: tuple[int, ...] = (512, 1024, 2048)) -> float:
@@ -88,30 +62,6 @@ def mlp_flops(sizes: list[int], samples: int) -> float:
 def synthetic(samples: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.normal(size=(samples, 784)).astype(np.float32), rng.integers(0, 10, samples)
-
-
-@contextlib.contextmanager
-def single_threaded() -> Iterator[bool]:
-    """One thread for every contestant's arithmetic inside the block (OpenBLAS through
-    threadpoolctl, PyTorch's own pool); yields False, changing nothing, without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield False
-        return
-    try:
-        import torch
-    except ImportError:
-        torch = None
-    torch_threads = torch.get_num_threads() if torch is not None else 0
-    try:
-        with threadpool_limits(limits=1):
-            if torch is not None:
-                torch.set_num_threads(1)
-            yield True
-    finally:
-        if torch is not None:
-            torch.set_num_threads(torch_threads)
 
 
 def bench_large(repeats: int, samples: int) -> dict[str, object]:
@@ -194,7 +144,7 @@ def bench_adam_large(repeats: int, samples: int) -> dict[str, object]:
     return {"samples": samples, "seconds": medians}
 def bench_small_batch(repeats: int) -> dict[str, object]:
     """One SGD epoch at batch 4 of the 256-256-10 network (see bench/small_batch.py)."""
-    with small_batch.one_thread():
+    with single_threaded():
         medians = race(small_batch.contestants(), repeats)
     return {"samples": small_batch.SAMPLES, "batch": small_batch.BATCH, "seconds": medians}
 

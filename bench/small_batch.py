@@ -11,8 +11,7 @@ other work.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 from contestants import chainrule_epoch as epoch_of
@@ -104,24 +103,3 @@ def contestants(samples: int = SAMPLES) -> dict[str, Runner | None]:
         "numpy": numpy_epoch(X, y),
         "pytorch": torch_epoch(X, y),
     }
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """BLAS (through threadpoolctl) and PyTorch on one thread, where they are installed."""
-    with contextlib.ExitStack() as stack:
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:
-            pass
-        else:
-            stack.enter_context(threadpool_limits(1))
-        try:
-            import torch
-        except ImportError:
-            torch = None
-        if torch is not None:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            stack.callback(torch.set_num_threads, threads)
-        yield
