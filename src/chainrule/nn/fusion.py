@@ -14,12 +14,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from chainrule.nn.layers import Linear
 from chainrule.ops import get_op
 from chainrule.ops.fused import MAX_STACK, stack_op_name
+from chainrule.ops.registry import Op
 from chainrule.tensor import ArrayLike, Tensor, apply
 
 _DENSE = get_op("dense")
+_LINEAR = get_op("linear")
+
+#: What a step of a plan applies to its input: (op, parameter tensors, attributes).
+OpCall = tuple[Op, list[Tensor], dict[str, Any]]
 
 
 class _Fusion:
@@ -107,17 +114,35 @@ class FusedRun:
         if self.op is _DENSE:
             return first.fused(x, self.activations[0])
         x_t = first._checked_input(x)
-        dtype = x_t.data.dtype
+        call = self.op_call(x_t.data.dtype)
+        if call is None:  # changed since: run one by one, so each layer checks its own input
+            return self.unfused(x_t)
+        op, params, attrs = call
+        return apply(op, x_t, *params, **attrs)
+
+    def op_call(self, dtype: np.dtype[Any]) -> OpCall | None:
+        """The op, parameters and attributes this run applies to an input of ``dtype``
+        (whose shape the caller has checked), or None when it would not run as one op:
+        a layer lost its bias or has weights of another dtype."""
         params: list[Tensor] = []
         for linear in self.linears:
             weight, bias = linear.weight, linear.bias
-            if bias is None or weight.data.dtype != dtype:  # changed since: run one by one,
-                return self.unfused(x_t)  # so each layer checks its own input
+            if bias is None or weight.data.dtype != dtype:
+                return None
             params += (weight, bias)
-        attrs = self.attrs
-        if attrs is None:
-            attrs = tuple(None if a is None else a.activation_attrs for a in self.activations)
-        return apply(self.op, x_t, *params, activations=self.names, activation_attrs=attrs)
+        if self.op is _DENSE:
+            activation = self.activations[0]
+            attrs = {
+                "activation": activation.op_name,
+                "activation_attrs": activation.activation_attrs,
+            }
+            return _DENSE, params, attrs
+        activation_attrs = self.attrs
+        if activation_attrs is None:
+            activation_attrs = tuple(
+                None if a is None else a.activation_attrs for a in self.activations
+            )
+        return self.op, params, {"activations": self.names, "activation_attrs": activation_attrs}
 
     def unfused(self, x: ArrayLike) -> Tensor:
         for linear, activation in zip(self.linears, self.activations):
@@ -125,3 +150,17 @@ class FusedRun:
             if activation is not None:
                 x = activation(x)
         return x  # type: ignore[return-value]
+
+
+def step_call(step: Any, dtype: np.dtype[Any]) -> OpCall | None:
+    """What one step of :func:`fusion_plan` applies to a 2-D input of ``dtype`` with the
+    right number of features, as one registered op: a fused run's op, or ``linear`` for a
+    Linear layer with a bias and weights of that dtype; None for any other step (it runs
+    as a module)."""
+    if type(step) is FusedRun:
+        return step.op_call(dtype)
+    if type(step) is Linear:
+        weight, bias = step.weight, step.bias
+        if bias is not None and weight.data.dtype == dtype:
+            return _LINEAR, [weight, bias], {}
+    return None

@@ -22,6 +22,7 @@ from chainrule.nn.activations import Sigmoid, Softmax, _Activation
 from chainrule.nn.layers import as_tensor
 from chainrule.nn.module import Module
 from chainrule.ops import get_op
+from chainrule.ops.registry import Op
 from chainrule.tensor import ArrayLike, Tensor, _as_float_array, all_finite, apply
 
 REDUCTIONS = ("mean", "sum")
@@ -29,6 +30,9 @@ _MSE = get_op("mse")
 _LINEAR = get_op("linear")
 _SOFTMAX_CE = get_op("softmax_cross_entropy")
 _UNSIGNED: dict[np.dtype[Any], np.dtype[Any]] = {}
+
+#: A loss's registered op and its attributes (see ``CrossEntropyLoss.op_for``).
+OpFor = tuple[Op, dict[str, Any]]
 
 
 def _labels_in_range(labels: np.ndarray, classes: int) -> bool:
@@ -165,6 +169,15 @@ class MSELoss(Module):
             _check_finite_target("MSELoss", y)
         return loss
 
+    def op_for(self, target: np.ndarray, outputs: int, dtype: np.dtype[Any]) -> OpFor | None:
+        """The registered op and attributes this loss applies, without sample weights, to
+        a prediction of ``outputs`` columns in ``dtype`` and rows of ``target`` (all the
+        training targets, finite, checked once by the caller), or None when it would take
+        another path: targets of another shape or dtype."""
+        if target.dtype != dtype or target.ndim != 2 or target.shape[1] != outputs:
+            return None
+        return _MSE, {"reduction": self.reduction, "half": self.half}
+
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}" + (", half=True" if self.half else "")
 
@@ -246,6 +259,16 @@ class CrossEntropyLoss(Module):
         if node is not None and node.op.name == "softmax" and node.attrs.get("axis", -1) in (-1, 1):
             return F.softmax_cross_entropy(node.inputs[0], y, reduction=self.reduction, weight=w)
         return F.cross_entropy_probs(scores, y, reduction=self.reduction, weight=w)
+
+    def op_for(self, target: np.ndarray, outputs: int, dtype: np.dtype[Any]) -> OpFor | None:
+        """As :meth:`MSELoss.op_for`: the op for integer class labels, all of them in
+        ``[0, outputs)``; None for other targets (this method checks the labels' range
+        once for the whole array) or ``from_probs=True``."""
+        if self.from_probs or target.ndim != 1 or target.dtype.kind not in "iu":
+            return None
+        if len(target) and not _labels_in_range(target, outputs):
+            return None
+        return _SOFTMAX_CE, {"reduction": self.reduction}
 
     def extra_repr(self) -> str:
         return "from_probs=True" if self.from_probs else ""

@@ -52,6 +52,13 @@ class Sequential(Module):
             x = step(x)
         return x
 
+    def steps(self) -> list[Any]:
+        """What ``forward`` runs while fusion is on, in order: fused runs of layers (see
+        :mod:`chainrule.nn.fusion`) and single layers. The same list until the layers
+        change."""
+        plan = self.__dict__.get("_plan")
+        return self._make_plan() if plan is None else plan
+
     def _make_plan(self) -> list[Any]:
         plan = fusion_plan(list(self._modules.values()))
         object.__setattr__(self, "_plan", plan)
