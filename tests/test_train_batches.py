@@ -146,3 +146,153 @@ def test_the_data_is_hashed_only_for_a_checkpoint(tmp_path, monkeypatch):
         _network(2, 2), X, y, loss="cross-entropy", epochs=1, verbose=0, checkpoint_dir=tmp_path
     )
     assert hashed == [1]
+
+
+# -- the lean path: fit's batches through a fused Sequential on arrays ----------------------
+
+_ACTIVATIONS = [cr.nn.ReLU, cr.nn.Tanh, cr.nn.Sigmoid, lambda: cr.nn.LeakyReLU(0.1), None]
+
+
+def _chain(sizes: list[int], between: list[int], dtype: type, seed: int) -> cr.nn.Sequential:
+    """Linear layers of ``sizes``, each but the last followed by the activation
+    ``between[i]`` indexes (None: no activation, so two Linear layers meet)."""
+    layers: list[cr.nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(cr.nn.Linear(n_in, n_out, rng=seed + i))
+        make = _ACTIVATIONS[between[i]] if i < len(sizes) - 2 else None
+        if make is not None:
+            layers.append(make())
+    return cr.nn.Sequential(*layers).to(dtype)
+
+
+def _lean_hand_loop(model, loss_fn, X, y, epochs, batch_size, seed):
+    """The plain loop with Adam, a penalized loss's parts taken as fit takes them."""
+    optimizer = cr.optim.Adam(model.parameters(), lr=0.05)
+    penalty = inputs.penalty_of(loss_fn)
+    rng = np.random.default_rng(seed)
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            rows = order[start : start + batch_size]
+            optimizer.zero_grad()
+            output = model(X[rows])
+            if penalty is None:
+                loss_fn(output, y[rows]).backward()
+            else:
+                data_term, _ = penalty.penalty_terms(output, y[rows])
+                data_term.backward()
+                penalty.add_gradients()
+            optimizer.step()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    depth=st.integers(1, 6),
+    between=st.lists(st.integers(0, len(_ACTIVATIONS) - 1), min_size=5, max_size=5),
+    task=st.sampled_from(["labels", "regression"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    frozen=st.integers(-1, 11),
+    alpha=st.sampled_from([None, 0.0, 0.5]),
+    batch_size=st.integers(1, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_the_lean_path_is_the_hand_written_loop(
+    depth, between, task, dtype, frozen, alpha, batch_size, seed
+):
+    """Networks of one to six Linear layers (one fused op, several, or a lone Linear),
+    some parameter frozen or not, cross-entropy on integer labels or squared error, with
+    or without the estimators' L2 penalty: fit runs no module (the lean path) and ends
+    with the very weights of the plain loop, bit for bit."""
+    from chainrule._sklearn_support import PenalizedLoss
+
+    data = np.random.default_rng(seed)
+    n = int(data.integers(1, 20))
+    X = data.normal(size=(n, 3))
+    sizes = [3, *data.integers(1, 5, size=depth - 1).tolist(), 3]
+    if task == "labels":
+        y, loss = data.integers(0, 3, n), cr.nn.CrossEntropyLoss()
+    else:
+        y, loss = data.normal(size=(n, 3)), cr.nn.MSELoss(half=True)
+    models = [_chain(sizes, between, dtype, seed) for _ in range(2)]
+    losses = []
+    for model in models:
+        params = list(model.parameters())
+        if 0 <= frozen < len(params):
+            params[frozen].requires_grad = False
+        weights = [layer.weight for layer in model if isinstance(layer, cr.nn.Linear)]
+        losses.append(loss if alpha is None else PenalizedLoss(loss, weights, alpha))
+    fitted, by_hand = models
+    runs: list[int] = []
+    call = cr.nn.Sequential.__call__  # (calling a module runs its forward)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x))
+        cr.fit(
+            fitted, X, y, loss=losses[0], optimizer=cr.optim.Adam(fitted.parameters(), lr=0.05),
+            epochs=2, batch_size=batch_size, verbose=0, rng=seed,
+        )
+    assert runs == []  # every batch went the lean way
+    targets = y if task == "labels" else y.astype(dtype)
+    _lean_hand_loop(by_hand, losses[1], X.astype(dtype), targets, 2, batch_size, seed)
+    for name, value in fitted.state_dict().items():
+        np.testing.assert_array_equal(value, by_hand.state_dict()[name], err_msg=name)
+
+
+def test_batches_the_lean_path_declines_go_the_usual_way(monkeypatch):
+    """Out-of-range labels, one-hot rows, sample weights, a non-fused layer, recording
+    switched off or every parameter frozen: the batches run the modules, with their
+    checks and messages."""
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    runs = []
+    call = cr.nn.Sequential.__call__  # (calling a module runs its forward)
+    monkeypatch.setattr(
+        cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x)
+    )
+
+    def fit(model, y, **kwargs):
+        runs.clear()
+        cr.fit(model, X, y, loss="cross-entropy", epochs=1, batch_size=3, verbose=0, **kwargs)
+        return len(runs)
+
+    assert fit(_network(2, 2), labels) == 0  # the lean path itself
+    assert fit(_network(2, 2), np.eye(2)[labels]) == 2
+    assert fit(_network(2, 2), labels, sample_weight=np.ones(6)) == 2
+    softmax_last = cr.nn.Sequential(cr.nn.Linear(2, 2), cr.nn.Softmax())
+    with pytest.raises(ValueError, match=r"integers in \[0, 1\].*label 2"):
+        fit(_network(2, 2), np.array([0, 1, 2, 0, 1, 0]))
+    assert fit(softmax_last, labels) == 2
+    with pytest.raises(ValueError, match="does not require grad"), cr.no_grad():
+        fit(_network(2, 2), labels)
+    frozen = _network(2, 2)
+    for param in frozen.parameters():
+        param.requires_grad = False
+    with pytest.raises(ValueError, match="does not require grad"):
+        fit(frozen, labels)
+
+
+@pytest.mark.parametrize("between", [cr.nn.Tanh, None])
+def test_a_layer_used_twice_gets_both_gradients_on_the_lean_path(between):
+    """The same Linear twice in a row: its parameters' gradients are the sums backward()
+    makes, and fit's lean path adds them the same way."""
+
+    def model() -> cr.nn.Sequential:
+        shared = cr.nn.Linear(3, 3, rng=0)
+        middle = [between()] if between is not None else []
+        return cr.nn.Sequential(shared, *middle, shared).double()
+
+    data = np.random.default_rng(1)
+    X, y = data.normal(size=(12, 3)), data.integers(0, 3, 12)
+    fitted, by_hand = model(), model()
+    runs: list[int] = []
+    call = cr.nn.Sequential.__call__
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x))
+        cr.fit(
+            fitted, X, y, loss=cr.nn.CrossEntropyLoss(),
+            optimizer=cr.optim.Adam(fitted.parameters(), lr=0.05), epochs=2, batch_size=5,
+            verbose=0, rng=3,
+        )
+    assert runs == []
+    _lean_hand_loop(by_hand, cr.nn.CrossEntropyLoss(), X, y, 2, 5, 3)
+    for name, value in fitted.state_dict().items():
+        np.testing.assert_array_equal(value, by_hand.state_dict()[name], err_msg=name)

@@ -180,7 +180,7 @@ class BaseMLP(BaseEstimator):
             epochs=epochs,
             batch_size=min(batch_size, len(X_train)),
             shuffle=bool(self.shuffle),
-            callbacks=[penalty, stopping],
+            callbacks=[stopping],
             verbose=2 if self.verbose else 0,
             rng=rng,
             sample_weight=w_train,

@@ -39,18 +39,19 @@ RANGES = {
 }
 
 
-class PenalizedLoss(Callback):
+class PenalizedLoss:
     """``loss(output, target) + alpha / 2 * sum(W^2) / batch size``: scikit-learn's L2 term.
 
     With sample weights, as in scikit-learn, the loss is the batch's weighted mean and
     the penalty is divided by the batch's total weight instead of its size.
 
-    Give it to :func:`chainrule.fit` both as the loss and as a callback. As a loss it
-    returns the data term plus the penalty's value (one BLAS dot per weight matrix);
-    as a callback it adds the penalty's gradient, ``alpha * W / batch size``, to each
-    weight's gradient once backward has run (:meth:`add_gradients`), as scikit-learn
-    does. Taking the penalty through the graph instead would cost several graph nodes
-    per layer and step for a gradient that is one scaled copy of the weights.
+    Give it to :func:`chainrule.fit` as the loss: it is a penalized loss (see
+    :func:`chainrule.train.inputs.penalty_of`), so the loop backpropagates the data term
+    alone, adds the penalty's value (one BLAS dot per weight matrix) as a number and,
+    after each ``backward()``, has :meth:`add_gradients` add the penalty's gradient,
+    ``alpha * W / batch size``, to each weight's, as scikit-learn does. Taking the
+    penalty through the graph instead would cost several graph nodes per layer and step
+    for a gradient that is one scaled copy of the weights.
     """
 
     def __init__(self, loss: Module, weights: Sequence[Tensor], alpha: float) -> None:
@@ -60,6 +61,8 @@ class PenalizedLoss(Callback):
     def __call__(
         self, output: Tensor, target: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> Tensor:
+        """The penalized loss as a tensor; its gradient holds the data term's alone (call
+        :meth:`add_gradients` after ``backward()`` for the penalty's)."""
         value, penalty = self.penalty_terms(output, target, sample_weight)
         return value if self.alpha == 0 else value + penalty
 
@@ -67,22 +70,26 @@ class PenalizedLoss(Callback):
         self, output: Tensor, target: np.ndarray, sample_weight: np.ndarray | None = None
     ) -> tuple[Tensor, float]:
         """The data term, to backpropagate, and the penalty's value, whose gradient
-        :meth:`add_gradients` adds: the training loop adds the two as numbers, which
-        spares the graph a node per step (the sum is the same float)."""
+        :meth:`add_gradients` adds."""
         if sample_weight is None:
             value = self.loss(output, target)
             count = float(len(target))
         else:
             value = self.loss(output, target, sample_weight=sample_weight)
             count = float(sample_weight.sum())
+        return value, self.penalty(count)
+
+    def penalty(self, share: float) -> float:
+        """The penalty's value for a batch of ``share`` samples (or of that total weight);
+        :meth:`add_gradients` then adds its gradient."""
         if self.alpha == 0:
-            return value, 0.0
-        self.scale = self.alpha / count
+            return 0.0
+        self.scale = self.alpha / float(share)
         squares = sum(float(np.vdot(w.data, w.data)) for w in self.weights)
-        return value, 0.5 * self.scale * squares
+        return 0.5 * self.scale * squares
 
     def add_gradients(self) -> None:
-        """Add the last call's penalty gradient to the weights' gradients, in place."""
+        """Add the last value's penalty gradient to the weights' gradients, in place."""
         if self.alpha == 0:
             return
         for weight in self.weights:
@@ -90,9 +97,6 @@ class PenalizedLoss(Callback):
                 weight.grad = self.scale * weight.data
             else:
                 weight.grad += self.scale * weight.data
-
-    def on_backward_end(self, batch: int) -> None:
-        self.add_gradients()
 
 
 class StoppingRule(Callback):

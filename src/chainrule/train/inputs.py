@@ -245,6 +245,26 @@ def inner_loss(loss: Callable[..., Any]) -> Callable[..., Any]:
     return inner if isinstance(inner, Module) else loss
 
 
+def penalty_of(loss: Callable[..., Any]) -> Any | None:
+    """``loss`` if it is a penalized loss, else None.
+
+    A penalized loss (the estimators' L2 penalty) adds to the loss of a module it holds
+    as ``loss`` a term whose gradient it computes itself. It offers
+    ``penalty(share) -> float``, the term's value for a batch of ``share`` samples (or of
+    that total sample weight), and ``add_gradients()``, which adds the gradient of the
+    last value to the parameters' ``.grad``. The training loop backpropagates the data
+    term alone, adds the two values as numbers and calls ``add_gradients()`` right after
+    every ``backward()``: the term's value and its gradient are taken in one place.
+    """
+    if (
+        isinstance(getattr(loss, "loss", None), Module)
+        and callable(getattr(loss, "penalty", None))
+        and callable(getattr(loss, "add_gradients", None))
+    ):
+        return loss
+    return None
+
+
 def sample_weights(sample_weight: ArrayLike | None, n_samples: int) -> np.ndarray | None:
     """``sample_weight`` as a float64 array of one finite, non-negative weight per sample."""
     if sample_weight is None:

@@ -16,11 +16,12 @@ from chainrule.autograd import no_grad
 from chainrule.nn.loss import BCEWithLogitsLoss
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
-from chainrule.tensor import all_finite
 from chainrule.train import inputs
 from chainrule.train.callbacks import Callback, TrainingContext
 from chainrule.train.checkpoint import resume_run, save_run
+from chainrule.train.guard import WeightGuard
 from chainrule.train.history import History
+from chainrule.train.lean import LeanBatch, lean_batch
 from chainrule.train.metrics import LABEL_METRICS, predicted_labels, true_labels
 from chainrule.train.progress import Progress, make_progress
 
@@ -59,9 +60,12 @@ class Loop:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.metrics, self.callbacks, self.rng = metrics, callbacks, rng
         self.params = list(model.parameters())
-        self.snapshot = [np.empty_like(p.data) for p in self.params] if nan_guard else None
+        # A penalized loss (see inputs.penalty_of): its data term is what is backpropagated.
+        self.penalty = inputs.penalty_of(loss_fn)
+        self.data_loss = loss_fn if self.penalty is None else self.penalty.loss
+        self.lean: LeanBatch | None = None  # set by run() for the training data
+        self.guard = WeightGuard(self.params) if nan_guard else None
         self.raise_on_stop = nan_guard == "raise"
-        self.has_snapshot = False
         self.weights = weights
         logits = isinstance(inputs.inner_loss(loss_fn), BCEWithLogitsLoss)
         self.threshold = 0.0 if logits else 0.5
@@ -85,6 +89,7 @@ class Loop:
     ) -> History:
         context = self.context
         context.epochs = epochs
+        self.lean = lean_batch(self.model, self.data_loss, X, y, weighted=self.weights is not None)
         config = self.model.get_config() if checkpoint_dir is not None else None
         for callback in self.callbacks:
             callback.set_context(context)
@@ -162,12 +167,14 @@ class Loop:
         after_backward = _overriding(self.callbacks, "on_backward_end")
         after_batch = _overriding(self.callbacks, "on_batch_end")
         progress = self.progress if _overrides(self.progress, Progress, "batch_end") else None
-        context, model, loss_fn, optimizer = self.context, self.model, self.loss_fn, self.optimizer
+        context, model, optimizer = self.context, self.model, self.optimizer
+        data_loss, penalty, lean, guard = self.data_loss, self.penalty, self.lean, self.guard
+        if guard is not None:
+            # Callbacks between epochs (or a resumed checkpoint) may have set the weights;
+            # those of a batch hook may at any batch.
+            guard.outdated()
+        hooks_between = bool(after_backward or after_batch)
         pace = self.pace
-        # A loss that adds a term whose gradient a callback adds (the estimators' L2
-        # penalty) hands the two over apart: the data term to backpropagate, the term's
-        # value to add to the number.
-        terms: Callable[..., tuple[Any, float]] | None = getattr(loss_fn, "penalty_terms", None)
         for batch, start in enumerate(range(0, len(X), batch_size)):
             pace()
             if order is None:
@@ -188,30 +195,42 @@ class Loop:
                             outputs.append(model(X_batch).data)
                     continue
             optimizer.zero_grad()
-            output = model(X_batch)
-            if terms is not None:
-                loss, extra = terms(output, y_batch, batch_weights)
-                value = _plus(inputs.loss_tensor(loss), extra)
+            found = None if lean is None else lean.forward(X_batch, y_batch)
+            if found is not None:
+                output, loss_data = found
+                backward = lean.backward  # type: ignore[union-attr]
             else:
+                output_tensor = model(X_batch)
                 if batch_weights is None:
-                    loss = inputs.loss_tensor(loss_fn(output, y_batch))
+                    loss = inputs.loss_tensor(data_loss(output_tensor, y_batch))
                 else:
-                    loss = inputs.loss_tensor(loss_fn(output, y_batch, sample_weight=batch_weights))
-                value = loss.item()
-            if self.snapshot is not None and not math.isfinite(value):
-                self._trip(f"the loss became {value}", batch)
+                    loss = inputs.loss_tensor(
+                        data_loss(output_tensor, y_batch, sample_weight=batch_weights)
+                    )
+                output, loss_data, backward = output_tensor.data, loss.data, loss.backward
+            if penalty is None:
+                value = float(loss_data.item())
+            else:
+                value = _plus(loss_data, penalty.penalty(share))
+            if guard is not None and not math.isfinite(value):
+                self._trip(f"the loss became {value}", batch, guard.restore_before_last())
                 return None
-            loss.backward()
+            backward()
+            if penalty is not None:
+                penalty.add_gradients()
             for callback in after_backward:
                 callback.on_backward_end(batch)
-            self._take_snapshot()
+            if guard is not None:
+                if hooks_between:
+                    guard.outdated()
+                guard.before_update()
             optimizer.step()
-            if self.snapshot is not None and not all(all_finite(p.data) for p in self.params):
-                self._trip("an update made a weight NaN or infinite", batch)
+            if guard is not None and not guard.after_update():
+                self._trip("an update made a weight NaN or infinite", batch, True)
                 return None
             total += value * share
             if self.metrics:
-                outputs.append(output.data)
+                outputs.append(output)
             if after_batch:
                 logs = {"loss": value, "size": float(len(X_batch))}
                 for callback in after_batch:
@@ -226,18 +245,10 @@ class Loop:
             logs.update(self._metric_logs(np.concatenate(outputs), targets, ""))
         return logs
 
-    def _take_snapshot(self) -> None:
-        if self.snapshot is not None:
-            for buffer, param in zip(self.snapshot, self.params, strict=True):
-                np.copyto(buffer, param.data)
-            self.has_snapshot = True
-
-    def _trip(self, what: str, batch: int) -> None:
-        """The guard: put back the last good weights and stop."""
-        assert self.snapshot is not None
-        if self.has_snapshot:
-            for buffer, param in zip(self.snapshot, self.params, strict=True):
-                param.data[...] = buffer
+    def _trip(self, what: str, batch: int, restored: bool) -> None:
+        """The guard, once the last good weights are back (``restored``: from before the
+        last update): stop, saying why."""
+        if restored:
             kept = "the weights from before the last update were restored"
         else:
             kept = "no update had been made, so the weights are unchanged"
@@ -274,11 +285,11 @@ class Loop:
         return logs
 
 
-def _plus(loss: Any, extra: float) -> float:
-    """``(loss + extra).item()``, the same number in the loss's dtype, with no graph node."""
+def _plus(data: np.ndarray, extra: float) -> float:
+    """``(loss + extra).item()`` for a loss of value ``data`` (a one-element array): the
+    same number in the loss's dtype, with no graph node."""
     if not extra:
-        return float(loss.item())
-    data = loss.data
+        return float(data.item())
     if data.dtype == np.float64:
         return float(data.item() + extra)
     return float((data + data.dtype.type(extra)).item())
