@@ -114,11 +114,18 @@ class FusedRun:
         if self.op is _DENSE:
             return first.fused(x, self.activations[0])
         x_t = first._checked_input(x)
-        call = self.op_call(x_t.data.dtype)
-        if call is None:  # changed since: run one by one, so each layer checks its own input
-            return self.unfused(x_t)
-        op, params, attrs = call
-        return apply(op, x_t, *params, **attrs)
+        # op_call()'s decision, written out: this runs at every step of every batch.
+        dtype = x_t.data.dtype
+        params: list[Tensor] = []
+        for linear in self.linears:
+            weight, bias = linear.weight, linear.bias
+            if bias is None or weight.data.dtype != dtype:  # changed since: run one by one,
+                return self.unfused(x_t)  # so each layer checks its own input
+            params += (weight, bias)
+        attrs = self.attrs
+        if attrs is None:
+            attrs = tuple(None if a is None else a.activation_attrs for a in self.activations)
+        return apply(self.op, x_t, *params, activations=self.names, activation_attrs=attrs)
 
     def op_call(self, dtype: np.dtype[Any]) -> OpCall | None:
         """The op, parameters and attributes this run applies to an input of ``dtype``
