@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from chainrule.ops.constants import filled
+from chainrule.ops.constants import ONES, filled
 
 if TYPE_CHECKING:
     from chainrule.ops.registry import Op
@@ -223,7 +223,7 @@ def backward(
             )
         # A read-only one: VJPs make new arrays from the gradient they get, and whatever
         # keeps it (a leaf root, a retained gradient) copies it first.
-        grad_out = filled(1.0, data.shape, data.dtype)
+        grad_out = ONES[data.dtype] if data.ndim == 0 else filled(1.0, data.shape, data.dtype)
     else:
         grad_out = np.asarray(grad_out, dtype=data.dtype)
         if grad_out.shape != data.shape:
@@ -277,7 +277,10 @@ def _propagate(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> list[Any
     results: Any
     joint = op.joint_vjp
     if joint is not None:  # new arrays of the inputs' shapes (the Op contract)
-        needs = tuple([p.requires_grad for p in inputs])
+        if len(inputs) == 2:  # written out: a comprehension is a call of its own
+            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+        else:
+            needs = tuple([p.requires_grad for p in inputs])
         results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
     else:
         results = [
@@ -299,7 +302,8 @@ def _propagate(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> list[Any
         elif parent.grad is None:
             # The leaf keeps the array as its .grad (and later adds into it) only if the
             # VJP made it: not the upstream gradient, an input, or a view.
-            if grad_in.dtype != parent.data.dtype or (
+            dtype = parent.data.dtype
+            if (grad_in.dtype is not dtype and grad_in.dtype != dtype) or (
                 joint is None and _shared(grad_in, grad, arrays)
             ):
                 grad_in = np.array(grad_in, dtype=parent.data.dtype)

@@ -16,15 +16,13 @@ import numpy as np
 from chainrule.autograd import Node, _GradMode
 from chainrule.autograd import backward as _backward
 from chainrule.ops import get_op
+from chainrule.ops.constants import vdot as _vdot
 
 if TYPE_CHECKING:
     from chainrule.ops import Op
 
 DEFAULT_DTYPE = np.dtype(np.float32)
 _new_tensor = object.__new__
-# np.vdot without NumPy's __array_function__ dispatch (a Python call of its own), which
-# costs as much as the product on the small arrays of a small batch.
-_vdot = getattr(np.vdot, "_implementation", np.vdot)
 ArrayLike = Union["Tensor", np.ndarray, float, int, list[Any], tuple[Any, ...]]
 
 
@@ -289,7 +287,14 @@ def apply(op: Op, *inputs: Tensor, **attrs: Any) -> Tensor:
     The node is recorded when an input the op differentiates needs a gradient, or,
     for an op whose registry entry says ``always_record``, whenever recording is on.
     """
-    arrays = tuple([t.data for t in inputs])
+    # Written out for one and two inputs: a comprehension is a call of its own.
+    count = len(inputs)
+    if count == 2:
+        arrays: tuple[np.ndarray, ...] = (inputs[0].data, inputs[1].data)
+    elif count == 1:
+        arrays = (inputs[0].data,)
+    else:
+        arrays = tuple([t.data for t in inputs])
     if op.saves:
         result, saved = op.forward(*arrays, **attrs)
     else:

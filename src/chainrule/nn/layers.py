@@ -206,10 +206,13 @@ class Linear(Layer):
         """The input as a tensor, after checking its shape, dtype and (at the network's
         entry) its values."""
         weight = self.weight
-        if isinstance(x, Tensor):
-            x_t = x
-        elif type(x) is np.ndarray and x.dtype == weight.data.dtype:
+        if type(x) is np.ndarray and x.dtype == weight.data.dtype:
+            # The usual case, checked in one go; otherwise the checks below say what is wrong.
+            if x.ndim == 2 and x.shape[1] == self.in_features and all_finite(x):
+                return Tensor._from_op(x)
             x_t = Tensor._from_op(x)
+        elif isinstance(x, Tensor):
+            x_t = x
         else:
             # Float arrays keep their dtype (a mismatch is an error below, never a silent
             # cast); lists and integer arrays take the weights' dtype.

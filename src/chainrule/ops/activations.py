@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.ops.constants import filled, row_max, row_sum, scalar
+from chainrule.ops.constants import ONES, filled, row_max, row_sum, scalar
 from chainrule.ops.registry import Formula, Op, Sample, register
 
 Array = np.ndarray
@@ -98,13 +98,13 @@ def _load_expit() -> Any:
 
 def _sigmoid_vjp(grad: Array, out: Array, x: Array) -> Array:
     result = grad * out  # then times (1 - out): the same products, one array fewer
-    result *= scalar(1.0, out.dtype) - out
+    result *= ONES[out.dtype] - out
     return result
 
 
 def _sigmoid_vjp_in_place(grad: Array, out: Array) -> Array:
     grad *= out
-    grad *= scalar(1.0, out.dtype) - out
+    grad *= ONES[out.dtype] - out
     return grad
 
 

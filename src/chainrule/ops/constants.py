@@ -16,6 +16,10 @@ from typing import Any
 
 import numpy as np
 
+# np.vdot without NumPy's __array_function__ dispatch (a Python call of its own), which
+# costs as much as the product on the small arrays of a small batch.
+vdot = getattr(np.vdot, "_implementation", np.vdot)
+
 _ARRAYS: dict[tuple[float, tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
 _CACHE_ELEMENTS = 1 << 22  # what the cache of filled() may hold, in elements
 _cached_elements = 0
@@ -63,3 +67,15 @@ def row_max(x: np.ndarray) -> np.ndarray:
             return np.maximum.reduce(x, axis=1, keepdims=True)
         return np.maximum.reduce(np.ascontiguousarray(x.T), 0)[:, None]
     return x.max(axis=-1, keepdims=True)
+
+
+class _Ones(dict[np.dtype[Any], np.ndarray]):
+    """``ONES[dtype]`` is ``scalar(1.0, dtype)`` without a call: the activations' VJPs
+    and the seed of backward() take it every step."""
+
+    def __missing__(self, dtype: np.dtype[Any]) -> np.ndarray:
+        array = self[dtype] = scalar(1.0, dtype)
+        return array
+
+
+ONES = _Ones()

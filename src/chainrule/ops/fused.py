@@ -156,6 +156,7 @@ def stack_joint_vjp(
                 lowest = i
                 break
     top = count - 1
+    layer_out = out
     for i in range(top, lowest - 1, -1):
         z = zs[i]
         activation = activations[i]
@@ -166,16 +167,17 @@ def stack_joint_vjp(
             # owned, so an activation that can writes dE/dZ over it.
             vjp: Any = op.vjp_in_place if i != top else None
             if vjp is not None:
-                grad = vjp(grad, inputs[i], **attrs) if attrs else vjp(grad, inputs[i])
+                grad = vjp(grad, layer_out, **attrs) if attrs else vjp(grad, layer_out)
             else:
-                layer_out = out if i == top else inputs[i]
                 vjp = op.vjps[0]
                 grad = vjp(grad, layer_out, z, **attrs) if attrs else vjp(grad, layer_out, z)
         j = 2 * i + 1
+        layer_in = inputs[i - 1] if i else x
         grad, grads[j], grads[j + 1] = linear_joint_vjp(  # type: ignore[assignment]
-            grad, z, inputs[i - 1] if i else x, params[j - 1], params[j],
+            grad, z, layer_in, params[j - 1], params[j],
             (i > lowest or needs[0], needs[j], needs[j + 1]),
         )
+        layer_out = layer_in
     grads[0] = grad if needs[0] else None
     return tuple(grads)
 

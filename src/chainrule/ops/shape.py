@@ -88,9 +88,10 @@ def linear_joint_vjp(
             # The sum over samples as ones @ G: one BLAS call, faster than a reduction
             # and more accurate (BLAS keeps several partial sums).
             rows, columns = grad.shape
-            if b.shape[0] == 1 and columns > 1:  # a shared bias: every entry of Z received it
-                if grad.size <= 4096:  # one product, with a short vector of ones
-                    grad_b = grad.reshape(-1).dot(filled(1.0, (grad.size, 1), grad.dtype))
+            if len(b) == 1 and columns > 1:  # a shared bias: every entry of Z received it
+                size = rows * columns
+                if size <= 4096:  # one product, with a short vector of ones
+                    grad_b = grad.reshape(-1).dot(filled(1.0, (size, 1), grad.dtype))
                 else:
                     grad_b = filled(1.0, (rows,), grad.dtype).dot(grad)
                     grad_b = grad_b.dot(filled(1.0, (columns, 1), grad.dtype))

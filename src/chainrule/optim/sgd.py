@@ -59,16 +59,17 @@ class SGD(Optimizer):
             if not (momentum or decay):
                 # The rate as a 0-d array of the parameters' dtype: the same product as
                 # lr * grad, without NumPy converting a Python float on every call.
-                rate = None
+                rate = rate_dtype = None
                 for p in group["params"]:
                     grad = p.grad
                     if grad is not None and p.requires_grad:
                         data = p.data
-                        if data.size == 1 and data.ndim == 1:  # a shared bias: as a number
+                        if data.ndim == 1 and len(data) == 1:  # a shared bias: as a number
                             data[0] -= lr * grad[0]  # (the same arithmetic, bit for bit)
                             continue
-                        if rate is None or rate.dtype != data.dtype:
-                            rate = np.array(lr, data.dtype)
+                        dtype = data.dtype
+                        if dtype is not rate_dtype:
+                            rate, rate_dtype = np.array(lr, dtype), dtype
                         data -= rate * grad
                 continue
             params = trainable(group)
