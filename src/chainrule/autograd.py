@@ -278,7 +278,7 @@ def _propagate(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> list[Any
     joint = op.joint_vjp
     if joint is not None:  # new arrays of the inputs' shapes (the Op contract)
         if len(inputs) == 2:  # written out: a comprehension is a call of its own
-            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+            needs: tuple[bool, ...] = (inputs[0].requires_grad, inputs[1].requires_grad)
         else:
             needs = tuple([p.requires_grad for p in inputs])
         results = joint(grad, tensor.data, *arrays, needs=needs, **kwargs)
