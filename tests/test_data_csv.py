@@ -228,6 +228,13 @@ def test_long_row_names_its_line(tmp_path: Path) -> None:
         read_csv(write(tmp_path, "\na,b\n1,2\n3,4,5\n"))
 
 
+def test_a_cell_of_any_length_is_named(tmp_path: Path) -> None:
+    # Longer than the 131,072 characters Python's csv module takes by default.
+    cell = "x" * 200_000
+    with pytest.raises(ValueError, match=f"non-numeric value '{cell}' in column 'b', row 1"):
+        read_csv(write(tmp_path, f"a,b\n1,{cell}\n"))
+
+
 @pytest.mark.parametrize("cell", ["inf", "-inf", "Infinity"])
 def test_infinite_feature(tmp_path: Path, cell: str) -> None:
     path = write(tmp_path, f"a,b\n1,{cell}\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import chainrule.data.csv as csv_module
@@ -72,10 +72,24 @@ def _outcome(path: Path, target: str | None, reader: str) -> tuple[str, object]:
     return "data", (data.X.tolist(), y, data.feature_names)
 
 
-@SETTINGS
-@given(file=csv_texts())
-def test_fast_readers_answer_as_the_careful_reader(file):
-    data, target = file
+#: Pieces of text where quotes open, close, double and hold line ends.
+QUOTE_PIECES = ['"', '""', "0", "1.5", "a", " ", "\n", "\r\n", "\r"]
+
+
+@st.composite
+def quoted_texts(draw: st.DrawFn) -> tuple[bytes, str | None]:
+    """Files whose rows are quotes, numbers, delimiters and line ends in any order:
+    quotes left open, quotes at the ends of rows, line ends inside quotes."""
+    width = draw(st.integers(1, 3))
+    sep = draw(st.sampled_from([",", ";", "\t", "|"]))
+    names = [draw(st.sampled_from([f"c{j}", f'"c{j}"'])) for j in range(width)]
+    body = draw(st.lists(st.sampled_from([*QUOTE_PIECES, sep]), max_size=16))
+    text = sep.join(names) + "\n" + "".join(body) + draw(st.sampled_from(["", "\n"]))
+    target = draw(st.sampled_from([None, "c0", f"c{width - 1}"]))
+    return text.encode("utf-8"), target
+
+
+def _assert_every_reader_agrees(data: bytes, target: str | None) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "table.csv"
         path.write_bytes(data)
@@ -87,6 +101,24 @@ def test_fast_readers_answer_as_the_careful_reader(file):
     first = outcomes["pandas careful"]
     for name, outcome in outcomes.items():
         assert outcome == first, (name, outcome, first)
+
+
+@SETTINGS
+@given(file=csv_texts())
+@example(file=(b'c0\n0.0\n"\n"0,"\n', None))  # a row whose quote is never closed
+def test_fast_readers_answer_as_the_careful_reader(file):
+    _assert_every_reader_agrees(*file)
+
+
+@SETTINGS
+@given(file=quoted_texts())
+@example(file=(b'c0,c1\n"a"b,"1\n2,3\n', None))  # a long row inside the open quote
+@example(file=(b'c0\n1,2\n"\n', None))  # a long row ends before the open quote
+@example(file=(b'c0\n"1\r\n\r\n2"\n"\n', "c0"))  # rows counted across quoted line ends
+@example(file=(b'c0\n"1"""\n', None))  # a doubled quote before the closing one
+@example(file=(b'c0\n"1""\n', None))  # a doubled quote, then none to close
+def test_every_reader_splits_quotes_as_pandas_does(file):
+    _assert_every_reader_agrees(*file)
 
 
 @pytest.mark.parametrize("engine", ENGINES)

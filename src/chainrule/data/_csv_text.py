@@ -9,6 +9,7 @@ way the same messages come from the same cells.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -60,8 +61,9 @@ def text_table(text: str, sep: str, skipped: int, source: Path) -> np.ndarray:
 class _Ragged:
     """Where the parser found a row it could not split: a long row or an open quote."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, row: int = 0) -> None:
         self.message = message
+        self.row = row  # counted from 0, the header's row included
 
     def detail(self, skipped: int) -> str:
         found = _RAGGED_ROW.search(self.message)
@@ -97,18 +99,17 @@ def _pandas_cells(pd: ModuleType, text: str, sep: str) -> np.ndarray | _Ragged:
 def _python_cells(text: str, sep: str) -> np.ndarray | _Ragged:
     rows: list[list[str]] = []
     if len(sep) == 1:
-        # Strict reading finds a quote never closed; it also refuses text after a closing
-        # quote ("ab"c), which pandas reads as abc, as the lenient reading does.
-        for strict in (True, False):
-            rows = []
-            reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=strict)
-            try:
-                ragged = _collect(reader, rows)
-            except csv.Error as error:
-                if "unexpected end of data" in str(error):
-                    return _Ragged(f"EOF inside string starting at row {len(rows)}")
-                continue
-            break
+        # The lenient reading splits as pandas' tokenizer does (text after a closing quote,
+        # "ab"c, is read as abc), but ends a quote left open at the end of the file
+        # without a word: where pandas refuses the file, _open_quote finds it.
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=False)
+        with _fields_up_to(len(text)):
+            ragged = _collect(reader, rows)
+        opened = _open_quote(text, sep)
+        # The row of the open quote runs to the end of the file and so never ends: pandas
+        # reports a longer row only if one ends before it.
+        if opened is not None and (ragged is None or ragged.row >= opened):
+            return _Ragged(f"EOF inside string starting at row {opened}")
     else:
         # As pandas: space-aligned columns ignore the spaces that start a line; any
         # other delimiter longer than one character is a regular expression.
@@ -126,13 +127,53 @@ def _python_cells(text: str, sep: str) -> np.ndarray | _Ragged:
     return table
 
 
+@contextlib.contextmanager
+def _fields_up_to(length: int) -> Iterator[None]:
+    """Within the block, the csv module reads cells of up to ``length`` characters (it
+    refuses any over 131,072 by default; pandas has no limit)."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(max(previous, length))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _open_quote(text: str, sep: str) -> int | None:
+    """The row (counted from 0, blank lines included) of a quote that ``text`` never
+    closes, as pandas' tokenizer reads quotes; None when every quote is closed.
+
+    A quote opens a quoted cell only where a cell starts; inside one, two quotes are a
+    quote character and a single one closes it. Elsewhere a quote is a character.
+    """
+    opening = re.compile(f'(?<![^{re.escape(sep)}\r\n])"')
+    rows = position = 0
+    while found := opening.search(text, position):
+        rows += _line_ends(text, position, found.start())
+        close = text.find('"', found.end())
+        while close >= 0 and text.startswith('"', close + 1):
+            close = text.find('"', close + 2)
+        if close < 0:
+            return rows
+        position = close + 1
+    return None
+
+
+def _line_ends(text: str, start: int, end: int) -> int:
+    """How many lines end (with \n, \r\n or \r) in ``text[start:end]``."""
+    returns = text.count("\r", start, end)
+    pairs = text.count("\r\n", start, end) if returns else 0
+    return text.count("\n", start, end) + returns - pairs
+
+
 def _collect(reader: Iterator[list[str]], rows: list[list[str]]) -> _Ragged | None:
     """Append the rows of ``reader`` to ``rows`` up to the first row longer than the
     first (pandas stops there, before any later problem), which it returns."""
     for row in reader:
         if rows and len(row) > len(rows[0]):
             width, line = len(rows[0]), len(rows) + 1
-            return _Ragged(f"Expected {width} fields in line {line}, saw {len(row)}")
+            message = f"Expected {width} fields in line {line}, saw {len(row)}"
+            return _Ragged(message, row=len(rows))
         rows.append(row)
     return None
 
