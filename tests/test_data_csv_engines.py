@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import chainrule.data._csv_file as csv_file
 import chainrule.data.csv as csv_module
 from chainrule.data import read_csv
 from chainrule.data._csv_fast import FastReadError
@@ -89,8 +90,14 @@ def quoted_texts(draw: st.DrawFn) -> tuple[bytes, str | None]:
     return text.encode("utf-8"), target
 
 
-def _assert_every_reader_agrees(data: bytes, target: str | None) -> None:
-    with tempfile.TemporaryDirectory() as folder:
+#: Bytes of the file's head the fast reader looks at before parsing: all of a small
+#: file, or a few lines, so that its guess of the rows is too small or too large.
+HEADS = st.sampled_from([csv_file.BLOCK_BYTES, 24, 64])
+
+
+def _assert_every_reader_agrees(data: bytes, target: str | None, head: int) -> None:
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_file, "BLOCK_BYTES", head)
         path = Path(folder) / "table.csv"
         path.write_bytes(data)
         outcomes = {}
@@ -104,21 +111,76 @@ def _assert_every_reader_agrees(data: bytes, target: str | None) -> None:
 
 
 @SETTINGS
-@given(file=csv_texts())
-@example(file=(b'c0\n0.0\n"\n"0,"\n', None))  # a row whose quote is never closed
-def test_fast_readers_answer_as_the_careful_reader(file):
-    _assert_every_reader_agrees(*file)
+@given(file=csv_texts(), head=HEADS)
+@example(file=(b'c0\n0.0\n"\n"0,"\n', None), head=2**20)  # a quote never closed
+def test_fast_readers_answer_as_the_careful_reader(file, head):
+    _assert_every_reader_agrees(*file, head)
 
 
 @SETTINGS
-@given(file=quoted_texts())
-@example(file=(b'c0,c1\n"a"b,"1\n2,3\n', None))  # a long row inside the open quote
-@example(file=(b'c0\n1,2\n"\n', None))  # a long row ends before the open quote
-@example(file=(b'c0\n"1\r\n\r\n2"\n"\n', "c0"))  # rows counted across quoted line ends
-@example(file=(b'c0\n"1"""\n', None))  # a doubled quote before the closing one
-@example(file=(b'c0\n"1""\n', None))  # a doubled quote, then none to close
-def test_every_reader_splits_quotes_as_pandas_does(file):
-    _assert_every_reader_agrees(*file)
+@given(file=quoted_texts(), head=HEADS)
+@example(file=(b'c0,c1\n"a"b,"1\n2,3\n', None), head=2**20)  # a long row in the open quote
+@example(file=(b'c0\n1,2\n"\n', None), head=2**20)  # a long row ends before the open quote
+@example(file=(b'c0\n"1\r\n\r\n2"\n"\n', "c0"), head=2**20)  # quoted line ends are no rows
+@example(file=(b'c0\n"1"""\n', None), head=2**20)  # a doubled quote before the closing one
+@example(file=(b'c0\n"1""\n', None), head=2**20)  # a doubled quote, then none to close
+def test_every_reader_splits_quotes_as_pandas_does(file, head):
+    _assert_every_reader_agrees(*file, head)
+
+
+#: Bytes that are not UTF-8: a Latin-1 letter, a byte never used, a character cut short,
+#: an encoded surrogate, an overlong encoding.
+NOT_UTF8 = [b"\xe9", b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc0\x80"]
+
+
+@SETTINGS
+@given(file=csv_texts(), bad=st.sampled_from(NOT_UTF8), where=st.floats(0, 1), head=HEADS)
+@example(file=(b"c0,c1\n1,2\n3,4\n", "c1"), bad=b"\xc3", where=1.0, head=24)  # cut at the end
+def test_bytes_that_are_not_utf8_are_named_by_every_reader(file, bad, where, head):
+    # With a small head, the bad bytes lie beyond the part of the file checked before
+    # parsing: the parsing itself must find them.
+    data, target = file
+    cut = round(where * len(data))
+    _assert_every_reader_agrees(data[:cut] + bad + data[cut:], target, head)
+
+
+@st.composite
+def clean_tables(draw: st.DrawFn) -> tuple[str, np.ndarray, list[str]]:
+    """A clean file, as text, with its X and labels: rows as short as a file can hold
+    (one character a cell, an empty column left out) or longer, in any order."""
+    features = draw(st.integers(1, 3))
+    cell = st.sampled_from(["0", "7", "-1.5", "123456.789"])
+    pattern = st.lists(st.lists(cell, min_size=features, max_size=features), min_size=1)
+    rows = draw(pattern) * draw(st.integers(1, 100))  # enough rows for the header not to count
+    labels = [draw(st.sampled_from(["a", "b"])) for _ in rows]
+    names = [f"f{j}" for j in range(features)] + ["label", "note"]
+    lines = [",".join(names)] + [",".join([*row, label, ""]) for row, label in zip(rows, labels)]
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    text = end.join(lines) + draw(st.sampled_from(["", end]))
+    X = np.array([[float(value) for value in row] for row in rows])
+    return text, X, labels
+
+
+@SETTINGS
+@given(table=clean_tables(), head=HEADS, engine=st.sampled_from(ENGINES))
+def test_clean_files_of_any_rows_are_read_fast(table, head, engine):
+    # The room made for the rows is guessed from the head and bounded by the file's
+    # size; neither may make the fast reader give a clean file up.
+    text, X, labels = table
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the careful reader read a clean file")
+
+    with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(csv_file, "BLOCK_BYTES", head)
+        patch.setattr(csv_module, "_read_careful", refuse)
+        path = Path(folder) / "clean.csv"
+        path.write_text(text, newline="")
+        with csv_engine(engine):
+            data = read_csv(path, target="label", ignore=["note"])
+    np.testing.assert_array_equal(data.X, X)
+    assert data.y is not None and data.y.tolist() == labels
+    assert data.X.base is None and data.X.flags.owndata  # trimmed, not a view of more
 
 
 @pytest.mark.parametrize("engine", ENGINES)

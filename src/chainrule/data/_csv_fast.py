@@ -17,6 +17,7 @@ import contextlib
 import csv
 import io
 import itertools
+import math
 import re
 import warnings
 from collections.abc import Generator, Iterator
@@ -46,8 +47,8 @@ class Layout:
     """Where the cells are and which columns to take.
 
     ``start`` is the byte where the header line starts, ``width`` the header's number of
-    cells, ``features`` the columns of X in order, ``capacity`` a bound on the number of
-    rows, ``end`` the file's size when it was checked.
+    cells, ``features`` the columns of X in order, ``rows`` the rows to make room for at
+    first, ``most_rows`` the most the file can hold, ``end`` the file's size when checked.
     """
 
     start: int
@@ -55,8 +56,32 @@ class Layout:
     width: int
     features: list[int]
     target: int | None
-    capacity: int
+    rows: int
+    most_rows: int
     end: int
+
+
+def row_bounds(head: bytes, whole: bool, start: int, end: int, columns: int) -> tuple[int, int]:
+    """A guess at the number of rows below the header, and the most there can be.
+
+    ``head`` is the start of the file (``whole``: all of it), ``start`` the byte where its
+    header starts, ``end`` the file's size and ``columns`` the cells read from each row.
+    The guess scales the head's rows per byte to the file; the most is what the bytes
+    hold when every cell read is one character and the delimiter or line end after it,
+    a bound without reading the file (a row must be longer to be read).
+    """
+    most = (end - start) // (2 * columns) + 1
+    body = head[start:]
+    lines = body.count(b"\n")
+    if whole:
+        guess = lines + (not body.endswith(b"\n")) - 1  # less the header
+    else:
+        header_end = body.find(b"\n") + 1
+        sampled = body.rfind(b"\n") + 1 - header_end
+        rest = end - start - header_end
+        # A little spare room: growing the arrays later costs more than unused room.
+        guess = math.ceil(1.02 * (lines - 1) * rest / sampled) if sampled else most
+    return max(0, min(guess, most)), most
 
 
 @contextlib.contextmanager
@@ -201,19 +226,24 @@ def _floats(cells: list[str]) -> np.ndarray:
 
 
 class _Filler:
-    """Fills the preallocated ``X`` (and ``y``) chunk by chunk, checking each chunk."""
+    """Fills ``X`` (and ``y``) chunk by chunk, checking each chunk; the arrays start at
+    the layout's guess of the rows, grow when a chunk does not fit, and are trimmed to
+    the rows read at the end."""
 
     def __init__(self, layout: Layout) -> None:
-        self.X = np.empty((layout.capacity, len(layout.features)), dtype=np.float64)
-        self.y = np.empty(layout.capacity) if layout.target is not None else None
+        self.X = np.empty((layout.rows, len(layout.features)), dtype=np.float64)
+        self.y = np.empty(layout.rows) if layout.target is not None else None
+        self.most_rows = layout.most_rows
         self.labels: list[np.ndarray] = []
         self.numeric_labels = False
         self.rows = 0
 
     def add(self, features: list[np.ndarray], target: np.ndarray | None) -> None:
         start, end = self.rows, self.rows + len(features[0])
-        if end > len(self.X):  # the file changed since its lines were counted
-            raise FastReadError
+        if end > len(self.X):
+            if end > self.most_rows:  # more rows than the bytes hold: the file has changed
+                raise FastReadError
+            self._resize(min(self.most_rows, max(end, len(self.X) + len(self.X) // 4)))
         block = self.X[start:end]
         for j, column in enumerate(features):
             block[:, j] = column
@@ -231,27 +261,26 @@ class _Filler:
                 raise FastReadError
         self.rows = end
 
-    def _trim(self) -> None:
-        """Give back the memory of rows allocated for lines that held none (blank ones).
-        Resized through the attributes themselves: an array passed on to a helper has
-        one reference more, and NumPy then refuses to resize it in place."""
-        rows = self.rows
-        if rows == len(self.X):
-            return
+    def _resize(self, rows: int) -> None:
+        """Give the arrays room for ``rows`` rows, keeping those filled. In place where
+        NumPy allows it (the memory is reallocated, neither copied nor held twice), so
+        through the attributes themselves: an array passed on to a helper has one
+        reference more, and NumPy then refuses to resize it in place."""
         try:
             self.X.resize((rows, self.X.shape[1]))
         except ValueError:  # another reference to the array exists: copy instead
-            self.X = self.X[:rows].copy()
-        if self.y is not None and not self.labels:
+            self.X = _copied(self.X, rows)
+        if self.y is not None:
             try:
                 self.y.resize((rows,))
             except ValueError:
-                self.y = self.y[:rows].copy()
+                self.y = _copied(self.y, rows)
 
     def result(self) -> tuple[np.ndarray, np.ndarray | None]:
         if self.rows == 0:
             raise FastReadError
-        self._trim()
+        if self.rows != len(self.X):
+            self._resize(self.rows)
         X = self.X
         if self.y is None:
             return X, None
@@ -263,6 +292,14 @@ class _Filler:
         if not np.isnan(to_numbers(np.array(labels, dtype=object))).all():
             raise FastReadError
         return X, np.array(labels, dtype=str)
+
+
+def _copied(values: np.ndarray, rows: int) -> np.ndarray:
+    """A copy of ``values`` with ``rows`` rows, its first ones those of ``values``."""
+    copy = np.empty((rows, *values.shape[1:]), dtype=values.dtype)
+    kept = min(rows, len(values))
+    copy[:kept] = values[:kept]
+    return copy
 
 
 def _finite(values: np.ndarray) -> bool:

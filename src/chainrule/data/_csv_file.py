@@ -2,8 +2,8 @@
 limit and is UTF-8, and where its header line starts.
 
 Two readers share them. :func:`read_text` returns the whole text, for the careful reader
-that keeps every cell as text; :func:`count_lines` checks the file for the fast reader
-one block at a time, so that checking never holds more than a block.
+that keeps every cell as text; the fast reader looks at :func:`file_head` only, and
+decodes the rest as it parses, a chunk at a time.
 """
 
 from __future__ import annotations
@@ -129,40 +129,6 @@ def header_start(head: bytes, whole: bool) -> tuple[str, int, int] | None:
                 start = bom + len("".join(lines[:index]).encode("utf-8"))
                 return line.splitlines()[0], index, start
     return None
-
-
-def count_lines(source: Path, start: int, max_bytes: int) -> tuple[int, int] | None:
-    """How many lines (ended by ``\n``, ``\r\n`` or ``\r``, or by the end of the file)
-    the file has after ``start``, and where it ends: a bound on its rows, so that their
-    array is made once at its full size.
-
-    One block at a time, the bytes get :func:`read_text`'s checks: None if they are not
-    UTF-8 or run past ``max_bytes``, for the careful reader to say so.
-    """
-    buffer = bytearray(BLOCK_BYTES)
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    newlines = returns = pairs = previous = 0
-    with source.open("rb") as handle:
-        handle.seek(start)
-        while count := handle.readinto(buffer):
-            block = np.frombuffer(buffer, dtype=np.uint8, count=count)
-            try:
-                if decoder.getstate()[0] or block.max() >= 0x80:
-                    decoder.decode(memoryview(buffer)[:count])
-            except UnicodeDecodeError:
-                return None
-            newlines += int(np.count_nonzero(block == ord("\n")))
-            if previous == ord("\r") or buffer.find(b"\r", 0, count) >= 0:  # rare: find
-                is_return = block == ord("\r")
-                returns += int(np.count_nonzero(is_return))
-                pairs += int(np.count_nonzero(is_return[:-1] & (block[1:] == ord("\n"))))
-                pairs += int(previous == ord("\r") and block[0] == ord("\n"))
-            previous = int(block[-1])
-        end = handle.tell()
-    if end > max_bytes or decoder.getstate()[0]:  # grown past the limit; cut in a character
-        return None
-    unended = previous not in (0, ord("\n"), ord("\r"))
-    return newlines + returns - pairs + unended, end
 
 
 def strip_leading_blank_lines(text: str) -> tuple[str, int]:

@@ -21,12 +21,11 @@ import numpy as np
 from chainrule._show import MAX_NAMES, names, shown
 
 from ._csv_cells import numeric_column, target_column
-from ._csv_fast import FastReadError, Layout, header_cells, read_numbers
+from ._csv_fast import FastReadError, Layout, header_cells, read_numbers, row_bounds
 from ._csv_file import (
     CANDIDATE_DELIMITERS,
     check_max_bytes,
     checked_size,
-    count_lines,
     file_head,
     header_start,
     read_text,
@@ -137,11 +136,9 @@ def read_table(
     caller: the command line has no ``target=`` or ``ignore=`` to suggest."""
     source = Path(path)
     max_bytes = check_max_bytes(max_bytes)
-    checked_size(source, max_bytes)
+    size = checked_size(source, max_bytes)
     try:
-        return _read_fast(
-            source, target, delimiter, feature_names, ignore, unexpected_hint, max_bytes
-        )
+        return _read_fast(source, target, delimiter, feature_names, ignore, unexpected_hint, size)
     except FastReadError:
         pass
     return _read_careful(
@@ -156,14 +153,16 @@ def _read_fast(
     feature_names: Sequence[str] | None,
     ignore: Sequence[str],
     unexpected_hint: str,
-    max_bytes: int,
+    size: int,
 ) -> Dataset:
-    """The file read by the fast reader, or FastReadError for the careful one to decide."""
+    """The file of ``size`` bytes read by the fast reader, or FastReadError for the
+    careful one to decide."""
     head, whole = file_head(source)
     start = header_start(head, whole)
     # pandas skips the header badly when a lone "\r" ends it (old Mac files): it eats the
-    # next line's first character.
-    if start is None or head.count(b"\r") != head.count(b"\r\n"):
+    # next line's first character. (A "\r" that ends the head may be half of a "\r\n".)
+    seen = head[:-1] if not whole and head.endswith(b"\r") else head
+    if start is None or seen.count(b"\r") != seen.count(b"\r\n"):
         raise FastReadError
     header_line, _, offset = start
     sep = sniff_delimiter(header_line) if delimiter is None else delimiter
@@ -176,17 +175,17 @@ def _read_fast(
         features = _features(header, target, feature_names, ignore, unexpected_hint, source)
     except ValueError:
         raise FastReadError from None
-    lines = count_lines(source, offset, max_bytes)
-    if lines is None:
-        raise FastReadError
+    read = len(features) + (target is not None)
+    rows, most_rows = row_bounds(head, whole, offset, size, read)
     layout = Layout(
         start=offset,
         sep=sep,
         width=len(header),
         features=[header.index(name) for name in features],
         target=None if target is None else header.index(target),
-        capacity=lines[0] - 1,  # less the header
-        end=lines[1],
+        rows=rows,
+        most_rows=most_rows,
+        end=size,
     )
     X, y = read_numbers(source, layout)
     return Dataset(X=X, y=y, feature_names=features, target_name=target)
