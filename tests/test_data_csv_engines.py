@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import chainrule.data._csv_fast as csv_fast
 import chainrule.data._csv_file as csv_file
 import chainrule.data.csv as csv_module
 from chainrule.data import read_csv
-from chainrule.data._csv_fast import FastReadError
-from chainrule.data._csv_text import to_numbers
+from chainrule.data._csv_fast import FastReadError, Layout, read_numbers
+from chainrule.data._csv_numbers import PLAIN, not_plain, to_numbers
 from csv_engines import ENGINES, csv_engine
 
 CELLS = st.one_of(
@@ -216,6 +217,59 @@ def test_numbers_are_read_as_pandas_reads_them(cell):
     if not np.isnan(theirs):
         assert ours == pytest.approx(float(theirs), rel=1e-15)
     assert ours == without_pandas or (np.isnan(ours) and np.isnan(without_pandas))
+
+
+#: Cells where the rules for numbers could part: the characters of numbers in any order,
+#: with blanks around, numbers with many digits, and the cells of the files above.
+NUMBERISH = st.one_of(
+    st.text(alphabet=PLAIN + " \t", max_size=8),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.floats(width=64).map(lambda value: f"{value:.30g}"),
+    CELLS.filter(lambda cell: not set(cell) & set(',"\r\n')),
+)
+
+
+def _fast_row(cells: list[str], engine: str) -> np.ndarray | None:
+    """The fast reader's numbers for one row of ``cells``; None where it gives up."""
+    with tempfile.TemporaryDirectory() as folder, csv_engine(engine):
+        path = Path(folder) / "row.csv"
+        path.write_text(",".join(f"c{j}" for j in range(len(cells))) + "\n" + ",".join(cells))
+        layout = Layout(
+            start=0, sep=",", width=len(cells), features=list(range(len(cells))), target=None,
+            rows=1, most_rows=1, end=path.stat().st_size,
+        )  # fmt: skip
+        try:
+            return read_numbers(path, layout)[0][0]
+        except FastReadError:
+            return None
+
+
+@SETTINGS
+@given(cells=st.lists(NUMBERISH, min_size=1, max_size=4))
+def test_the_fast_readers_take_numbers_as_the_careful_reader_does(cells):
+    careful = to_numbers(np.array([cell.strip() for cell in cells], dtype=object))
+    plain = not_plain().search(" ".join(cells)) is None
+    # The rule the readers without pandas share: the same cells taken, the same bits
+    # read (0.0 and -0.0 differ, as they may in a model's input). Conversion takes
+    # infinite numbers too; the reader refuses them after.
+    try:  # the csv module's cells
+        converted = csv_fast._floats(cells)
+    except (FastReadError, ValueError):
+        converted = None
+    read = _fast_row(cells, "numpy")  # loadtxt's, where every cell is plain
+    for fast, takes in (
+        (converted, plain and not np.isnan(careful).any()),
+        (read, plain and np.isfinite(careful).all()),
+    ):
+        assert (fast is not None) == takes, (cells, fast, careful)
+        if fast is not None:
+            assert fast.view(np.int64).tolist() == careful.view(np.int64).tolist()
+    # pandas decides for itself, but what it takes it reads as the careful reader does
+    # (its integers lose the sign of "-0"; past 64 bits they are text, left to the
+    # careful reader).
+    fast = _fast_row(cells, "pandas")
+    if fast is not None:
+        assert fast.tolist() == careful.tolist(), (cells, fast, careful)
 
 
 def test_not_fast_is_internal():

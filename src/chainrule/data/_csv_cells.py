@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._csv_text import to_numbers
+from ._csv_numbers import to_numbers
 
 #: Cells that mean "no value here" (compared case-insensitively).
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})

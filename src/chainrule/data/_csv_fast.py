@@ -18,7 +18,6 @@ import csv
 import io
 import itertools
 import math
-import re
 import warnings
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from types import ModuleType
 import numpy as np
 
 from ._csv_cells import MISSING_TOKENS
-from ._csv_text import pandas_or_none, to_numbers
+from ._csv_numbers import not_plain, to_numbers
+from ._csv_text import pandas_or_none
 
 #: Rows converted at a time: pandas' chunks (smaller ones stay in the processor's cache,
 #: and measure faster than larger ones), and the csv module's.
@@ -178,11 +178,11 @@ def _python_rows(handle: io.BufferedReader, sep: str) -> Generator[list[str], No
 def _numpy_chunks(handle: io.BufferedReader, layout: Layout) -> Generator[Chunk, None, None]:
     """Blocks of lines of nothing but numbers go to ``numpy.loadtxt``; from the first
     block with anything else on (quotes, text labels), the csv module splits the rows."""
-    not_plain = re.compile(f"[^0-9.eE+\\- \t\r\n{re.escape(layout.sep)}]")
+    other = not_plain(layout.sep + "\r\n")
     with _text(handle) as text:
         text.readline()  # the header
         while lines := text.readlines(PYTHON_BLOCK_CHARS):
-            if not_plain.search("".join(lines)):
+            if other.search("".join(lines)):
                 rows = csv.reader(itertools.chain(lines, text), delimiter=layout.sep, strict=True)
                 yield from _numpy_converted(rows, layout)
                 return
@@ -214,14 +214,14 @@ def _numpy_converted(rows: Iterator[list[str]], layout: Layout) -> Iterator[Chun
         yield features, target
 
 
-_NOT_PLAIN = re.compile(r"[^0-9.eE+\- \t\n]")
+_OTHER = not_plain()
 
 
 def _floats(cells: list[str]) -> np.ndarray:
-    """The cells as numbers, if every one is written as pandas reads numbers."""
-    if _NOT_PLAIN.search("\n".join(cells)):
+    """The cells as numbers, if every one is plain (FastReadError if not); a ValueError
+    for a plain cell that is no number ("1e", "."), which pandas refuses as well."""
+    if _OTHER.search(" ".join(cells)):  # a space between cells, as around them
         raise FastReadError
-    # float() reads every plain cell as pandas does, and refuses the same ("1e", ".").
     return np.array([float(cell) for cell in cells])
 
 

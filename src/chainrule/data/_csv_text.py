@@ -3,8 +3,7 @@ named by its column, row and line.
 
 With pandas installed, its parser splits the cells; without it, Python's :mod:`csv`
 module does, following pandas' rules (quotes, short rows filled with blanks, long rows
-refused), and :func:`to_numbers` reads numbers as ``pandas.to_numeric`` does. Either
-way the same messages come from the same cells.
+refused). Either way the same cells come out, and so the same messages.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,14 +22,6 @@ _RAGGED_ROW = re.compile(
     r"Expected (?P<expected>\d+) fields in line (?P<line>\d+), saw (?P<saw>\d+)"
 )
 _OPEN_QUOTE = re.compile(r"EOF inside string starting at row (?P<row>\d+)")
-#: What ``pandas.to_numeric`` reads as a number, written out: digits with an optional
-#: sign, decimal point and exponent, in ASCII only.
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-_INFINITE = {
-    sign + word: (-math.inf if sign == "-" else math.inf)
-    for sign in ("", "+", "-")
-    for word in ("inf", "infinity")
-}
 
 
 def pandas_or_none() -> ModuleType | None:
@@ -176,40 +166,3 @@ def _collect(reader: Iterator[list[str]], rows: list[list[str]]) -> _Ragged | No
             return _Ragged(message, row=len(rows))
         rows.append(row)
     return None
-
-
-def to_numbers(cells: np.ndarray) -> np.ndarray:
-    """The stripped text ``cells`` as float64, NaN where a cell is not a number.
-
-    What counts as a number is what ``pandas.to_numeric`` reads: ASCII digits with an
-    optional sign, decimal point and exponent, or ``inf``/``infinity`` in any case (not
-    ``1_000``, ``0x10`` or ``True``). Values are correctly rounded, as pandas' parser of
-    files rounds them.
-    """
-    values = np.full(len(cells), np.nan)
-    if len(cells) == 0:
-        return values
-    text = np.asarray(cells, dtype=str)
-    plain = np.flatnonzero(_plain_numbers(text[:, np.newaxis]))
-    try:
-        values[plain] = text[plain].astype(np.float64)
-    except ValueError:  # "1e", "+", ".": left to the cell-by-cell reading below
-        plain = plain[:0]
-    for index in np.setdiff1d(np.arange(len(cells)), plain, assume_unique=True):
-        cell = str(text[index])
-        values[index] = float(cell) if _NUMBER.fullmatch(cell) else _INFINITE.get(
-            cell.lower(), math.nan
-        )
-    return values
-
-
-#: Characters a cell of plain numbers is written with (0: NumPy's padding of short text).
-_PLAIN = np.zeros(129, dtype=bool)
-_PLAIN[[0, *map(ord, "0123456789.eE+-")]] = True
-
-
-def _plain_numbers(cells: np.ndarray) -> np.ndarray:
-    """Per row of the 2-D text array ``cells``: whether every cell is written only with
-    digits, signs, points and exponents, the text NumPy reads as pandas does."""
-    codes = np.ascontiguousarray(cells).view(np.uint32).reshape(len(cells), -1)
-    return np.asarray(_PLAIN[np.minimum(codes, 128)].all(axis=1))
