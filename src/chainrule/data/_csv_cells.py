@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -87,31 +89,50 @@ def _number_hint(cell: str) -> str | None:
     return None
 
 
-def target_column(text: np.ndarray, name: str, lines: np.ndarray, source: Path) -> np.ndarray:
-    """The target column as float64 if every label is a number, else as the text labels;
-    a ValueError for a missing or infinite label, or numbers mixed with text."""
+@dataclass(frozen=True)
+class BadLabel:
+    """Why a target column cannot be read: its first ``missing`` or ``infinite`` label,
+    or the first text label among numbers (``mixed``), at ``index``."""
+
+    problem: Literal["missing", "infinite", "mixed"]
+    index: int
+
+
+def target_values(text: np.ndarray) -> np.ndarray | BadLabel:
+    """The stripped text labels as float64 if every one is a number, else as text; or
+    the first label that is missing, infinite, or text among numbers."""
     missing = np.array([cell.lower() in MISSING_TOKENS for cell in text])
     if missing.any():
-        first = int(np.flatnonzero(missing)[0])
-        raise ValueError(
-            f"{source}: missing target value in column {name!r}, "
-            f"{_where(lines, first)}; fill it in or delete the row"
-        )
+        return BadLabel("missing", int(np.flatnonzero(missing)[0]))
     values = to_numbers(text)
     is_number = ~np.isnan(values)
     if is_number.all():
-        if np.isinf(values).any():
-            first = int(np.flatnonzero(np.isinf(values))[0])
-            raise ValueError(
-                f"{source}: infinite target value {text[first]!r} in column {name!r}, "
-                f"{_where(lines, first)}; replace it with a finite number"
-            )
-        return values
+        infinite = np.isinf(values)
+        return BadLabel("infinite", int(np.flatnonzero(infinite)[0])) if infinite.any() else values
     if is_number.any():
-        first = int(np.flatnonzero(~is_number)[0])
-        raise ValueError(
-            f"{source}: target column {name!r} mixes numbers and text: "
-            f"{_where(lines, first)} has {text[first]!r}; make every label "
-            "a number, or every label text"
-        )
+        return BadLabel("mixed", int(np.flatnonzero(~is_number)[0]))
     return np.array([str(cell) for cell in text], dtype=str)
+
+
+def target_column(text: np.ndarray, name: str, lines: np.ndarray, source: Path) -> np.ndarray:
+    """The target column as float64 if every label is a number, else as the text labels;
+    a ValueError for a missing or infinite label, or numbers mixed with text."""
+    values = target_values(text)
+    if isinstance(values, np.ndarray):
+        return values
+    where = _where(lines, values.index)
+    label = text[values.index]
+    if values.problem == "missing":
+        raise ValueError(
+            f"{source}: missing target value in column {name!r}, "
+            f"{where}; fill it in or delete the row"
+        )
+    if values.problem == "infinite":
+        raise ValueError(
+            f"{source}: infinite target value {label!r} in column {name!r}, "
+            f"{where}; replace it with a finite number"
+        )
+    raise ValueError(
+        f"{source}: target column {name!r} mixes numbers and text: "
+        f"{where} has {label!r}; make every label a number, or every label text"
+    )

@@ -26,8 +26,8 @@ from types import ModuleType
 
 import numpy as np
 
-from ._csv_cells import MISSING_TOKENS
-from ._csv_numbers import not_plain, to_numbers
+from ._csv_cells import BadLabel, target_values
+from ._csv_numbers import not_plain
 from ._csv_text import pandas_or_none
 
 #: Rows converted at a time: pandas' chunks (smaller ones stay in the processor's cache,
@@ -287,11 +287,10 @@ class _Filler:
         if not self.labels:
             return X, self.y
         labels = [str(label).strip() for part in self.labels for label in part]
-        if any(label.lower() in MISSING_TOKENS for label in labels):
+        y = target_values(np.array(labels, dtype=object))
+        if isinstance(y, BadLabel):
             raise FastReadError
-        if not np.isnan(to_numbers(np.array(labels, dtype=object))).all():
-            raise FastReadError
-        return X, np.array(labels, dtype=str)
+        return X, y
 
 
 def _copied(values: np.ndarray, rows: int) -> np.ndarray:
