@@ -126,7 +126,7 @@ def read_numbers(source: Path, layout: Layout) -> tuple[np.ndarray, np.ndarray |
                 chunks = _pandas_chunks(pd, handle, layout) if pd else _numpy_chunks(handle, layout)
                 with contextlib.closing(chunks):  # before ``handle`` closes
                     for features, target in chunks:
-                        filler.add(features, target)
+                        filler.add(features, target, handle.tell())
         except (ValueError, OverflowError, UnicodeError, csv.Error):
             raise FastReadError from None
     return filler.result()
@@ -234,16 +234,19 @@ class _Filler:
         self.X = np.empty((layout.rows, len(layout.features)), dtype=np.float64)
         self.y = np.empty(layout.rows) if layout.target is not None else None
         self.most_rows = layout.most_rows
+        self.start, self.end = layout.start, layout.end
         self.labels: list[np.ndarray] = []
         self.numeric_labels = False
         self.rows = 0
 
-    def add(self, features: list[np.ndarray], target: np.ndarray | None) -> None:
+    def add(self, features: list[np.ndarray], target: np.ndarray | None, read: int) -> None:
+        """Check and store a chunk of rows; ``read`` is how far into the file the
+        parser has read (it reads ahead of the rows it has handed over)."""
         start, end = self.rows, self.rows + len(features[0])
         if end > len(self.X):
             if end > self.most_rows:  # more rows than the bytes hold: the file has changed
                 raise FastReadError
-            self._resize(min(self.most_rows, max(end, len(self.X) + len(self.X) // 4)))
+            self._resize(min(self.most_rows, self._guess(end, read)))
         block = self.X[start:end]
         for j, column in enumerate(features):
             block[:, j] = column
@@ -260,6 +263,15 @@ class _Filler:
             if self.labels and self.numeric_labels:  # numbers mixed with text
                 raise FastReadError
         self.rows = end
+
+    def _guess(self, rows: int, read: int) -> int:
+        """The rows to make room for when ``rows`` rows came from the first ``read``
+        bytes: the rate so far scaled to the file, with a little spare room; and at
+        least an eighth more than now, for the guess runs short while the parser
+        reads ahead. Growing by guesses, not by a fixed factor, keeps the room that
+        growing fills with zeros (NumPy does) close to the rows still to come."""
+        scaled = math.ceil(1.02 * rows * (self.end - self.start) / max(read - self.start, 1))
+        return max(rows, scaled, len(self.X) + len(self.X) // 8)
 
     def _resize(self, rows: int) -> None:
         """Give the arrays room for ``rows`` rows, keeping those filled. In place where
