@@ -5,6 +5,7 @@ keeping the faster of one thread and many on simulated machines."""
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -340,6 +341,87 @@ def test_the_pacer_follows_a_machine_that_turns_busy_and_quiet_again(batch, coll
     # Quiet again: found at the next probe, at most run_for seconds away.
     simulate(pacer, machine, [(batch, batch / 1.5)] * int(2 * (pacer.run_for + 1) / batch))
     assert pacer.chosen == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.floats(1e-3, 0.02), collapse=st.floats(3, 400), switch=st.integers(100, 3000))
+def test_a_machine_turning_busy_is_left_without_timing_the_collapsed_threads_again(
+    batch, collapse, switch
+):
+    """Running on two threads when the machine turns busy: the slow batches that show it
+    (one, when they collapse badly) are what the probe weighs one thread against, so no
+    further batch runs on the collapsed threads."""
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    quiet = batch / 1.5
+    simulate(pacer, machine, [(batch, quiet)] * switch)
+    while not pacer.probing:  # to the start of a run on two threads, as a probe ends
+        simulate(pacer, machine, [(batch, quiet)])
+    while pacer.probing:
+        simulate(pacer, machine, [(batch, quiet)])
+    assert pacer.threads == 2
+    collapsed = collapsed_while_probing = 0
+    while pacer.probing or pacer.threads != 1:
+        pacer()
+        if machine.threads != 1:
+            collapsed += 1
+            collapsed_while_probing += pacer.probing
+        machine.now += 2 * batch if machine.threads == 1 else collapse * batch
+    assert collapsed_while_probing == 0
+    # The batches it takes for their time to pass twice a quiet slot's (one more when
+    # the check's window began with quiet batches); one when a collapsed batch alone does.
+    needed = 2 * quiet * pacer.slot_len / (collapse * batch)
+    assert collapsed <= (1 if needed < 1 else math.ceil(needed) + 1)
+    assert pacer.chosen == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(batch=st.floats(1e-3, 0.02), collapse=st.floats(Pacer.COLLAPSE * 1.01, 400))
+def test_each_probe_of_a_busy_machine_costs_one_batch_on_collapsed_threads(batch, collapse):
+    """Many threads `collapse` times slower than one: every probe (the first, and those
+    that look again from time to time) runs one batch on them and no more."""
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    probes, collapsed, was_probing = 1, 0, True
+    for _ in range(3000):
+        pacer()
+        probes += pacer.probing and not was_probing
+        was_probing = pacer.probing
+        collapsed += machine.threads != 1
+        machine.now += batch if machine.threads == 1 else collapse * batch
+    assert collapsed <= probes
+
+
+def test_the_pauses_between_epochs_are_no_batches():
+    """Evaluation, callbacks and checkpoints between epochs take far longer than a batch;
+    fit pauses the pacer there, so a quiet machine is not taken for a busy one."""
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    for _ in range(300):  # epochs of 50 batches, two threads twice as fast, then 1 s apart
+        simulate(pacer, machine, [(0.002, 0.001)] * 50)
+        pacer.pause()
+        machine.now += 1.0
+    assert pacer.chosen == 2
+    # Without the pauses the same gaps look like collapses, and one thread gets chosen.
+    machine = Machine()
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock)
+    for _ in range(300):
+        simulate(pacer, machine, [(0.002, 0.001)] * 50)
+        machine.now += 1.0
+    assert pacer.chosen == 1
+
+
+def test_fit_pauses_the_pacer_once_an_epoch(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    paused = []
+    monkeypatch.setattr(Pacer, "pause", lambda self: paused.append(1))
+    monkeypatch.setattr(_threads, "SMALL_WORK", 0)  # time even this small network
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    X = np.random.default_rng(0).normal(size=(64, 3))
+    y = X.sum(axis=1, keepdims=True)
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4, rng=0), cr.nn.ReLU(), cr.nn.Linear(4, 1, rng=1))
+    cr.fit(model, X, y, loss="mse", epochs=3, batch_size=16, verbose=0)
+    assert len(paused) == 3
 
 
 def test_a_noisy_machine_settles_on_the_faster_choice():

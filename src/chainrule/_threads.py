@@ -75,12 +75,14 @@ class Pacer:
     Called once per batch, it measures the time between calls. It first *probes*: a slot
     of batches (about :attr:`SLOT_SECONDS` of work) on one thread, then one on ``many``,
     and a second round when the two are within a third of each other; a slot on ``many``
-    that already took twice the one-thread slot is cut short, so a busy machine costs
-    little to find. It then *runs* on the faster for :attr:`MIN_RUN_SECONDS` or ten times
-    what probing cost, whichever is longer, doubling (up to :attr:`MAX_RUN_SECONDS`) while
-    the answer stays the same, and probes again; on ``many`` threads, batches taking twice
-    as long as probing found (other programs starting) start a probe at once. Ties go to
-    one thread, which also leaves more of the machine to others.
+    that already took twice the one-thread slot, or a batch there :attr:`COLLAPSE` times a
+    one-thread batch, is cut short, so a busy machine costs little to find. It then
+    *runs* on the faster for :attr:`MIN_RUN_SECONDS` or ten times what probing cost,
+    whichever is longer, doubling (up to :attr:`MAX_RUN_SECONDS`) while the answer stays
+    the same, and probes again; on ``many`` threads, batches taking twice as long as
+    probing found (other programs starting) start a probe of one thread at once, weighed
+    against the batch that showed it. Ties go to one thread, which also leaves more of
+    the machine to others. :meth:`pause` says the time to the next call is no batch's.
 
     Parameters
     ----------
@@ -93,6 +95,7 @@ class Pacer:
     """
 
     SLOT_SECONDS = 0.03
+    COLLAPSE = 4.0
     MIN_SLOT = 4
     MIN_RUN_SECONDS = 1.0
     MAX_RUN_SECONDS = 10.0
@@ -115,6 +118,11 @@ class Pacer:
         """The thread count batches run on now."""
         return self.plan[0] if self.probing else self.running
 
+    def pause(self) -> None:
+        """The time until the next call is no batch's: the loop measures, evaluates, calls
+        back or saves between epochs (a long pause would look like a collapse)."""
+        self.last = None
+
     def resume(self) -> None:
         """Go on where the last training run left off (``partial_fit`` called again)."""
         self.last = None  # the time between two runs is no batch's
@@ -130,10 +138,14 @@ class Pacer:
         self.last = now
 
     # -- probing -----------------------------------------------------------------------
-    def _probe(self, now: float) -> None:
+    def _probe(self, now: float, many_time: float | None = None) -> None:
+        """Time a slot on one thread, then one on ``many`` unless ``many_time`` already
+        says what a batch takes there."""
         self.probing = True
-        self.plan = [1, self.many]
+        self.plan = [1, self.many] if many_time is None else [1]
         self.times: dict[int, list[float]] = {1: [], self.many: []}
+        if many_time is not None:
+            self.times[self.many].append(many_time)
         self.slot: list[float] = []
         self.probe_began = now
         self.set_threads(1)
@@ -145,7 +157,12 @@ class Pacer:
             batch = statistics.median(slot)
             self.slot_len = max(self.MIN_SLOT, min(50, math.ceil(self.SLOT_SECONDS / batch)))
         one = self.times[1]
-        if threads != 1 and one and sum(slot) > 2 * min(one) * self.slot_len:
+        # Many threads collapsing (a busy machine) are cut short: a slot taking twice the
+        # one-thread slot, or one batch taking four times a one-thread batch (a collapse
+        # is ten times and more; noise is not).
+        if threads != 1 and one and (
+            sum(slot) > 2 * min(one) * self.slot_len or seconds > self.COLLAPSE * min(one)
+        ):
             self._run(1, now)
             return
         if len(slot) < max(self.MIN_SLOT, self.slot_len):
@@ -177,21 +194,23 @@ class Pacer:
         self.set_threads(threads)
 
     def _run_batch(self, seconds: float, now: float) -> None:
+        # On one thread, slower batches mean a busier machine: more threads would not help.
+        if self.running != 1:
+            # Batches since the last check taking twice what a slot of them took when
+            # probing: the machine turned busy, and many threads may be collapsing. The
+            # batch that showed it stands for many threads now: only one thread is timed
+            # against it (also when the run was due to end: this says more).
+            window = self.window
+            window.append(seconds)
+            batches = max(self.MIN_SLOT, self.slot_len)
+            if sum(window) > 2 * self.expected * batches:
+                self.chosen = None  # start the waiting afresh
+                self._probe(now, many_time=seconds)
+                return
+            if len(window) >= batches:
+                self.window = []
         if now >= self.until:
             self._probe(now)
-            return
-        if self.running == 1:
-            return  # slower batches here mean a busier machine: more threads would not help
-        # Two batches, or a slot's worth, taking twice what probing found: the machine
-        # turned busy, and many threads may be collapsing; look again now.
-        window = self.window
-        window.append(seconds)
-        batches = max(self.MIN_SLOT, self.slot_len)
-        if len(window) >= 2 and sum(window) > 2 * self.expected * batches:
-            self.chosen = None  # start the waiting afresh
-            self._probe(now)
-        elif len(window) >= batches:
-            self.window = []
 
 
 # -- the process's thread counts ------------------------------------------------------------

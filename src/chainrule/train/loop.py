@@ -239,6 +239,8 @@ class Loop:
                 progress.batch_end(batch, value)
             if context.stop_training:
                 return None
+        # What follows (metrics, validation, callbacks, checkpoints) is no batch's time.
+        getattr(pace, "pause", no_pace)()
         logs = {"loss": total / (len(X) if weights is None else float(weights.sum()))}
         if self.metrics:
             targets = y if order is None else y[order]
