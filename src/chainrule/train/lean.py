@@ -93,25 +93,13 @@ class LeanBatch:
         for op, params, attrs in calls:
             needs = (needed, *[p.requires_grad for p in params])
             arrays = (X, *[p.data for p in params])
-            # What apply() does: the forward function, its saved values, an ndarray out.
-            if op.saves:
-                X, saved = op.forward(*arrays, **attrs)
-            else:
-                X, saved = op.forward(*arrays, **attrs), None
-            if type(X) is not np.ndarray:
-                X = np.asarray(X)
-            records.append((op, params, arrays, {**attrs, **saved} if saved else attrs, X, needs))
+            X, kwargs = _run(op, arrays, attrs)
+            records.append((op, params, arrays, kwargs, X, needs))
             needed = needed or any(needs)
-        op, attrs = self.loss_op, self.loss_attrs
         arrays = (X, y)
-        if op.saves:
-            loss, saved = op.forward(*arrays, **attrs)
-        else:
-            loss, saved = op.forward(*arrays, **attrs), None
-        if type(loss) is not np.ndarray:
-            loss = np.asarray(loss)
+        loss, kwargs = _run(self.loss_op, arrays, self.loss_attrs)
         self.records = records
-        self.loss_record = (arrays, {**attrs, **saved} if saved else attrs, loss)
+        self.loss_record = (arrays, kwargs, loss)
         return X, loss
 
     def backward(self) -> None:
@@ -167,6 +155,20 @@ class LeanBatch:
 
 
 _LOSSES = (CrossEntropyLoss, MSELoss)
+
+
+def _run(
+    op: Op, arrays: tuple[np.ndarray, ...], attrs: dict[str, Any]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """What apply() does: the op's forward on ``arrays``, as an ndarray, and the keyword
+    arguments its VJP gets (the attributes and what the forward saved)."""
+    if op.saves:
+        out, saved = op.forward(*arrays, **attrs)
+    else:
+        out, saved = op.forward(*arrays, **attrs), None
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    return out, ({**attrs, **saved} if saved else attrs)
 
 
 def _linears(step: Any) -> list[Linear]:
