@@ -18,6 +18,8 @@ from contestants import (
     mlp_layers,
     numpy_mlp_deltas,
     numpy_mlp_weights,
+    numpy_tiny_deltas,
+    numpy_tiny_weights,
     tiny_data,
     torch_epoch,
     torch_tiny_model,
@@ -68,19 +70,12 @@ def chainrule_tiny_adam(steps: int) -> Runner:
 
 def numpy_tiny_adam(steps: int) -> Runner:
     X, y = tiny_data()
-    rng = np.random.default_rng(0)
-    W1, W2 = rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (5, 1))
-    b = np.zeros(2)
+    W1, W2, b = numpy_tiny_weights()
     adam = NumpyAdam([W1, W2, b], ADAM_LR)
 
     def run() -> None:
         for _ in range(steps):
-            h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
-            o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
-            error = o - y
-            loss = 0.5 * np.vdot(error, error)  # noqa: F841  (computed, as a training loop does)
-            d2 = error * o * (1.0 - o)
-            d1 = (d2 @ W2.T) * h * (1.0 - h)
+            h, d1, d2 = numpy_tiny_deltas(X, y, W1, W2, b)
             adam.step([X.T @ d1, h.T @ d2, np.array([d1.sum(), d2.sum()])])
 
     return run

@@ -253,21 +253,33 @@ def chainrule_steps(
     return run
 
 
+def numpy_tiny_weights() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W1, W2 and the two shared biases of the hand-written tiny network."""
+    rng = np.random.default_rng(0)
+    return rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (5, 1)), np.zeros(2)
+
+
+def numpy_tiny_deltas(
+    X: np.ndarray, y: np.ndarray, W1: np.ndarray, W2: np.ndarray, b: np.ndarray  # noqa: N803
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tiny network's forward pass, loss and dE/dZ by hand: (hidden output, dE/dZ1, dE/dZ2)."""
+    h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
+    o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
+    error = o - y
+    loss = 0.5 * np.vdot(error, error)  # noqa: F841  (computed, as a training loop does)
+    d2 = error * o * (1.0 - o)
+    d1 = (d2 @ W2.T) * h * (1.0 - h)
+    return h, d1, d2
+
+
 def numpy_tiny(steps: int) -> Runner:
     X, y = tiny_data()
-    rng = np.random.default_rng(0)
-    W1, W2 = rng.uniform(0, 1, (4, 5)), rng.uniform(0, 1, (5, 1))
-    b = np.zeros(2)
+    W1, W2, b = numpy_tiny_weights()
 
     def run() -> None:
-        nonlocal W1, W2
+        nonlocal W1, W2  # updated in place
         for _ in range(steps):
-            h = 1.0 / (1.0 + np.exp(-(X @ W1 + b[0])))
-            o = 1.0 / (1.0 + np.exp(-(h @ W2 + b[1])))
-            error = o - y
-            loss = 0.5 * np.vdot(error, error)  # noqa: F841  (computed, as a training loop does)
-            d2 = error * o * (1.0 - o)
-            d1 = (d2 @ W2.T) * h * (1.0 - h)
+            h, d1, d2 = numpy_tiny_deltas(X, y, W1, W2, b)
             W2 -= TINY_LR * (h.T @ d2)
             W1 -= TINY_LR * (X.T @ d1)
             b[1] -= TINY_LR * d2.sum()

@@ -105,28 +105,30 @@ def bench_large(repeats: int, samples: int) -> dict[str, object]:
 
 
 def bench_tiny(repeats: int, steps: int) -> dict[str, object]:
-    medians = race(
-        {
-            "chainrule": c.chainrule_tiny(steps),
-            "numpy": c.numpy_tiny(steps),
-            "pytorch": c.torch_tiny(steps),
-            "scikit-learn": c.sklearn_tiny(steps),
-        },
-        repeats,
-    )
-    return {"steps": steps, "us_per_step": {k: v / steps * 1e6 for k, v in medians.items()}}
+    contestants = {
+        "chainrule": c.chainrule_tiny(steps),
+        "numpy": c.numpy_tiny(steps),
+        "pytorch": c.torch_tiny(steps),
+        "scikit-learn": c.sklearn_tiny(steps),
+    }
+    return _per_step(contestants, repeats, steps)
 
 
 def bench_adam_tiny(repeats: int, steps: int) -> dict[str, object]:
     """The tiny network's full step (forward, loss, backward, Adam) in float64."""
-    medians = race(
-        {
-            "chainrule": adam.chainrule_tiny_adam(steps),
-            "numpy": adam.numpy_tiny_adam(steps),
-            "pytorch": adam.torch_tiny_adam(steps),
-        },
-        repeats,
-    )
+    contestants = {
+        "chainrule": adam.chainrule_tiny_adam(steps),
+        "numpy": adam.numpy_tiny_adam(steps),
+        "pytorch": adam.torch_tiny_adam(steps),
+    }
+    return _per_step(contestants, repeats, steps)
+
+
+def _per_step(
+    contestants: dict[str, Runner | None], repeats: int, steps: int
+) -> dict[str, object]:
+    """Race runners of ``steps`` steps each; microseconds a step."""
+    medians = race(contestants, repeats)
     return {"steps": steps, "us_per_step": {k: v / steps * 1e6 for k, v in medians.items()}}
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 from contestants import chainrule_epoch as epoch_of
+from contestants import torch_epoch as torch_loop
 
 import chainrule as cr
 
@@ -82,18 +83,8 @@ def torch_epoch(X: np.ndarray, y: np.ndarray) -> Runner | None:  # noqa: N803
     model = torch.nn.Sequential(
         torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(), torch.nn.Linear(SIZES[1], SIZES[2])
     )
-    loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    Xt, yt = torch.from_numpy(X), torch.from_numpy(y.astype(np.int64))  # noqa: N806
-
-    def epoch() -> None:
-        for start in range(0, len(Xt), BATCH):
-            optimizer.zero_grad()
-            loss = loss_fn(model(Xt[start : start + BATCH]), yt[start : start + BATCH])
-            loss.backward()
-            optimizer.step()
-
-    return epoch
+    return torch_loop(torch, model, torch.nn.CrossEntropyLoss(), optimizer, X, y, BATCH)
 
 
 def contestants(samples: int = SAMPLES) -> dict[str, Runner | None]:
