@@ -16,56 +16,55 @@ from chainrule import nn
 
 
 # -- references: the textbook loop, one parameter at a time, in PyTorch's order ----------
-class ReferenceAdam:
+class Reference:
     def __init__(self, groups):
         self.groups = groups  # [(hyperparameters, [arrays])]
         self.state = {}
 
-    def step(self, grads, active):
+    def stepping(self, grads, active):
+        """Each array that takes this step, with its group and its gradient (weight decay
+        added)."""
         for hyper, arrays in self.groups:
+            for array in arrays:
+                key = id(array)
+                if not active[key]:
+                    continue
+                grad = grads[key]
+                if hyper["weight_decay"]:
+                    grad = grad + hyper["weight_decay"] * array
+                yield hyper, array, grad
+
+
+class ReferenceAdam(Reference):
+    def step(self, grads, active):
+        for hyper, array, grad in self.stepping(grads, active):
             beta1, beta2 = hyper["betas"]
-            for array in arrays:
-                key = id(array)
-                if not active[key]:
-                    continue
-                grad = grads[key]
-                if hyper["weight_decay"]:
-                    grad = grad + hyper["weight_decay"] * array
-                if key not in self.state:
-                    self.state[key] = [0, np.zeros_like(array), np.zeros_like(array)]
-                entry = self.state[key]
-                entry[0] += 1
-                t, m, v = entry
-                m += (1 - beta1) * (grad - m)  # exp_avg.lerp_(grad, 1 - beta1)
-                v *= beta2
-                v += (1 - beta2) * grad * grad  # addcmul_(grad, grad, value=1 - beta2)
-                denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + hyper["eps"]
-                array += (-hyper["lr"] / (1 - beta1**t)) * m / denom
+            key = id(array)
+            if key not in self.state:
+                self.state[key] = [0, np.zeros_like(array), np.zeros_like(array)]
+            entry = self.state[key]
+            entry[0] += 1
+            t, m, v = entry
+            m += (1 - beta1) * (grad - m)  # exp_avg.lerp_(grad, 1 - beta1)
+            v *= beta2
+            v += (1 - beta2) * grad * grad  # addcmul_(grad, grad, value=1 - beta2)
+            denom = np.sqrt(v) / math.sqrt(1 - beta2**t) + hyper["eps"]
+            array += (-hyper["lr"] / (1 - beta1**t)) * m / denom
 
 
-class ReferenceSGD:
-    def __init__(self, groups):
-        self.groups = groups
-        self.state = {}
-
+class ReferenceSGD(Reference):
     def step(self, grads, active):
-        for hyper, arrays in self.groups:
-            for array in arrays:
+        for hyper, array, grad in self.stepping(grads, active):
+            if hyper["momentum"]:
                 key = id(array)
-                if not active[key]:
-                    continue
-                grad = grads[key]
-                if hyper["weight_decay"]:
-                    grad = grad + hyper["weight_decay"] * array
-                if hyper["momentum"]:
-                    buf = self.state.get(key)
-                    if buf is None:
-                        buf = self.state[key] = np.array(grad, copy=True)
-                    else:
-                        buf *= hyper["momentum"]
-                        buf += grad
-                    grad = grad + hyper["momentum"] * buf if hyper["nesterov"] else buf
-                array -= hyper["lr"] * grad
+                buf = self.state.get(key)
+                if buf is None:
+                    buf = self.state[key] = np.array(grad, copy=True)
+                else:
+                    buf *= hyper["momentum"]
+                    buf += grad
+                grad = grad + hyper["momentum"] * buf if hyper["nesterov"] else buf
+            array -= hyper["lr"] * grad
 
 
 ADAM_GROUP = st.fixed_dictionaries(
