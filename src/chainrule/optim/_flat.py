@@ -80,7 +80,6 @@ class FlatPlan:
         "together",
         "work",
         "spare",
-        "flat_data",
         "_vectors",
         "_singles",
         "_constants",
@@ -102,7 +101,6 @@ class FlatPlan:
         self.grad = np.empty(total, self.dtype)
         self.work = np.empty(total, self.dtype)
         self.spare = np.empty(total, self.dtype)
-        self.flat_data: np.ndarray | None = None
         self._constants: list[np.ndarray] = []
         self._one = np.ones((), np.int64)
         self._aim()
@@ -182,12 +180,13 @@ class FlatPlan:
             return False
         return True
 
-    def gather_data(self) -> np.ndarray:
-        """The parameters' current values, raveled into one buffer (for weight decay)."""
-        if self.flat_data is None:
-            self.flat_data = np.empty_like(self.grad)
-        np.concatenate(self.datas, axis=None, out=self.flat_data)
-        return self.flat_data
+    def add_weight_decay(self, decay: np.ndarray) -> None:
+        """``grad += decay * data`` for the whole group (L2 weight decay, added to the
+        gradient as a step parameter by parameter adds it), using :attr:`work`."""
+        work = self.work
+        np.concatenate(self.datas, axis=None, out=work)
+        work *= decay
+        self.grad += work
 
     def count_step(self) -> int:
         """Add one to every step count; the new count (all are equal: see
@@ -228,14 +227,6 @@ class FlatPlan:
         work = self.work
         for data, index, position in self._singles:
             data[index] += work[position]
-
-    def subtract_work_from_params(self) -> None:
-        """``param.data -= update`` for every parameter, the update being :attr:`work`."""
-        for whole, piece in self._vectors:
-            whole -= piece
-        work = self.work
-        for data, index, position in self._singles:
-            data[index] -= work[position]
 
 
 def trainable(group: dict[str, Any]) -> list[Parameter]:

@@ -86,8 +86,7 @@ class Adam(Optimizer):
         grad = plan.grad
         decay = group["weight_decay"]
         if decay:
-            np.multiply(plan.gather_data(), plan.constants(decay)[0], out=plan.work)
-            grad += plan.work
+            plan.add_weight_decay(plan.constants(decay)[0])
         coefficients = plan.constants(*adam_coefficients(group, plan.count_step()))
         exp_avg, exp_avg_sq = plan.buffers["exp_avg"], plan.buffers["exp_avg_sq"]
         adam_update(grad, exp_avg, exp_avg_sq, coefficients, out=plan.work, scratch=plan.spare)

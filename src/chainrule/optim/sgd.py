@@ -82,13 +82,14 @@ class SGD(Optimizer):
     def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
         if not plan.gather_grads():
             return False
-        lr, momentum, decay = plan.constants(
-            group["lr"], group["momentum"], group["weight_decay"]
+        # The update is added as (-lr) * grad: the same numbers as subtracting lr * grad
+        # (IEEE subtraction is addition of the negated operand, and rounding is symmetric).
+        rate, momentum, decay = plan.constants(
+            -group["lr"], group["momentum"], group["weight_decay"]
         )
         grad = plan.grad
         if group["weight_decay"]:
-            np.multiply(decay, plan.gather_data(), out=plan.work)
-            grad += plan.work
+            plan.add_weight_decay(decay)
         if group["momentum"]:
             buf = plan.buffers["momentum_buffer"]
             buf *= momentum
@@ -104,8 +105,8 @@ class SGD(Optimizer):
                 grad += plan.spare
             else:
                 grad = buf
-        np.multiply(lr, grad, out=plan.work)
-        plan.subtract_work_from_params()
+        np.multiply(rate, grad, out=plan.work)
+        plan.add_work_to_params()
         return True
 
     def _step_each(self, params: list[Parameter], group: dict[str, Any]) -> None:
