@@ -29,6 +29,7 @@ __all__ = [
 #: times the target's size. Features have no such bound: they are only standardised.
 MAX_TARGET_MAGNITUDE = 1e150
 
+
 def _csv_size(text: str) -> int:
     try:
         return parse_size(text)
