@@ -306,7 +306,7 @@ def _propagate(tensor: Tensor, grad: np.ndarray, retain_graph: bool) -> list[Any
             if (grad_in.dtype is not dtype and grad_in.dtype != dtype) or (
                 joint is None and _shared(grad_in, grad, arrays)
             ):
-                grad_in = np.array(grad_in, dtype=parent.data.dtype)
+                grad_in = np.array(grad_in, dtype=dtype)
             parent.grad = grad_in
         else:
             parent.grad += grad_in
