@@ -104,8 +104,8 @@ def file_head(source: Path) -> tuple[bytes, bool]:
     return block, len(block) < BLOCK_BYTES
 
 
-def header_start(head: bytes, whole: bool) -> tuple[str, int, int] | None:
-    """The header line, the blank lines above it and the byte where it starts.
+def header_start(head: bytes, whole: bool) -> tuple[str, int] | None:
+    """The header line and the byte where it starts, below any blank lines.
 
     ``head`` is the start of the file (``whole``: all of it). None when ``head`` holds no
     complete non-blank line, or is not UTF-8: the careful reader must decide.
@@ -127,7 +127,7 @@ def header_start(head: bytes, whole: bool) -> tuple[str, int, int] | None:
                 if index == len(lines) - 1 and not complete:
                     break
                 start = bom + len("".join(lines[:index]).encode("utf-8"))
-                return line.splitlines()[0], index, start
+                return line.splitlines()[0], start
     return None
 
 

@@ -164,7 +164,7 @@ def _read_fast(
     seen = head[:-1] if not whole and head.endswith(b"\r") else head
     if start is None or seen.count(b"\r") != seen.count(b"\r\n"):
         raise FastReadError
-    header_line, _, offset = start
+    header_line, offset = start
     sep = sniff_delimiter(header_line) if delimiter is None else delimiter
     if not sep or (len(sep) > 1 and (sep != r"\s+" or pandas_or_none() is None)):
         raise FastReadError  # regular expressions, and any longer delimiter without pandas
