@@ -41,7 +41,6 @@ __all__ = ["MAX_CSV_BYTES", "csv_columns", "read_csv"]
 MAX_CSV_BYTES = 256 * 2**20
 
 
-
 def read_csv(
     path: str | os.PathLike[str],
     target: str | None = None,
@@ -138,7 +137,7 @@ def read_table(
     max_bytes = check_max_bytes(max_bytes)
     size = checked_size(source, max_bytes)
     try:
-        return _read_fast(source, target, delimiter, feature_names, ignore, unexpected_hint, size)
+        return _read_fast(source, target, delimiter, feature_names, ignore, size)
     except FastReadError:
         pass
     return _read_careful(
@@ -152,11 +151,10 @@ def _read_fast(
     delimiter: str | None,
     feature_names: Sequence[str] | None,
     ignore: Sequence[str],
-    unexpected_hint: str,
     size: int,
 ) -> Dataset:
     """The file of ``size`` bytes read by the fast reader, or FastReadError for the
-    careful one to decide."""
+    careful one to decide (and to word the message: this reader shows none)."""
     head, whole = file_head(source)
     start = header_start(head, whole)
     # pandas skips the header badly when a lone "\r" ends it (old Mac files): it eats the
@@ -172,7 +170,7 @@ def _read_fast(
     try:
         _check_header(header, header_line, sep, delimiter is None, source)
         target = None if target is None else _normal(target)
-        features = _features(header, target, feature_names, ignore, unexpected_hint, source)
+        features = _features(header, target, feature_names, ignore, "", source)
     except ValueError:
         raise FastReadError from None
     read = len(features) + (target is not None)
