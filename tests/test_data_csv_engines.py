@@ -162,6 +162,11 @@ def clean_tables(draw: st.DrawFn) -> tuple[str, np.ndarray, list[str]]:
     return text, X, labels
 
 
+def _refuse(*args: object) -> None:
+    """Stands in for the careful reader where a clean file must never reach it."""
+    raise AssertionError("the careful reader read a clean file")
+
+
 @SETTINGS
 @given(table=clean_tables(), head=HEADS, engine=st.sampled_from(ENGINES))
 def test_clean_files_of_any_rows_are_read_fast(table, head, engine):
@@ -169,12 +174,9 @@ def test_clean_files_of_any_rows_are_read_fast(table, head, engine):
     # size; neither may make the fast reader give a clean file up.
     text, X, labels = table
 
-    def refuse(*args: object) -> None:
-        raise AssertionError("the careful reader read a clean file")
-
     with tempfile.TemporaryDirectory() as folder, pytest.MonkeyPatch.context() as patch:
         patch.setattr(csv_file, "BLOCK_BYTES", head)
-        patch.setattr(csv_module, "_read_careful", refuse)
+        patch.setattr(csv_module, "_read_careful", _refuse)
         path = Path(folder) / "clean.csv"
         path.write_text(text, newline="")
         with csv_engine(engine):
@@ -192,10 +194,7 @@ def test_clean_files_never_reach_the_careful_reader(tmp_path, monkeypatch, engin
     rows = "\n".join(",".join(repr(float(v)) for v in row) + ",no" for row in X)
     path.write_text("a,b,c,d,label\n" + rows + "\n")
 
-    def refuse(*args: object) -> None:
-        raise AssertionError("the careful reader read a clean file")
-
-    monkeypatch.setattr(csv_module, "_read_careful", refuse)
+    monkeypatch.setattr(csv_module, "_read_careful", _refuse)
     with csv_engine(engine):
         data = read_csv(path, target="label")
         numeric = read_csv(path, ignore=["label"])
