@@ -219,9 +219,9 @@ def _fit(*args: Any, **kwargs: Any) -> Any:
         raise ValueError(_mismatch_message(err)) from None
     except NonFiniteCheckpointError as err:
         raise ValueError(
-            f"{err.path}: the checkpoint's {err.problem}, so it cannot continue the run; "
-            "delete that folder, or leave out --resume (or choose another --checkpoint-dir) "
-            "to start a new run"
+            err.message(
+                "leave out --resume (or choose another --checkpoint-dir) to start a new run"
+            )
         ) from None
 
 

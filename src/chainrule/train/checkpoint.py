@@ -178,13 +178,19 @@ class NonFiniteCheckpointError(ModelFileError):
     """
 
     def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
-        super().__init__(
-            f"{os.fspath(path)}: the checkpoint's {problem}, so it cannot continue the run; "
-            "delete that folder, or pass resume=False or another checkpoint_dir to start a "
-            "new run"
-        )
         self.path = os.fspath(path)
         self.problem = problem
+        super().__init__(
+            self.message("pass resume=False or another checkpoint_dir to start a new run")
+        )
+
+    def message(self, restart: str) -> str:
+        """What is wrong and what to do, with ``restart`` saying how to start a new run
+        (in the words of the interface that resumed: fit's arguments, the CLI's options)."""
+        return (
+            f"{self.path}: the checkpoint's {self.problem}, so it cannot continue the run; "
+            f"delete that folder, or {restart}"
+        )
 
 
 class CheckpointMismatchError(ValueError):
