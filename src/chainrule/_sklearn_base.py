@@ -170,12 +170,11 @@ class BaseMLP(BaseEstimator):
             X_train, y_train, w_train, validation = self._validation_split(X, targets, weights)
         self._stopping = stopping = StoppingRule(self, validation)
         stopping.resume(self)
-        penalty = PenalizedLoss(loss, [layer.weight for layer in self._linears()], self.alpha)
         history = train(
             model,
             X_train,
             y_train,
-            loss=penalty,
+            loss=PenalizedLoss(loss, [layer.weight for layer in self._linears()], self.alpha),
             optimizer=self._optimizer,
             epochs=epochs,
             batch_size=min(batch_size, len(X_train)),
