@@ -75,16 +75,11 @@ async function openSession(setup, steps = 0) {
   $("target-box").hidden = !state.setup.upload;
   $("epoch").textContent = String(state.epoch);
   await explain(steps > 0);
-  const start = trainingLoss();
+  const start = S.state.loss; // on every training row at the current weights
   if (start !== null) {
     S.history = { epochs: [S.state.epoch], train: [start], val: [S.state.val_loss] };
     renderCharts();
   }
-}
-
-/** The loss on every training row at the current weights (the server's). */
-function trainingLoss() {
-  return S.state.loss;
 }
 
 /** Explain the step from the current weights; `apply` takes it. */
@@ -201,7 +196,7 @@ function renderStage() {
 }
 
 function renderHead() {
-  setNumber($("train-loss"), trainingLoss());
+  setNumber($("train-loss"), S.state.loss);
   const frame = S.frames[S.frame];
   const steps = S.state.steps ?? 0;
   const label = S.applied ? `step ${steps}` : "the next step (preview)";
