@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import statistics
 import threading
 import time
@@ -42,8 +41,6 @@ ENV_VAR = "CHAINRULE_NUM_THREADS"
 #: 0.1 ms of work on one core, where waking a second thread costs as much as it saves.
 SMALL_WORK = 1 << 22
 
-_WHOLE_NUMBER = re.compile(r"\s*[0-9]+\s*")
-
 
 def configured() -> int | None:
     """The thread count ``CHAINRULE_NUM_THREADS`` fixes, or None to let chainrule choose.
@@ -54,10 +51,12 @@ def configured() -> int | None:
         If the variable holds anything but a whole number from 1, ``auto`` or nothing.
     """
     text = os.environ.get(ENV_VAR, "")
-    if text.strip().lower() in ("", "auto"):
+    # Stripped of whitespace as str.strip() sees it, which int() does not all take ("\x1f").
+    word = text.strip()
+    if word.lower() in ("", "auto"):
         return None
-    if _WHOLE_NUMBER.fullmatch(text) and int(text) >= 1:
-        return int(text)
+    if word.isascii() and word.isdigit() and int(word) >= 1:
+        return int(word)
     raise ValueError(
         f"{ENV_VAR}={text!r} is not a number of threads: set it to a whole number from 1 up "
         "(the BLAS threads training runs on), or to 'auto' or nothing to let chainrule choose"
