@@ -217,7 +217,7 @@ def save(model: Module, path: PathLike, *, preprocessing: Preprocessing | None =
         from_config(info["config"], initialize=False)
         prep = Preprocessing.from_dict(info["preprocessing"])
         for name, values in state.items():
-            check_finite(name, values)
+            check_finite_parameter(name, values)
         _check_fits(model, prep)
     except ValueError as err:
         raise ValueError(f"cannot save the model: {_one_line(err)}") from None
@@ -276,7 +276,7 @@ def build_model(config: Any, stored: StoredTensors) -> Module:
     for name, param in model.named_parameters():
         param.data = stored.read(name)
         try:
-            check_finite(name, param.data)
+            check_finite_parameter(name, param.data)
         except ValueError as err:
             raise ModelFileError(
                 f"{source}: {err}; the file is damaged or was saved from a model that diverged"
@@ -316,7 +316,7 @@ def _check_config_size(config: Any, stored_elements: int, source: Path) -> None:
         )
 
 
-def check_finite(name: str, values: np.ndarray, what: str = "parameter") -> None:
+def check_finite_parameter(name: str, values: np.ndarray, what: str = "parameter") -> None:
     """Refuse a parameter holding NaN or an infinity, naming it and the first such entry;
     checked in chunks so that a large tensor needs no second copy."""
     flat = values.reshape(-1)

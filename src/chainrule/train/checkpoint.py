@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from chainrule._container import ModelFileError, read_tensors, write_tensors
-from chainrule.io import check_finite
+from chainrule.io import check_finite_parameter
 from chainrule.train.callbacks import Callback, TrainingContext
 from chainrule.train.history import History
 
@@ -138,7 +138,7 @@ def _refuse_non_finite(
         if value.dtype.kind != "f":
             continue
         try:
-            check_finite(name, value, what)
+            check_finite_parameter(name, value, what)
         except ValueError as err:
             raise NonFiniteCheckpointError(path, str(err)) from None
 
