@@ -586,3 +586,22 @@ def test_a_wide_csv_cannot_make_a_network_too_large_for_memory(client):
     )
     assert response.status_code == 400
     assert "parameters, more than the studio's 1,000,000" in response.json()["error"]
+
+
+def test_a_run_stopped_inside_an_epoch_shows_the_validation_loss_of_its_weights():
+    """The guard stops a diverging run inside an epoch and puts back the weights from
+    before its last update: the validation loss shown is measured at those weights, not
+    the one logged at the end of the epoch before."""
+    from chainrule.studio.sessions import Session
+
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{a},{b},{c},{a * 1e3}\n" for a, b, c in rng.normal(size=(200, 3)))
+    uploads = Uploads()
+    upload = uploads.add(("a,b,c,y\n" + rows).encode(), "big.csv")
+    setup = {"upload": upload.key, "target": "y", "lr": 10.0, "optimizer": "sgd"}
+    session = Session("s", {**setup, "validation": 0.2}, uploads)
+    update = session.train(20)
+    assert update["stopped"] is not None and "restored" in update["stopped"]
+    shown = update["val_loss"]
+    session.measure()
+    assert shown == session.val_loss

@@ -185,8 +185,9 @@ class Session:
         )
         done = len(history["loss"])
         self.epoch += done
-        # fit has just measured the validation rows at these weights.
-        logged = bool(done) and validation is not None
+        # fit has just measured the validation rows at these weights, unless it stopped
+        # inside an epoch (the guard puts back the weights from before its last update).
+        logged = bool(done) and validation is not None and history.stop_reason is None
         self.measure(validation=not logged)
         if logged:
             self.val_loss = float(history["val_loss"][-1])
