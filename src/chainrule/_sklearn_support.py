@@ -13,6 +13,7 @@ import numpy as np
 from chainrule._show import shown
 from chainrule.nn import Identity, ReLU, Sigmoid, Tanh
 from chainrule.nn.module import Module
+from chainrule.ops.constants import vdot
 from chainrule.tensor import Tensor
 from chainrule.train._tables import refuse_unsupported
 from chainrule.train.callbacks import Callback
@@ -85,18 +86,23 @@ class PenalizedLoss:
         if self.alpha == 0:
             return 0.0
         self.scale = self.alpha / float(share)
-        squares = sum(float(np.vdot(w.data, w.data)) for w in self.weights)
-        return 0.5 * self.scale * squares
+        squares = 0.0
+        for weight in self.weights:
+            data = weight.data
+            squares += vdot(data, data)
+        return 0.5 * self.scale * float(squares)
 
     def add_gradients(self) -> None:
         """Add the last value's penalty gradient to the weights' gradients, in place."""
         if self.alpha == 0:
             return
+        scale = self.scale
         for weight in self.weights:
-            if weight.grad is None:
-                weight.grad = self.scale * weight.data
+            grad = weight.grad
+            if grad is None:
+                weight.grad = scale * weight.data
             else:
-                weight.grad += self.scale * weight.data
+                grad += scale * weight.data
 
 
 class StoppingRule(Callback):
