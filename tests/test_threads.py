@@ -436,3 +436,213 @@ def test_a_noisy_machine_settles_on_the_faster_choice():
     taken = simulate(pacer, machine, costs)
     assert taken < 1.1 * sum(b for _, b in costs)
     assert pacer.chosen == 2
+
+
+# -- how long tasks waited for a CPU ---------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def pressure(path: Path, stalled_us: int) -> None:
+    path.write_text(
+        f"some avg10=0.00 avg60=0.00 avg300=0.00 total={stalled_us}\n"
+        "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    )
+
+
+def test_the_stall_meter_gives_the_share_of_each_window_tasks_waited(tmp_path: Path):
+    path, clock = tmp_path / "cpu.pressure", Clock()
+    pressure(path, 1_000_000)
+    meter = _threads.StallMeter(str(path), clock=clock)
+    clock.now, stalled = 0.2, 1_000_000 + 150_000  # 0.15 s of 0.2 s waited
+    pressure(path, stalled)
+    assert meter.share() == pytest.approx(0.75)
+    # A window under MIN_WINDOW says nothing and goes on.
+    clock.now += _threads.StallMeter.MIN_WINDOW / 2
+    pressure(path, stalled + 1000)
+    assert meter.share() is None
+    clock.now += _threads.StallMeter.MIN_WINDOW
+    assert meter.share() == pytest.approx(1000 / 1e6 / (1.5 * _threads.StallMeter.MIN_WINDOW))
+    # start() begins a window now: nothing waited since.
+    meter.start()
+    clock.now += 1.0
+    assert meter.share() == 0.0
+    # A file that cannot be read any more: no answer, and no error.
+    path.unlink()
+    clock.now += 1.0
+    assert meter.share() is None
+    meter.start()
+    assert meter.share() is None
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("some avg10=0.00 avg60=0.00 avg300=0.00 total=17\n", True),
+        ("full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", False),
+        ("some avg10=0.00\n", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_a_stall_meter_is_found_only_where_a_pressure_file_reads(
+    monkeypatch, tmp_path: Path, text, found
+):
+    path = tmp_path / "cpu.pressure"
+    if text is not None:
+        path.write_text(text)
+    monkeypatch.setattr(_threads, "_pressure_files", lambda: [str(path)])
+    meter = _threads.StallMeter.find()
+    assert (meter is not None) == found
+    if found:
+        assert meter.path == str(path)
+
+
+@pytest.mark.parametrize(
+    ("groups", "own"),
+    [
+        ("0::/user.slice/session-2.scope\n", "/user.slice/session-2.scope"),
+        ("12:cpu,cpuacct:/docker/abc\n0::/docker/abc\n", "/docker/abc"),
+        ("0::/\n", None),  # the root group: the machine's file is the group's
+        ("4:cpu:/user.slice\n", None),  # cgroup v1 keeps no pressure per group
+    ],
+)
+def test_the_process_group_s_pressure_file_comes_before_the_machine_s(tmp_path: Path, groups, own):
+    listed = tmp_path / "cgroup"
+    listed.write_text(groups)
+    files = _threads._pressure_files(str(listed))
+    assert files[-1] == "/proc/pressure/cpu"
+    assert files[:-1] == ([] if own is None else [f"/sys/fs/cgroup{own}/cpu.pressure"])
+    assert _threads._pressure_files(str(tmp_path / "missing")) == ["/proc/pressure/cpu"]
+
+
+class Stalls:
+    """A meter whose share is set by the test (None: it cannot tell)."""
+
+    def __init__(self, share: float | None = 0.0) -> None:
+        self.value = share
+        self.starts = 0
+
+    def start(self) -> None:
+        self.starts += 1
+
+    def share(self) -> float | None:
+        return self.value
+
+
+def on_many(pacer: Pacer, machine: Machine, costs: list[tuple[float, float]]) -> int:
+    """Run the batches; how many ran on more than one thread."""
+    count = 0
+    for one, many in costs:
+        pacer()
+        count += machine.threads != 1
+        machine.now += one if machine.threads == 1 else many
+    return count
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.floats(1e-3, 0.02), collapse=st.floats(3, 400))
+def test_a_machine_where_tasks_wait_for_a_cpu_is_never_tried_on_many_threads(batch, collapse):
+    """Tasks waiting for a CPU most of the time: many threads would collapse, and not one
+    batch runs on them, from the first probe on and at every later one."""
+    machine, stalls = Machine(), Stalls(0.9)
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock, stalls=stalls)
+    assert on_many(pacer, machine, [(2 * batch, collapse * batch)] * 3000) == 0
+    assert pacer.chosen == 1 and pacer.crowded
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.floats(1e-3, 0.02), switch=st.integers(100, 2000))
+def test_a_machine_turned_busy_during_a_pause_runs_on_one_thread_from_the_first_batch(
+    batch, switch
+):
+    """Quiet (two threads 1.5x faster), a pause between epochs or fits while other
+    programs start: the next batch already runs on one thread."""
+    machine, stalls = Machine(), Stalls(0.0)
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock, stalls=stalls)
+    simulate(pacer, machine, [(batch, batch / 1.5)] * switch)
+    while pacer.probing:
+        simulate(pacer, machine, [(batch, batch / 1.5)])
+    assert pacer.threads == 2
+    pacer.pause()
+    machine.now += 1.0
+    stalls.value = 1.0
+    assert on_many(pacer, machine, [(2 * batch, 50 * batch)] * 500) == 0
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.floats(1e-3, 0.02), switch=st.integers(100, 2000))
+def test_many_threads_are_left_within_a_slot_once_tasks_wait(batch, switch):
+    """Running on two threads, other programs start: tasks waiting for a CPU are seen at
+    the next look, a slot's worth of batches later at most, before any batch times show
+    it."""
+    machine, stalls = Machine(), Stalls(0.0)
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock, stalls=stalls)
+    simulate(pacer, machine, [(batch, batch / 1.5)] * switch)
+    while pacer.probing:
+        simulate(pacer, machine, [(batch, batch / 1.5)])
+    stalls.value = 0.8
+    slot = max(Pacer.MIN_SLOT, pacer.slot_len)
+    assert on_many(pacer, machine, [(batch, batch / 1.5)] * 1000) <= slot
+    assert pacer.threads == 1 and pacer.crowded
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch=st.floats(1e-3, 0.02))
+def test_one_thread_taken_for_a_busy_machine_is_weighed_again_once_tasks_stop_waiting(batch):
+    """Busy, then quiet (two threads 1.5x faster): many threads are back within a few
+    slots, long before the run on one thread would have ended."""
+    machine, stalls = Machine(), Stalls(1.0)
+    pacer = Pacer(machine.set_threads, 2, clock=machine.clock, stalls=stalls)
+    simulate(pacer, machine, [(2 * batch, 50 * batch)] * 2000)
+    assert pacer.chosen == 1
+    stalls.value = 0.0
+    began = machine.now
+    while pacer.chosen != 2:
+        simulate(pacer, machine, [(batch, batch / 1.5)])
+    slot = max(Pacer.MIN_SLOT, pacer.slot_len)
+    assert machine.now - began <= 4 * slot * batch
+    assert machine.now - began < Pacer.MIN_RUN_SECONDS
+
+
+def test_a_meter_that_cannot_tell_leaves_the_timing_to_decide():
+    """A meter answering None behaves as no meter: the same choices, batch for batch."""
+    costs = [(0.004, 0.002)] * 1500 + [(0.008, 0.1)] * 1500 + [(0.004, 0.002)] * 3000
+    runs = []
+    for stalls in (None, Stalls(None)):
+        machine = Machine()
+        pacer = Pacer(machine.set_threads, 2, clock=machine.clock, stalls=stalls)
+        chosen = []
+        for one, many in costs:
+            pacer()
+            chosen.append(machine.threads)
+            machine.now += one if machine.threads == 1 else many
+        runs.append(chosen)
+    assert runs[0] == runs[1]
+    assert 2 in runs[0][-500:] and 1 in runs[0][1500:3000]
+
+
+def test_fit_s_pacer_reads_the_machine_s_stalls_where_linux_has_them(monkeypatch):
+    """On this machine: the pacer fit makes gets a meter exactly when a pressure file
+    reads."""
+    pytest.importorskip("threadpoolctl")
+    made = []
+    original = Pacer.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(Pacer, "__init__", spy)
+    monkeypatch.setattr(_threads, "SMALL_WORK", 0)
+    with threadpool_limits(2):
+        train()
+    if _threads._libraries() is None or _threads._libraries().most() < 2:
+        pytest.skip("one BLAS thread here: no pacer")
+    assert made
+    readable = any(os.access(path, os.R_OK) for path in _threads._pressure_files())
+    assert (made[0].stalls is not None) == readable

@@ -12,7 +12,10 @@ So while :func:`chainrule.fit` trains, :func:`training_threads` chooses:
 - otherwise (unset, empty or ``auto``): one thread when a batch's products are too small
   for more to pay (:data:`SMALL_WORK`), else the faster of one thread and the process's
   number, timed on the training's own batches and timed again from time to time
-  (:class:`Pacer`); one thread while another fit runs in the same process.
+  (:class:`Pacer`); one thread while another fit runs in the same process. Where Linux
+  reports how long tasks waited for a CPU (:class:`StallMeter`), many threads are not
+  tried while they wait much of the time: the machine is busy, and the threads would
+  collapse.
 
 The process's thread counts are put back when training ends, also on an error; importing
 chainrule changes nothing. threadpoolctl (the ``speed`` extra; scikit-learn installs it
@@ -32,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ENV_VAR", "SMALL_WORK", "Pacer", "configured", "training_threads"]
+__all__ = ["ENV_VAR", "SMALL_WORK", "Pacer", "StallMeter", "configured", "training_threads"]
 
 ENV_VAR = "CHAINRULE_NUM_THREADS"
 
@@ -68,6 +71,92 @@ def batch_work(shapes: Iterable[tuple[int, ...]], batch_size: int) -> int:
     return sum(batch_size * shape[0] * shape[1] for shape in shapes if len(shape) == 2)
 
 
+class StallMeter:
+    """The share of the time tasks waited for a CPU, from Linux's pressure stall
+    information: the ``some`` line of a ``cpu.pressure`` file, whose ``total`` counts the
+    microseconds during which at least one task was ready to run but had no CPU.
+
+    On a quiet machine the share stays near 0, also with every core computing; beside
+    programs that keep the cores busy, tasks wait most of the time. :meth:`find` prefers
+    the process's own control group (a container, or a desktop session's terminal), where
+    the share says how long this group's tasks waited, and otherwise takes the
+    machine's.
+
+    Parameters
+    ----------
+    path : str
+        A ``cpu.pressure`` file (read at once: OSError or ValueError if it cannot be).
+    clock : callable, default time.perf_counter
+        Seconds, for the length of a window.
+    """
+
+    MIN_WINDOW = 0.01  # seconds: a shorter window is too short to judge
+
+    def __init__(self, path: str, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.path, self.clock = path, clock
+        self.began: tuple[float, float] | None = self._read()
+
+    @classmethod
+    def find(cls) -> StallMeter | None:
+        """A meter of this process's control group, else of the machine; None where
+        neither file can be read (not Linux, an old kernel, pressure accounting off)."""
+        for path in _pressure_files():
+            try:
+                return cls(path)
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def _read(self) -> tuple[float, float]:
+        with open(self.path, "rb") as file:
+            line = file.readline()
+        head, found, total = line.rpartition(b" total=")
+        if not (head.startswith(b"some ") and found):
+            raise ValueError(f"{self.path} has no 'some ... total=' line")
+        return self.clock(), int(total) / 1e6  # int() refuses what is not a number
+
+    def start(self) -> None:
+        """Begin a window now."""
+        try:
+            self.began = self._read()
+        except (OSError, ValueError):
+            self.began = None
+
+    def share(self) -> float | None:
+        """The share of the time since the window began during which some task waited,
+        from 0 to 1, and a new window from now; None when the window is under
+        :attr:`MIN_WINDOW` long (it goes on) or the file could not be read."""
+        try:
+            now = self._read()
+        except (OSError, ValueError):
+            self.began = None
+            return None
+        began = self.began
+        if began is None:
+            self.began = now
+            return None
+        wall = now[0] - began[0]
+        if wall < self.MIN_WINDOW:
+            return None
+        self.began = now
+        return min(1.0, max(0.0, (now[1] - began[1]) / wall))
+
+
+def _pressure_files(cgroups: str = "/proc/self/cgroup") -> list[str]:
+    """The process's control group's ``cpu.pressure`` (cgroup v2; ``cgroups`` lists the
+    process's groups), then the machine's."""
+    files = []
+    try:
+        with open(cgroups, encoding="utf-8", errors="replace") as file:
+            for line in file:
+                if line.startswith("0::/") and line.strip() != "0::/":
+                    files.append(f"/sys/fs/cgroup{line[3:].strip()}/cpu.pressure")
+    except OSError:
+        pass
+    files.append("/proc/pressure/cpu")
+    return files
+
+
 class Pacer:
     """Keeps the faster of one BLAS thread and ``many``, timing the batches themselves.
 
@@ -83,6 +172,12 @@ class Pacer:
     against the batch that showed it. Ties go to one thread, which also leaves more of
     the machine to others. :meth:`pause` says the time to the next call is no batch's.
 
+    With a ``stalls`` meter (:class:`StallMeter`), ``many`` threads are not tried while
+    tasks waited for a CPU more than :attr:`CROWDED` of the time: not after a probe's
+    one-thread slot, not after a pause (the machine may have turned busy between
+    epochs or fits), and not on, checked once a slot's worth of batches while running.
+    One thread chosen that way is probed against ``many`` as soon as the waiting stops.
+
     Parameters
     ----------
     set_threads : callable
@@ -91,9 +186,12 @@ class Pacer:
         The thread count to weigh against one.
     clock : callable, default time.perf_counter
         Seconds, for timing.
+    stalls : StallMeter, optional
+        Says how busy the machine is (anything with its ``start`` and ``share``).
     """
 
     SLOT_SECONDS = 0.03
+    CROWDED = 0.25
     COLLAPSE = 4.0
     MIN_SLOT = 4
     MIN_RUN_SECONDS = 1.0
@@ -104,11 +202,14 @@ class Pacer:
         set_threads: Callable[[int], None],
         many: int,
         clock: Callable[[], float] = time.perf_counter,
+        stalls: StallMeter | None = None,
     ) -> None:
         self.set_threads, self.many, self.clock = set_threads, many, clock
+        self.stalls = stalls
         self.slot_len = 0  # batches per slot; known after the first few batches
         self.run_for = self.MIN_RUN_SECONDS
         self.chosen: int | None = None  # the last probe's answer
+        self.crowded = False  # whether one thread runs because tasks waited for a CPU
         self.last: float | None = None
         self._probe(self.clock())
 
@@ -121,6 +222,8 @@ class Pacer:
         """The time until the next call is no batch's: the loop measures, evaluates, calls
         back or saves between epochs (a long pause would look like a collapse)."""
         self.last = None
+        if self.stalls is not None:
+            self.stalls.start()
 
     def resume(self) -> None:
         """Go on where the last training run left off (``partial_fit`` called again)."""
@@ -129,12 +232,30 @@ class Pacer:
 
     def __call__(self) -> None:
         now = self.clock()
-        if self.last is not None:
-            if self.probing:
-                self._probe_batch(now - self.last, now)
-            else:
-                self._run_batch(now - self.last, now)
+        if self.last is None:
+            # After a pause: the machine may have turned busy meanwhile.
+            if self.threads != 1 and self._crowded():
+                self._leave_many(now)
+        elif self.probing:
+            self._probe_batch(now - self.last, now)
+        else:
+            self._run_batch(now - self.last, now)
         self.last = now
+
+    # -- the machine's load ------------------------------------------------------------
+    def _crowded(self) -> bool | None:
+        """Whether tasks waited for a CPU more than :attr:`CROWDED` of the time since the
+        meter's window began (a new window begins); None when it cannot tell."""
+        if self.stalls is None:
+            return None
+        share = self.stalls.share()
+        return None if share is None else share > self.CROWDED
+
+    def _leave_many(self, now: float) -> None:
+        """Run on one thread, the machine being busy, and look again from time to time."""
+        self.chosen = None  # start the waiting afresh
+        self.probe_began = now
+        self._run(1, now, crowded=True)
 
     # -- probing -----------------------------------------------------------------------
     def _probe(self, now: float, many_time: float | None = None) -> None:
@@ -147,6 +268,8 @@ class Pacer:
             self.times[self.many].append(many_time)
         self.slot: list[float] = []
         self.probe_began = now
+        if self.stalls is not None:
+            self.stalls.start()  # the one-thread slot says how busy the machine is
         self.set_threads(1)
 
     def _probe_batch(self, seconds: float, now: float) -> None:
@@ -169,6 +292,9 @@ class Pacer:
         self.times[threads].append(statistics.median(slot))
         self.slot = []
         self.plan.pop(0)
+        if self.plan and self.plan[0] != 1 and self._crowded():
+            self._run(1, now, crowded=True)  # many threads would collapse: not tried
+            return
         if not self.plan:
             one_time, many_time = min(one), min(self.times[self.many])
             if len(one) == 1 and 0.75 < many_time / one_time < 1.33:
@@ -179,20 +305,33 @@ class Pacer:
         self.set_threads(self.plan[0])
 
     # -- running -----------------------------------------------------------------------
-    def _run(self, threads: int, now: float) -> None:
+    def _run(self, threads: int, now: float, crowded: bool = False) -> None:
         # Probing costs at most a tenth of the time between probes.
         cost = now - self.probe_began
         grown = min(self.MAX_RUN_SECONDS, 2 * self.run_for) if threads == self.chosen else 0.0
         self.run_for = max(self.MIN_RUN_SECONDS, 10 * cost, grown)
         self.chosen = self.running = threads
+        self.crowded = crowded
         self.probing = False
         self.until = now + self.run_for
         times = self.times.get(threads) or [math.inf]
         self.expected = min(times)
         self.window: list[float] = []
+        self.since_look = 0
         self.set_threads(threads)
 
     def _run_batch(self, seconds: float, now: float) -> None:
+        if self.stalls is not None and (self.running != 1 or self.crowded):
+            self.since_look += 1
+            if self.since_look >= max(self.MIN_SLOT, self.slot_len):
+                self.since_look = 0
+                crowded = self._crowded()
+                if crowded and self.running != 1:
+                    self._leave_many(now)
+                    return
+                if crowded is False and self.crowded:
+                    self._probe(now)  # quiet again: weigh many threads at once
+                    return
         # On one thread, slower batches mean a busier machine: more threads would not help.
         if self.running != 1:
             # Batches since the last check taking twice what a slot of them took when
@@ -250,7 +389,7 @@ class _Blas:
         if pacer is not None and self.work == work and pacer.many == many and self.active == 1:
             pacer.resume()
             return pacer
-        pacer = Pacer(self.set_shared, many)
+        pacer = Pacer(self.set_shared, many, stalls=StallMeter.find())
         if self.active == 1:
             self.pacer, self.work = pacer, work
         return pacer
