@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-# np.vdot without NumPy's __array_function__ dispatch (a Python call of its own), which
-# costs as much as the product on the small arrays of a small batch.
+# np.vdot and np.concatenate without NumPy's __array_function__ dispatch (a Python call
+# of its own), which costs as much as the work on the small arrays of a small batch.
 vdot = getattr(np.vdot, "_implementation", np.vdot)
+concatenate = getattr(np.concatenate, "_implementation", np.concatenate)
 
 _ARRAYS: dict[tuple[float, tuple[int, ...], np.dtype[Any]], np.ndarray] = {}
 _CACHE_ELEMENTS = 1 << 22  # what the cache of filled() may hold, in elements

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Parameter
+from chainrule.ops.constants import concatenate
 
 State = dict[int, dict[str, np.ndarray]]
 
@@ -175,7 +176,7 @@ class FlatPlan:
         assigned by hand can be of another size, and a wrong size changes the total.
         """
         try:
-            np.concatenate([p.grad for p in self.params], axis=None, out=self.grad)  # type: ignore[misc]
+            concatenate([p.grad for p in self.params], axis=None, out=self.grad)  # type: ignore[misc]
         except ValueError:
             return False
         return True
@@ -184,7 +185,7 @@ class FlatPlan:
         """``grad += decay * data`` for the whole group (L2 weight decay, added to the
         gradient as a step parameter by parameter adds it), using :attr:`work`."""
         work = self.work
-        np.concatenate(self.datas, axis=None, out=work)
+        concatenate(self.datas, axis=None, out=work)
         work *= decay
         self.grad += work
 
@@ -245,6 +246,30 @@ def stepped_one_by_one(plans: dict[int, FlatPlan], index: int) -> None:
     plan = plans.get(index)
     if plan is not None and plan.pending:
         del plans[index]
+
+
+def ready_plan(
+    plans: dict[int, FlatPlan],
+    index: int,
+    group_params: list[Parameter],
+    state: State,
+    names: tuple[str, ...],
+) -> FlatPlan | None:
+    """Group ``index``'s last plan when it still covers the whole group as it stands:
+    every parameter has a gradient, is trainable and holds the array of the last step.
+    That is nearly every step, and one pass over the group says so; otherwise None (the
+    caller then goes through :func:`trainable` and :func:`flat_plan`)."""
+    plan = plans.get(index)
+    if plan is None or plan.names != names or plan.state is not state:
+        return None
+    if len(group_params) != len(plan.params):
+        return None
+    for param, own, data in zip(group_params, plan.params, plan.datas):
+        if param is not own or param.data is not data or param.grad is None:
+            return None
+        if not param.requires_grad:
+            return None
+    return plan
 
 
 def flat_plan(

@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Parameter
-from chainrule.optim._flat import FlatPlan, flat_plan, stepped_one_by_one, trainable
+from chainrule.optim._flat import (
+    FlatPlan,
+    flat_plan,
+    ready_plan,
+    stepped_one_by_one,
+    trainable,
+)
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -72,9 +78,13 @@ class SGD(Optimizer):
                             rate, rate_dtype = np.array(lr, dtype), dtype
                         data -= rate * grad
                 continue
-            params = trainable(group)
-            names = ("momentum_buffer",) if momentum else ()
-            plan = flat_plan(self._plans, index, params, self.state, names)
+            names = _MOMENTUM if momentum else ()
+            plan = ready_plan(self._plans, index, group["params"], self.state, names)
+            if plan is not None:
+                params = plan.params
+            else:
+                params = trainable(group)
+                plan = flat_plan(self._plans, index, params, self.state, names)
             if plan is None or not self._step_flat(plan, group):
                 self._step_each(params, group)
                 stepped_one_by_one(self._plans, index)
@@ -125,3 +135,6 @@ class SGD(Optimizer):
                     buf += grad
                 grad = grad + momentum * buf if group["nesterov"] else buf
             p.data -= lr * grad
+
+
+_MOMENTUM = ("momentum_buffer",)

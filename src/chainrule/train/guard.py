@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.nn.module import Parameter
+from chainrule.ops.constants import concatenate
 from chainrule.tensor import all_finite
 
 __all__ = ["WeightGuard"]
@@ -56,8 +57,9 @@ class WeightGuard:
     def after_update(self) -> bool:
         """Whether every weight is finite after the update; if not, the weights from before
         it are put back."""
-        self._copy_into(self.before)
-        if all(all_finite(copy) for copy in self.before):
+        before = self.before
+        self._copy_into(before)
+        if all_finite(before[0]) if self.flat else all(all_finite(copy) for copy in before):
             self.before, self.after = self.after, self.before
             self.has_before = True
             return True
@@ -72,7 +74,7 @@ class WeightGuard:
 
     def _copy_into(self, copies: list[np.ndarray]) -> None:
         if self.flat:
-            np.concatenate([p.data for p in self.params], axis=None, out=copies[0])
+            concatenate([p.data for p in self.params], axis=None, out=copies[0])
         else:
             for copy, param in zip(copies, self.params, strict=True):
                 np.copyto(copy, param.data)

@@ -20,6 +20,7 @@ gradient, or a layer changed since (a bias removed, weights of another dtype).
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from chainrule.nn.layers import Linear
 from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
 from chainrule.nn.sequential import Sequential
-from chainrule.ops.constants import filled
+from chainrule.ops.constants import ONES, filled
 from chainrule.ops.registry import Op
 from chainrule.tensor import Tensor
 
@@ -91,11 +92,11 @@ class LeanBatch:
         records: list[_Record] = []
         needed = False  # whether the current input needs a gradient (X never does)
         for op, params, attrs in calls:
-            needs = (needed, *[p.requires_grad for p in params])
-            arrays = (X, *[p.data for p in params])
+            needs = (needed, *map(_requires_grad, params))
+            arrays = (X, *map(_data, params))
             X, kwargs = _run(op, arrays, attrs)
             records.append((op, params, arrays, kwargs, X, needs))
-            needed = needed or any(needs)
+            needed = True in needs
         arrays = (X, y)
         loss, kwargs = _run(self.loss_op, arrays, self.loss_attrs)
         self.records = records
@@ -108,7 +109,7 @@ class LeanBatch:
         assert self.loss_record is not None, "backward() before forward()"
         arrays, kwargs, loss = self.loss_record
         op = self.loss_op
-        grad: Any = filled(1.0, loss.shape, loss.dtype)
+        grad: Any = ONES[loss.dtype] if loss.ndim == 0 else filled(1.0, loss.shape, loss.dtype)
         # The target needs no gradient: only the prediction's is computed.
         if op.joint_vjp is not None:
             grad = op.joint_vjp(grad, loss, *arrays, needs=(True, False), **kwargs)[0]
@@ -149,12 +150,14 @@ class LeanBatch:
             call = step_call(step, dtype)
             if call is None or call[0].joint_vjp is None:
                 return None
-            trains = trains or any(p.requires_grad for p in call[1])
+            trains = trains or True in map(_requires_grad, call[1])
             calls.append(call)
         return calls if trains else None
 
 
 _LOSSES = (CrossEntropyLoss, MSELoss)
+_requires_grad = attrgetter("requires_grad")
+_data = attrgetter("data")
 
 
 def _run(
