@@ -165,16 +165,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self, y: np.ndarray, first: bool, incremental: bool
     ) -> tuple[np.ndarray, int, Module]:
         name = type(self).__name__
-        if first and not incremental:
-            self.classes_ = np.unique(y)
         found = np.unique(y)
+        if first and not incremental:
+            self.classes_ = found
         if not first and not incremental and not np.array_equal(found, self.classes_):
             raise ValueError(
                 f"{name}: warm_start continues a network trained on the classes "
                 f"{names(self.classes_)}, but y holds {names(found)}; give y the same "
                 "classes, or set warm_start=False"
             )
-        unknown = np.setdiff1d(found, self.classes_)
+        # fit takes its classes from y (or checked them above): only partial_fit's can miss one.
+        unknown = np.setdiff1d(found, self.classes_) if incremental else found[:0]
         if len(unknown):
             raise ValueError(
                 f"{name}: y holds the class(es) {names(unknown)}, which are not among "

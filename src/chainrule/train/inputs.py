@@ -117,6 +117,10 @@ def features(X: ArrayLike, dtype: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {array.shape}{hint}")
     if len(array) == 0:
         raise ValueError(f"{name} has no samples (shape {array.shape})")
+    if array.dtype == dtype and not (array.flags.c_contiguous or array.flags.f_contiguous):
+        # A strided view (a slice of a larger array): the copy is needed anyway, and
+        # checking it reads one array in order instead of copying a second time.
+        array = np.ascontiguousarray(array)
     check_finite(array, name)
     check_fits(array, dtype, name)
     return np.asarray(array, dtype=dtype, order="C")
