@@ -7,13 +7,14 @@ import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule import nn
 from chainrule.train import History
-from chainrule.train.history_html import history_svg
+from chainrule.train.history_html import _epoch_ticks, history_svg
 
 
 def test_a_models_html_is_its_summary_as_a_table():
@@ -120,3 +121,48 @@ def test_fit_returns_a_history_jupyter_shows_with_its_curve():
     assert "5 epochs" in page and page.count("<polyline") == 2
     assert "training loss" in page and "validation loss" in page
     assert np.isfinite(history.loss).all()
+
+
+@settings(max_examples=300, deadline=None)
+@given(epochs=st.integers(1, 10**9))
+def test_epochs_are_numbered_evenly_from_the_first_to_the_last(epochs):
+    """Every epoch up to 12; beyond, 1, the multiples of one round step (1, 2, 2.5 or 5
+    times a power of ten) and the last, with no multiple crowding the last."""
+    ticks = _epoch_ticks(epochs)
+    assert ticks[0] == 1 and ticks[-1] == epochs and ticks == sorted(set(ticks))
+    if epochs <= 12:
+        assert ticks == list(range(1, epochs + 1))
+        return
+    inner = ticks[1:-1]
+    step = inner[0]
+    assert inner == [step * k for k in range(1, len(inner) + 1)]
+    assert str(step).rstrip("0") in {"1", "2", "25", "5"}
+    assert 3 <= len(ticks) <= 7
+    assert epochs - inner[-1] >= step / 2
+
+
+def test_a_short_training_numbers_every_epoch_under_its_curve():
+    history = History()
+    for epoch in range(6):
+        history.record(epoch, {"loss": 1 / (epoch + 1)})
+    svg = ET.fromstring(history_svg(history))
+    below = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")
+             if t.get("text-anchor") == "middle" and NUMBER.fullmatch(t.text)]
+    assert below == ["1", "2", "3", "4", "5", "6"]
+
+
+@pytest.mark.parametrize(
+    "losses", [[1.00001, 1.00002], [0.3333331, 0.3333334], [1e-300, 1.0000001e-300]]
+)
+def test_value_labels_tell_a_narrow_range_apart(losses):
+    """A loss that moved only in its sixth digit or beyond: each value line has its own
+    label, and the labels read in order."""
+    history = History()
+    for epoch, value in enumerate(losses):
+        history.record(epoch, {"loss": value})
+    svg = ET.fromstring(history_svg(history))
+    labels = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")
+              if t.get("text-anchor") == "end"]
+    assert len(labels) == 5 and len(set(labels)) == 5
+    assert [float(label) for label in labels] == sorted(float(label) for label in labels)
+    assert_numbers_fit(svg)

@@ -28,22 +28,48 @@ _CHAR = 0.66 * _FONT
 _COLOURS = {"loss": "#1f77b4", "val_loss": "#d62728"}
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}" if math.isfinite(value) else str(value)
+def _fmt(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}g}" if math.isfinite(value) else str(value)
 
 
-def _tick_label(value: float) -> str:
-    """A tick's number as :func:`_fmt` writes it, its exponent without a plus sign or
-    leading zeros: ``1.7e308``, ``2.5e-5``."""
-    text = _fmt(value)
+def _tick_label(value: float, digits: int = 4) -> str:
+    """A tick's number to ``digits`` significant digits, its exponent without a plus sign
+    or leading zeros: ``1.7e308``, ``2.5e-5``."""
+    text = _fmt(value, digits)
     mantissa, e, exponent = text.partition("e")
     return f"{mantissa}e{int(exponent)}" if e else text
+
+
+def _labels(values: list[float]) -> list[str]:
+    """The values as :func:`_tick_label` writes them, with four significant digits or as
+    many more as it takes for different values to read differently (a loss that moved
+    in its sixth digit)."""
+    for digits in range(4, 18):
+        labels = [_tick_label(value, digits) for value in values]
+        if len(set(labels)) == len(set(values)):
+            break
+    return labels
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
     if high <= low:
         return [low]
     return [low * (1 - k / count) + high * (k / count) for k in range(count + 1)]
+
+
+def _epoch_ticks(epochs: int) -> list[int]:
+    """The epochs to number under the chart: every one up to 12; beyond, the first, the
+    multiples of an even step (1, 2, 2.5 or 5 times a power of ten, whole: at most five
+    multiples) and the last, leaving out a multiple within half a step of the last."""
+    if epochs <= 12:
+        return list(range(1, epochs + 1))
+    power = 10 ** math.floor(math.log10((epochs - 1) / 5))
+    factors = (1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)
+    step = next(int(power * m) for m in factors if power * m * 5 >= epochs - 1)
+    ticks = [1, *range(step, epochs, step)]
+    if epochs - ticks[-1] < step / 2:
+        ticks.pop()
+    return [*ticks, epochs]
 
 
 def history_svg(history: History) -> str:
@@ -72,7 +98,8 @@ def history_svg(history: History) -> str:
     halves = not math.isfinite(span)
     if halves:
         span = high * 0.5 - low * 0.5
-    ticks = [(value, _tick_label(value)) for value in _ticks(low, high)]
+    values = _ticks(low, high)
+    ticks = list(zip(values, _labels(values)))
     # Room for the longest value label left of the plot, 6 px from it, and for half the
     # last epoch's number right of it (the labels are centred on their epochs).
     left = max(_LEFT, math.ceil(max(len(label) for _, label in ticks) * _CHAR) + 8)
@@ -100,7 +127,7 @@ def history_svg(history: History) -> str:
             'stroke="#eee"/>'
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
         )
-    for epoch in sorted({1, epochs, *(round(1 + (epochs - 1) * k / 4) for k in range(5))}):
+    for epoch in _epoch_ticks(epochs):
         x = x_of(epoch)
         parts.append(
             f'<text x="{x:.1f}" y="{_TOP + height + 15}" text-anchor="middle">{epoch}</text>'
@@ -154,16 +181,18 @@ def history_html(history: History) -> str:
     rows = []
     for key, values in history.history.items():
         finite = [v for v in values if math.isfinite(v)]
+        best_value = history.best(key) if key != "lr" and finite else None
+        shown = [values[0], values[-1], *(best_value[1:] if best_value else ())]
+        first, last, *rest = _labels(shown)
         if key == "lr":
             best = ""
-        elif finite:
-            epoch, value = history.best(key)
-            best = f"{_fmt(value)} (epoch {epoch})"
+        elif best_value is not None:
+            best = f"{rest[0]} (epoch {best_value[0]})"
         else:
             best = "no finite value"
         rows.append(
-            f"<tr><td>{html.escape(key)}</td><td>{_fmt(values[0])}</td><td>{best}</td>"
-            f"<td>{_fmt(values[-1])}</td></tr>"
+            f"<tr><td>{html.escape(key)}</td><td>{first}</td><td>{best}</td>"
+            f"<td>{last}</td></tr>"
         )
     notes = [f"{len(history)} epoch" + ("" if len(history) == 1 else "s")]
     if history.stop_reason:
