@@ -86,11 +86,12 @@ class PenalizedLoss:
         if self.alpha == 0:
             return 0.0
         self.scale = self.alpha / float(share)
+        # Summed as Python floats: a float32 network's squares too add up in double.
         squares = 0.0
         for weight in self.weights:
             data = weight.data
-            squares += vdot(data, data)
-        return 0.5 * self.scale * float(squares)
+            squares += float(vdot(data, data))
+        return 0.5 * self.scale * squares
 
     def add_gradients(self) -> None:
         """Add the last value's penalty gradient to the weights' gradients, in place."""
