@@ -299,6 +299,8 @@ class Pacer:
             one_time, many_time = min(one), min(self.times[self.many])
             if len(one) == 1 and 0.75 < many_time / one_time < 1.33:
                 self.plan = [1, self.many]  # too close to call: a second round
+                if self.stalls is not None:
+                    self.stalls.start()  # whose one-thread slot is looked at as the first's
             else:
                 self._run(self.many if many_time < 0.9 * one_time else 1, now)
                 return
