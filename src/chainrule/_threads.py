@@ -113,7 +113,11 @@ class StallMeter:
         head, found, total = line.rpartition(b" total=")
         if not (head.startswith(b"some ") and found):
             raise ValueError(f"{self.path} has no 'some ... total=' line")
-        return self.clock(), int(total) / 1e6  # int() refuses what is not a number
+        stalled = int(total)  # int() refuses what is not a number
+        # The kernel's count is an unsigned 64-bit number (and a longer one is no float).
+        if not 0 <= stalled < 1 << 64:
+            raise ValueError(f"{self.path}: total={stalled} is no count of microseconds")
+        return self.clock(), stalled / 1e6
 
     def start(self) -> None:
         """Begin a window now."""
