@@ -78,9 +78,10 @@ class StallMeter:
 
     On a quiet machine the share stays near 0, also with every core computing; beside
     programs that keep the cores busy, tasks wait most of the time. :meth:`find` prefers
-    the process's own control group (a container, or a desktop session's terminal), where
-    the share says how long this group's tasks waited, and otherwise takes the
-    machine's.
+    the process's own control group where ``/proc/self/cgroup`` names one below the root
+    (cgroup v2: a desktop session's terminal, a service, a container as the host sees
+    it), where the share says how long this group's tasks waited, and otherwise takes the
+    machine's (also inside a container whose own group reads as the root).
 
     Parameters
     ----------
