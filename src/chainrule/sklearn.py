@@ -175,12 +175,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 "classes, or set warm_start=False"
             )
         # fit takes its classes from y (or checked them above): only partial_fit's can miss one.
-        unknown = np.setdiff1d(found, self.classes_) if incremental else found[:0]
-        if len(unknown):
-            raise ValueError(
-                f"{name}: y holds the class(es) {names(unknown)}, which are not among "
-                f"classes_ {names(self.classes_)} given to the first partial_fit"
-            )
+        if incremental:
+            unknown = np.setdiff1d(found, self.classes_)
+            if len(unknown):
+                raise ValueError(
+                    f"{name}: y holds the class(es) {names(unknown)}, which are not among "
+                    f"classes_ {names(self.classes_)} given to the first partial_fit"
+                )
         if len(self.classes_) < 2:
             raise ValueError(
                 f"{name} needs samples of at least two classes, but y contains only one "
