@@ -568,7 +568,9 @@ def test_a_machine_turned_busy_during_a_pause_runs_on_one_thread_from_the_first_
     while pacer.probing:
         simulate(pacer, machine, [(batch, batch / 1.5)])
     assert pacer.threads == 2
-    pacer.pause()
+    began = stalls.starts
+    pacer.pause()  # the window the next batch looks at begins here
+    assert stalls.starts == began + 1
     machine.now += 1.0
     stalls.value = 1.0
     assert on_many(pacer, machine, [(2 * batch, 50 * batch)] * 500) == 0

@@ -96,7 +96,7 @@ class LeanBatch:
             arrays = (X, *map(_data, params))
             X, kwargs = _run(op, arrays, attrs)
             records.append((op, params, arrays, kwargs, X, needs))
-            needed = True in needs
+            needed = any(needs)  # needs[0] is the input's: any() counts truthy flags too
         arrays = (X, y)
         loss, kwargs = _run(self.loss_op, arrays, self.loss_attrs)
         self.records = records
@@ -150,7 +150,7 @@ class LeanBatch:
             call = step_call(step, dtype)
             if call is None or call[0].joint_vjp is None:
                 return None
-            trains = trains or True in map(_requires_grad, call[1])
+            trains = trains or any(map(_requires_grad, call[1]))
             calls.append(call)
         return calls if trains else None
 
