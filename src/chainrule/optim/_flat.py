@@ -248,49 +248,42 @@ def stepped_one_by_one(plans: dict[int, FlatPlan], index: int) -> None:
         del plans[index]
 
 
-def ready_plan(
-    plans: dict[int, FlatPlan],
-    index: int,
-    group_params: list[Parameter],
-    state: State,
-    names: tuple[str, ...],
-) -> FlatPlan | None:
-    """Group ``index``'s last plan when it still covers the whole group as it stands:
-    every parameter has a gradient, is trainable and holds the array of the last step.
-    That is nearly every step, and one pass over the group says so; otherwise None (the
-    caller then goes through :func:`trainable` and :func:`flat_plan`)."""
-    plan = plans.get(index)
-    if plan is None or plan.names != names or plan.state is not state:
-        return None
-    if len(group_params) != len(plan.params):
-        return None
-    for param, own, data in zip(group_params, plan.params, plan.datas):
-        if param is not own or param.data is not data or param.grad is None:
-            return None
-        if not param.requires_grad:
-            return None
-    return plan
-
-
 def flat_plan(
     plans: dict[int, FlatPlan],
     index: int,
-    params: list[Parameter],
+    group: dict[str, Any],
     state: State,
     names: tuple[str, ...],
     counted: bool = False,
-) -> FlatPlan | None:
-    """The plan for group ``index`` this step: the last one if it still fits ``params``,
-    else a new one; None when the parameters do not share one dtype (they are then
-    updated one by one)."""
+) -> tuple[list[Parameter], FlatPlan | None]:
+    """The parameters group ``index`` updates this step (:func:`trainable`) and their
+    plan: the last one if it still fits them, else a new one; no plan when the
+    parameters do not share one dtype (they are then updated one by one) or there are
+    none.
+
+    Nearly every step finds the last plan covering the whole group as it stands (every
+    parameter with a gradient, trainable, holding the array of the last step): one pass
+    over the group says so before anything else is looked at.
+    """
     plan = plans.get(index)
+    if plan is not None and plan.names == names and plan.state is state:
+        group_params = group["params"]
+        if len(group_params) == len(plan.params):
+            for param, own, data in zip(group_params, plan.params, plan.datas):
+                if param is not own or param.data is not data or param.grad is None:
+                    break
+                if not param.requires_grad:
+                    break
+            else:
+                return plan.params, plan
+    params = trainable(group)
     if plan is not None and plan.names == names and plan.fits(params, state):
-        return plan
+        return params, plan
     plans.pop(index, None)
     if not params:
-        return None
+        return params, None
     dtype = params[0].data.dtype
     if any(p.data.dtype != dtype for p in params):
-        return None
+        return params, None
     plan = plans[index] = FlatPlan(params, state, names, counted)
-    return plan
+    return params, plan

@@ -9,13 +9,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Parameter
-from chainrule.optim._flat import (
-    FlatPlan,
-    flat_plan,
-    ready_plan,
-    stepped_one_by_one,
-    trainable,
-)
+from chainrule.optim._flat import FlatPlan, flat_plan, stepped_one_by_one
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -76,14 +70,7 @@ class Adam(Optimizer):
         is the same either way, element by element.
         """
         for index, group in enumerate(self.param_groups):
-            plan = ready_plan(self._plans, index, group["params"], self.state, _BUFFERS)
-            if plan is not None:
-                params = plan.params
-            else:
-                params = trainable(group)
-                if not params:
-                    continue
-                plan = flat_plan(self._plans, index, params, self.state, _BUFFERS, counted=True)
+            params, plan = flat_plan(self._plans, index, group, self.state, _BUFFERS, True)
             if plan is None or not self._step_flat(plan, group):
                 self._step_each(params, group)
                 stepped_one_by_one(self._plans, index)

@@ -8,13 +8,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.nn.module import Parameter
-from chainrule.optim._flat import (
-    FlatPlan,
-    flat_plan,
-    ready_plan,
-    stepped_one_by_one,
-    trainable,
-)
+from chainrule.optim._flat import FlatPlan, flat_plan, stepped_one_by_one
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
@@ -79,12 +73,7 @@ class SGD(Optimizer):
                         data -= rate * grad
                 continue
             names = _MOMENTUM if momentum else ()
-            plan = ready_plan(self._plans, index, group["params"], self.state, names)
-            if plan is not None:
-                params = plan.params
-            else:
-                params = trainable(group)
-                plan = flat_plan(self._plans, index, params, self.state, names)
+            params, plan = flat_plan(self._plans, index, group, self.state, names)
             if plan is None or not self._step_flat(plan, group):
                 self._step_each(params, group)
                 stepped_one_by_one(self._plans, index)
