@@ -227,8 +227,7 @@ class Pacer:
         """The time until the next call is no batch's: the loop measures, evaluates, calls
         back or saves between epochs (a long pause would look like a collapse)."""
         self.last = None
-        if self.stalls is not None:
-            self.stalls.start()
+        self._new_window()
 
     def resume(self) -> None:
         """Go on where the last training run left off (``partial_fit`` called again)."""
@@ -256,6 +255,11 @@ class Pacer:
         share = self.stalls.share()
         return None if share is None else share > self.CROWDED
 
+    def _new_window(self) -> None:
+        """Begin the stall meter's window now (the next look covers the time from here)."""
+        if self.stalls is not None:
+            self.stalls.start()
+
     def _leave_many(self, now: float) -> None:
         """Run on one thread, the machine being busy, and look again from time to time."""
         self.chosen = None  # start the waiting afresh
@@ -273,8 +277,7 @@ class Pacer:
             self.times[self.many].append(many_time)
         self.slot: list[float] = []
         self.probe_began = now
-        if self.stalls is not None:
-            self.stalls.start()  # the one-thread slot says how busy the machine is
+        self._new_window()  # the one-thread slot says how busy the machine is
         self.set_threads(1)
 
     def _probe_batch(self, seconds: float, now: float) -> None:
@@ -304,8 +307,7 @@ class Pacer:
             one_time, many_time = min(one), min(self.times[self.many])
             if len(one) == 1 and 0.75 < many_time / one_time < 1.33:
                 self.plan = [1, self.many]  # too close to call: a second round
-                if self.stalls is not None:
-                    self.stalls.start()  # whose one-thread slot is looked at as the first's
+                self._new_window()  # whose one-thread slot is looked at as the first's
             else:
                 self._run(self.many if many_time < 0.9 * one_time else 1, now)
                 return
