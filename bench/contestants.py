@@ -68,25 +68,31 @@ def numpy_mlp_weights(width: int = 256) -> tuple[list[np.ndarray], list[np.ndarr
     return Ws, [np.zeros(b, np.float32) for b in sizes[1:]]
 
 
-def numpy_mlp_deltas(
-    Ws: list[np.ndarray], bs: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Forward, loss and backward of the 3-layer ReLU network written directly with @:
-    (layer input, dE/dZ) for each layer, last layer first."""
-    n = len(xb)
-    z1 = xb @ Ws[0] + bs[0]
-    h1 = np.maximum(z1, 0)
-    z2 = h1 @ Ws[1] + bs[1]
-    h2 = np.maximum(z2, 0)
-    z3 = h2 @ Ws[2] + bs[2]
-    shifted = z3 - z3.max(axis=1, keepdims=True)
+def numpy_cross_entropy_delta(z: np.ndarray, yb: np.ndarray) -> np.ndarray:
+    """The mean softmax cross-entropy of logits ``z`` for labels ``yb`` (computed, as a
+    training loop does) and its gradient dE/dZ = (P - Y) / N, written directly."""
+    n = len(z)
+    shifted = z - z.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     rows = np.arange(n)
     loss = np.mean(np.log(total[:, 0]) - shifted[rows, yb])  # noqa: F841  (as a loop does)
     p = e / total
-    p[rows, yb] -= 1  # dE/dZ3 = (P - Y) / N
-    d3 = p / n
+    p[rows, yb] -= 1
+    return p / n
+
+
+def numpy_mlp_deltas(
+    Ws: list[np.ndarray], bs: list[np.ndarray], xb: np.ndarray, yb: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Forward, loss and backward of the 3-layer ReLU network written directly with @:
+    (layer input, dE/dZ) for each layer, last layer first."""
+    z1 = xb @ Ws[0] + bs[0]
+    h1 = np.maximum(z1, 0)
+    z2 = h1 @ Ws[1] + bs[1]
+    h2 = np.maximum(z2, 0)
+    z3 = h2 @ Ws[2] + bs[2]
+    d3 = numpy_cross_entropy_delta(z3, yb)
     d2 = (d3 @ Ws[2].T) * (z2 > 0)
     d1 = (d2 @ Ws[1].T) * (z1 > 0)
     return [(h2, d3), (h1, d2), (xb, d1)]
