@@ -59,7 +59,8 @@ class WeightGuard:
         it are put back."""
         before = self.before
         self._copy_into(before)
-        if all_finite(before[0]) if self.flat else all(all_finite(copy) for copy in before):
+        finite = all_finite(before[0]) if self.flat else all(map(all_finite, before))
+        if finite:
             self.before, self.after = self.after, self.before
             self.has_before = True
             return True
