@@ -5,6 +5,7 @@ keeping the faster of one thread and many on simulated machines."""
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import subprocess
@@ -22,7 +23,11 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import chainrule as cr
 from chainrule import _threads
 from chainrule._threads import ENV_VAR, SMALL_WORK, Pacer, configured
+from chainrule.tensor import ONE_THREAD_DOT, all_finite
 from chainrule.train.callbacks import Callback
+
+# The module (chainrule.tensor, the attribute, is the function that makes a tensor).
+tensor_module = importlib.import_module("chainrule.tensor")
 
 
 def blas_threads() -> int:
@@ -648,3 +653,59 @@ def test_fit_s_pacer_reads_the_machine_s_stalls_where_linux_has_them(monkeypatch
     assert made
     readable = any(os.access(path, os.R_OK) for path in _threads._pressure_files())
     assert (made[0].stalls is not None) == readable
+
+
+# -- the finite check stays on one thread ------------------------------------------------
+def recorded_dots(monkeypatch) -> list[int]:
+    """The lengths of the dot products ``all_finite`` makes from now on."""
+    lengths: list[int] = []
+    original = tensor_module._vdot
+
+    def spy(a, b):
+        lengths.append(a.size)
+        return original(a, b)
+
+    monkeypatch.setattr(tensor_module, "_vdot", spy)
+    return lengths
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    size=st.integers(1, 3 * ONE_THREAD_DOT + 5),
+    bad=st.sampled_from([np.nan, np.inf, -np.inf, None]),
+    where=st.floats(0.0, 1.0, exclude_max=True),
+    huge=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+@example(size=ONE_THREAD_DOT + 1, bad=np.nan, where=0.9999, huge=False, dtype=np.float64)
+@example(size=2 * ONE_THREAD_DOT, bad=np.inf, where=0.5, huge=True, dtype=np.float32)
+@example(size=2 * ONE_THREAD_DOT + 3, bad=None, where=0.0, huge=True, dtype=np.float64)
+def test_all_finite_answers_from_dot_products_no_longer_than_one_thread_computes(
+    size, bad, where, huge, dtype
+):
+    """Every piece is checked (the last, short one too), squares that overflow are not
+    taken for infinities, and no dot product is longer than ONE_THREAD_DOT: OpenBLAS
+    computes longer ones on several threads, which then spin beside one-thread training."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        lengths = recorded_dots(monkeypatch)
+        array = np.full(size, np.finfo(dtype).max / 4 if huge else 0.5, dtype=dtype)
+        if bad is not None:
+            array[int(where * size)] = bad
+        matrix = array.reshape(1, -1) if size % 2 else array.reshape(2, -1)
+        assert all_finite(matrix) is (bad is None)
+        assert lengths and max(lengths) <= ONE_THREAD_DOT
+        if bad is None:  # nothing found: every entry was in some piece
+            assert sum(lengths) == size
+
+
+def test_fit_checks_a_large_training_set_in_one_thread_pieces(monkeypatch):
+    """fit's check of X (here 150,000 entries, before it chooses the threads) goes through
+    all_finite, in pieces no longer than ONE_THREAD_DOT."""
+    lengths = recorded_dots(monkeypatch)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 50))
+    y = rng.integers(0, 3, 3000)
+    model = cr.nn.Sequential(cr.nn.Linear(50, 4, rng=0), cr.nn.ReLU(), cr.nn.Linear(4, 3, rng=1))
+    cr.fit(model, X, y, loss="cross-entropy", epochs=1, batch_size=500, verbose=0, rng=0)
+    assert sum(lengths) >= X.size
+    assert max(lengths) <= ONE_THREAD_DOT
