@@ -683,29 +683,30 @@ def recorded_dots(monkeypatch) -> list[int]:
 def test_all_finite_answers_from_dot_products_no_longer_than_one_thread_computes(
     size, bad, where, huge, dtype
 ):
-    """Every piece is checked (the last, short one too), squares that overflow are not
-    taken for infinities, and no dot product is longer than ONE_THREAD_DOT: OpenBLAS
-    computes longer ones on several threads, which then spin beside one-thread training."""
+    """In pieces, every piece is checked (the last, short one too), squares that overflow
+    are not taken for infinities, and no dot product is longer than ONE_THREAD_DOT:
+    OpenBLAS computes longer ones on several threads, which then spin beside one-thread
+    training."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         lengths = recorded_dots(monkeypatch)
         array = np.full(size, np.finfo(dtype).max / 4 if huge else 0.5, dtype=dtype)
         if bad is not None:
             array[int(where * size)] = bad
         matrix = array.reshape(1, -1) if size % 2 else array.reshape(2, -1)
-        assert all_finite(matrix) is (bad is None)
+        assert all_finite(matrix, pieces=True) is (bad is None)
         assert lengths and max(lengths) <= ONE_THREAD_DOT
         if bad is None:  # nothing found: every entry was in some piece
             assert sum(lengths) == size
 
 
 def test_fit_checks_a_large_training_set_in_one_thread_pieces(monkeypatch):
-    """fit's check of X (here 150,000 entries, before it chooses the threads) goes through
-    all_finite, in pieces no longer than ONE_THREAD_DOT."""
+    """fit's check of X (here 150,000 entries, before it chooses the threads) makes no dot
+    product longer than ONE_THREAD_DOT (the batches' checks, on the chosen threads, may)."""
     lengths = recorded_dots(monkeypatch)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(3000, 50))
     y = rng.integers(0, 3, 3000)
     model = cr.nn.Sequential(cr.nn.Linear(50, 4, rng=0), cr.nn.ReLU(), cr.nn.Linear(4, 3, rng=1))
-    cr.fit(model, X, y, loss="cross-entropy", epochs=1, batch_size=500, verbose=0, rng=0)
+    cr.fit(model, X, y, loss="cross-entropy", epochs=1, batch_size=100, verbose=0, rng=0)
     assert sum(lengths) >= X.size
     assert max(lengths) <= ONE_THREAD_DOT

@@ -58,19 +58,19 @@ def _as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
-def all_finite(array: np.ndarray) -> bool:
+def all_finite(array: np.ndarray, pieces: bool = False) -> bool:
     """Whether every entry of a float array is finite (no NaN, no +-inf).
 
     The sum of squares is finite exactly when every entry is, unless it overflows;
     one BLAS dot product decides the common case at a fraction of the cost of
     ``np.isfinite(array).all()``, which settles the rest.
 
-    A long array is checked in pieces of :data:`ONE_THREAD_DOT` entries. OpenBLAS
-    runs a longer dot product on several threads, and its idle threads then spin for
-    about 0.1 s: a core kept busy, beside training that runs on one thread, by the
-    check of the data that ``fit`` makes before it chooses the threads.
+    ``pieces=True`` checks a long array in dot products of at most
+    :data:`ONE_THREAD_DOT` entries. OpenBLAS runs a longer one on several threads, and
+    those threads then spin for about 0.1 s: a core kept busy beside training on one
+    thread, when the check is ``fit``'s of the data, made before it chooses the threads.
     """
-    if array.size <= ONE_THREAD_DOT:
+    if not pieces or array.size <= ONE_THREAD_DOT:
         return math.isfinite(_vdot(array, array)) or bool(np.isfinite(array).all())
     flat = array.reshape(-1)
     for start in range(0, flat.size, ONE_THREAD_DOT):
@@ -80,8 +80,8 @@ def all_finite(array: np.ndarray) -> bool:
     return True
 
 
-#: The longest dot product :func:`all_finite` makes: OpenBLAS computes up to 10,000
-#: entries on one thread.
+#: The longest dot product of ``all_finite(..., pieces=True)``: OpenBLAS computes up to
+#: 10,000 entries on one thread.
 ONE_THREAD_DOT = 8192
 
 

@@ -161,9 +161,10 @@ def targets(
 
 def check_finite(array: np.ndarray, name: str) -> None:
     """Raise, naming the row and column, if ``array`` holds NaN or infinity."""
-    # ravel("K") is a view of a column-major array too, so the dot product reads the
-    # values in place instead of a row-major copy.
-    if array.dtype.kind == "f" and not all_finite(array.ravel(order="K")):
+    # ravel("K") is a view of a column-major array too, so the dot products read the
+    # values in place instead of a row-major copy; in pieces, on one thread (fit has not
+    # chosen its threads yet: see all_finite).
+    if array.dtype.kind == "f" and not all_finite(array.ravel(order="K"), pieces=True):
         where = np.argwhere(~np.isfinite(array))[0]
         position = f"row {where[0]}" + (f", column {where[1]}" if len(where) > 1 else "")
         raise ValueError(
