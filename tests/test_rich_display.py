@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import chainrule as cr
 from chainrule import nn
 from chainrule.train import History
-from chainrule.train.history_html import _epoch_ticks, history_svg
+from chainrule.train.history_html import _epoch_ticks, history_html, history_svg
 
 
 def test_a_models_html_is_its_summary_as_a_table():
@@ -166,3 +166,13 @@ def test_value_labels_tell_a_narrow_range_apart(losses):
     assert len(labels) == 5 and len(set(labels)) == 5
     assert [float(label) for label in labels] == sorted(float(label) for label in labels)
     assert_numbers_fit(svg)
+
+
+def test_the_summary_keeps_four_digits_beside_nan_at_both_ends():
+    """A metric that was NaN in its first and last epochs (each NaN a float of its own)
+    shows its best value to four digits, not to seventeen."""
+    history = History()
+    for epoch, value in enumerate([float("nan"), 0.1, float("nan")]):
+        history.record(epoch, {"loss": 0.5, "val_loss": value})
+    row = re.search(r"<tr><td>val_loss</td>(.*?)</tr>", history_html(history)).group(1)
+    assert re.findall(r"<td>(.*?)</td>", row) == ["nan", "0.1 (epoch 2)", "nan"]

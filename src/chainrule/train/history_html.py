@@ -44,9 +44,11 @@ def _labels(values: list[float]) -> list[str]:
     """The values as :func:`_tick_label` writes them, with four significant digits or as
     many more as it takes for different values to read differently (a loss that moved
     in its sixth digit)."""
+    # Seventeen digits tell every two floats apart, and write every NaN alike.
+    distinct = len({_tick_label(value, 17) for value in values})
     for digits in range(4, 18):
         labels = [_tick_label(value, digits) for value in values]
-        if len(set(labels)) == len(set(values)):
+        if len(set(labels)) == distinct:
             break
     return labels
 
