@@ -58,6 +58,11 @@ def _as_float_array(data: Any, dtype: Any = None) -> np.ndarray:
     return array
 
 
+#: The longest dot product of ``all_finite(..., pieces=True)``: OpenBLAS computes up to
+#: 10,000 entries on one thread.
+ONE_THREAD_DOT = 8192
+
+
 def all_finite(array: np.ndarray, pieces: bool = False) -> bool:
     """Whether every entry of a float array is finite (no NaN, no +-inf).
 
@@ -70,19 +75,11 @@ def all_finite(array: np.ndarray, pieces: bool = False) -> bool:
     those threads then spin for about 0.1 s: a core kept busy beside training on one
     thread, when the check is ``fit``'s of the data, made before it chooses the threads.
     """
-    if not pieces or array.size <= ONE_THREAD_DOT:
-        return math.isfinite(_vdot(array, array)) or bool(np.isfinite(array).all())
-    flat = array.reshape(-1)
-    for start in range(0, flat.size, ONE_THREAD_DOT):
-        piece = flat[start : start + ONE_THREAD_DOT]
-        if not math.isfinite(_vdot(piece, piece)) and not np.isfinite(piece).all():
-            return False
-    return True
-
-
-#: The longest dot product of ``all_finite(..., pieces=True)``: OpenBLAS computes up to
-#: 10,000 entries on one thread.
-ONE_THREAD_DOT = 8192
+    if pieces and array.size > ONE_THREAD_DOT:
+        flat = array.reshape(-1)
+        step = ONE_THREAD_DOT
+        return all(all_finite(flat[start : start + step]) for start in range(0, flat.size, step))
+    return math.isfinite(_vdot(array, array)) or bool(np.isfinite(array).all())
 
 
 class Tensor:
