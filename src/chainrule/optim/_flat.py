@@ -168,6 +168,22 @@ class FlatPlan:
             self._aim()
         return True
 
+    def covers(self, group_params: list[Parameter], state: State) -> bool:
+        """Whether the plan covers the whole group as it stands, as at nearly every step:
+        each parameter its own, with a gradient, trainable and holding the array of the
+        last step (what :func:`trainable` and :meth:`fits` find, in one pass)."""
+        if state is not self.state or len(group_params) != len(self.params):
+            return False
+        for param, own, data in zip(group_params, self.params, self.datas):
+            if (
+                param is not own
+                or param.data is not data
+                or param.grad is None
+                or not param.requires_grad
+            ):
+                return False
+        return True
+
     def gather_grads(self) -> bool:
         """Copy every gradient into :attr:`grad`; False if they do not fill it exactly
         (the caller then updates parameter by parameter, where NumPy names the mismatch).
@@ -261,23 +277,17 @@ def flat_plan(
     parameters do not share one dtype (they are then updated one by one) or there are
     none.
 
-    Nearly every step finds the last plan covering the whole group as it stands (every
-    parameter with a gradient, trainable, holding the array of the last step): one pass
-    over the group says so before anything else is looked at.
+    Nearly every step finds the last plan covering the whole group as it stands
+    (:meth:`FlatPlan.covers`), which one pass over the group says before anything else is
+    looked at.
     """
     plan = plans.get(index)
-    if plan is not None and plan.names == names and plan.state is state:
-        group_params = group["params"]
-        if len(group_params) == len(plan.params):
-            for param, own, data in zip(group_params, plan.params, plan.datas):
-                if param is not own or param.data is not data or param.grad is None:
-                    break
-                if not param.requires_grad:
-                    break
-            else:
-                return plan.params, plan
+    if plan is not None and plan.names != names:
+        plan = None
+    if plan is not None and plan.covers(group["params"], state):
+        return plan.params, plan
     params = trainable(group)
-    if plan is not None and plan.names == names and plan.fits(params, state):
+    if plan is not None and plan.fits(params, state):
         return params, plan
     plans.pop(index, None)
     if not params:
