@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.autograd import is_grad_enabled, unbroadcast
+from chainrule.autograd import is_grad_enabled
 from chainrule.nn.fusion import FusedRun, OpCall, fusion_enabled, step_call
 from chainrule.nn.layers import Linear
 from chainrule.nn.loss import CrossEntropyLoss, MSELoss
 from chainrule.nn.module import Module
 from chainrule.nn.sequential import Sequential
-from chainrule.ops.constants import ONES, filled
+from chainrule.ops.constants import ONES
 from chainrule.ops.registry import Op
 from chainrule.tensor import Tensor
 
@@ -109,15 +109,15 @@ class LeanBatch:
         assert self.loss_record is not None, "backward() before forward()"
         arrays, kwargs, loss = self.loss_record
         op = self.loss_op
-        grad: Any = ONES[loss.dtype] if loss.ndim == 0 else filled(1.0, loss.shape, loss.dtype)
-        # The target needs no gradient: only the prediction's is computed.
+        # The losses of _LOSSES reduce to a number (their reductions are "mean" and "sum"),
+        # and their VJPs give the prediction's gradient in its shape. The target needs no
+        # gradient: only the prediction's is computed.
+        grad: Any = ONES[loss.dtype]
         if op.joint_vjp is not None:
             grad = op.joint_vjp(grad, loss, *arrays, needs=(True, False), **kwargs)[0]
         else:
             vjp: Any = op.vjps[0]
             grad = vjp(grad, loss, *arrays, **kwargs)
-            if grad.shape != arrays[0].shape:
-                grad = unbroadcast(grad, arrays[0].shape)
         for op, params, arrays, kwargs, out, needs in reversed(self.records):
             joint: Any = op.joint_vjp  # not None: _calls() took only such ops
             results = joint(grad, out, *arrays, needs=needs, **kwargs)
