@@ -117,9 +117,9 @@ def features(X: ArrayLike, dtype: Any, name: str) -> np.ndarray:
         raise ValueError(f"{name} must be 2-D (samples, features), got shape {array.shape}{hint}")
     if len(array) == 0:
         raise ValueError(f"{name} has no samples (shape {array.shape})")
-    if array.dtype == dtype and not (array.flags.c_contiguous or array.flags.f_contiguous):
-        # A strided view (a slice of a larger array): the copy is needed anyway, and
-        # checking it reads one array in order instead of copying a second time.
+    if array.dtype == dtype:
+        # Training reads it in C order: a strided view (a slice of a larger array) or a
+        # column-major array is copied once, here, and checked in order, not copied again.
         array = np.ascontiguousarray(array)
     check_finite(array, name)
     check_fits(array, dtype, name)
@@ -132,7 +132,8 @@ def targets(
     """Finite numeric targets, one per sample, cast to ``dtype``; with ``labels`` (class
     indices for the cross-entropy loss) a 1-D float array must hold whole numbers, checked
     before the cast could round a label such as 1.0000001 to 1, and a 1-D integer array
-    is kept as it is (the loss checks its range with two reductions per batch)."""
+    is kept as it is (the loss checks their range: once for the whole training set on
+    fit's lean path, else at each batch)."""
     array = as_array(y, name)
     if array.dtype.kind not in "fiub":
         raise TypeError(
