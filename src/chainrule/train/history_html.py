@@ -28,14 +28,12 @@ _CHAR = 0.66 * _FONT
 _COLOURS = {"loss": "#1f77b4", "val_loss": "#d62728"}
 
 
-def _fmt(value: float, digits: int = 4) -> str:
-    return f"{value:.{digits}g}" if math.isfinite(value) else str(value)
-
-
-def _tick_label(value: float, digits: int = 4) -> str:
-    """A tick's number to ``digits`` significant digits, its exponent without a plus sign
-    or leading zeros: ``1.7e308``, ``2.5e-5``."""
-    text = _fmt(value, digits)
+def _tick_label(value: float, digits: int) -> str:
+    """A number to ``digits`` significant digits, its exponent without a plus sign or
+    leading zeros: ``1.7e308``, ``2.5e-5``; ``nan``, ``inf`` as Python writes them."""
+    if not math.isfinite(value):
+        return str(value)
+    text = f"{value:.{digits}g}"
     mantissa, e, exponent = text.partition("e")
     return f"{mantissa}e{int(exponent)}" if e else text
 
