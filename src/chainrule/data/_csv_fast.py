@@ -79,9 +79,14 @@ def row_bounds(head: bytes, whole: bool, start: int, end: int, columns: int) -> 
         header_end = body.find(b"\n") + 1
         sampled = body.rfind(b"\n") + 1 - header_end
         rest = end - start - header_end
-        # A little spare room: growing the arrays later costs more than unused room.
-        guess = math.ceil(1.02 * (lines - 1) * rest / sampled) if sampled else most
+        guess = _scaled(lines - 1, sampled, rest) if sampled else most
     return max(0, min(guess, most)), most
+
+
+def _scaled(rows: int, sampled: int, total: int) -> int:
+    """The rows ``total`` bytes hold if they hold them as ``rows`` rows in ``sampled``
+    bytes do, with 2% spare room: growing the arrays later costs more than unused room."""
+    return math.ceil(1.02 * rows * total / sampled)
 
 
 @contextlib.contextmanager
@@ -270,7 +275,7 @@ class _Filler:
         least an eighth more than now, for the guess runs short while the parser
         reads ahead. Growing by guesses, not by a fixed factor, keeps the room that
         growing fills with zeros (NumPy does) close to the rows still to come."""
-        scaled = math.ceil(1.02 * rows * (self.end - self.start) / max(read - self.start, 1))
+        scaled = _scaled(rows, max(read - self.start, 1), self.end - self.start)
         return max(rows, scaled, len(self.X) + len(self.X) // 8)
 
     def _resize(self, rows: int) -> None:
