@@ -165,6 +165,15 @@ def _chain(sizes: list[int], between: list[int], dtype: type, seed: int) -> cr.n
     return cr.nn.Sequential(*layers).to(dtype)
 
 
+def usual_runs(patch: pytest.MonkeyPatch) -> list[int]:
+    """A list that gets an entry at every call of a Sequential as a module from now on
+    (a batch going the usual way; the lean path calls its ops' functions instead)."""
+    runs: list[int] = []
+    call = cr.nn.Sequential.__call__  # (calling a module runs its forward)
+    patch.setattr(cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x))
+    return runs
+
+
 def _lean_hand_loop(model, loss_fn, X, y, epochs, batch_size, seed):
     """The plain loop with Adam, a penalized loss's parts taken as fit takes them."""
     optimizer = cr.optim.Adam(model.parameters(), lr=0.05)
@@ -222,10 +231,8 @@ def test_the_lean_path_is_the_hand_written_loop(
         weights = [layer.weight for layer in model if isinstance(layer, cr.nn.Linear)]
         losses.append(loss if alpha is None else PenalizedLoss(loss, weights, alpha))
     fitted, by_hand = models
-    runs: list[int] = []
-    call = cr.nn.Sequential.__call__  # (calling a module runs its forward)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x))
+        runs = usual_runs(patch)
         cr.fit(
             fitted, X, y, loss=losses[0], optimizer=cr.optim.Adam(fitted.parameters(), lr=0.05),
             epochs=2, batch_size=batch_size, verbose=0, rng=seed,
@@ -243,11 +250,7 @@ def test_batches_the_lean_path_declines_go_the_usual_way(monkeypatch):
     checks and messages."""
     X = np.random.default_rng(0).normal(size=(6, 2))
     labels = np.array([0, 1, 1, 0, 1, 0])
-    runs = []
-    call = cr.nn.Sequential.__call__  # (calling a module runs its forward)
-    monkeypatch.setattr(
-        cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x)
-    )
+    runs = usual_runs(monkeypatch)
 
     def fit(model, y, **kwargs):
         runs.clear()
@@ -283,10 +286,8 @@ def test_a_layer_used_twice_gets_both_gradients_on_the_lean_path(between):
     data = np.random.default_rng(1)
     X, y = data.normal(size=(12, 3)), data.integers(0, 3, 12)
     fitted, by_hand = model(), model()
-    runs: list[int] = []
-    call = cr.nn.Sequential.__call__
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cr.nn.Sequential, "__call__", lambda self, x: runs.append(1) or call(self, x))
+        runs = usual_runs(patch)
         cr.fit(
             fitted, X, y, loss=cr.nn.CrossEntropyLoss(),
             optimizer=cr.optim.Adam(fitted.parameters(), lr=0.05), epochs=2, batch_size=5,
