@@ -302,11 +302,19 @@ class Machine:
         self.sets += 1
 
 
-def simulate(pacer: Pacer, machine: Machine, costs: list[tuple[float, float]]) -> float:
-    """Run one batch per (one-thread cost, many-thread cost); the seconds it all took."""
+def simulate(
+    pacer: Pacer,
+    machine: Machine,
+    costs: list[tuple[float, float]],
+    threads: list[int] | None = None,
+) -> float:
+    """Run one batch per (one-thread cost, many-thread cost); the seconds it all took.
+    ``threads``, if given, gets the thread count of each batch."""
     began = machine.now
     for one, many in costs:
         pacer()
+        if threads is not None:
+            threads.append(machine.threads)
         machine.now += one if machine.threads == 1 else many
     return machine.now - began
 
@@ -444,14 +452,6 @@ def test_a_noisy_machine_settles_on_the_faster_choice():
 
 
 # -- how long tasks waited for a CPU ---------------------------------------------------------
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def pressure(path: Path, stalled_us: int) -> None:
     path.write_text(
         f"some avg10=0.00 avg60=0.00 avg300=0.00 total={stalled_us}\n"
@@ -460,25 +460,25 @@ def pressure(path: Path, stalled_us: int) -> None:
 
 
 def test_the_stall_meter_gives_the_share_of_each_window_tasks_waited(tmp_path: Path):
-    path, clock = tmp_path / "cpu.pressure", Clock()
+    path, machine = tmp_path / "cpu.pressure", Machine()  # its clock, set by hand
     pressure(path, 1_000_000)
-    meter = _threads.StallMeter(str(path), clock=clock)
-    clock.now, stalled = 0.2, 1_000_000 + 150_000  # 0.15 s of 0.2 s waited
+    meter = _threads.StallMeter(str(path), clock=machine.clock)
+    machine.now, stalled = 0.2, 1_000_000 + 150_000  # 0.15 s of 0.2 s waited
     pressure(path, stalled)
     assert meter.share() == pytest.approx(0.75)
     # A window under MIN_WINDOW says nothing and goes on.
-    clock.now += _threads.StallMeter.MIN_WINDOW / 2
+    machine.now += _threads.StallMeter.MIN_WINDOW / 2
     pressure(path, stalled + 1000)
     assert meter.share() is None
-    clock.now += _threads.StallMeter.MIN_WINDOW
+    machine.now += _threads.StallMeter.MIN_WINDOW
     assert meter.share() == pytest.approx(1000 / 1e6 / (1.5 * _threads.StallMeter.MIN_WINDOW))
     # start() begins a window now: nothing waited since.
     meter.start()
-    clock.now += 1.0
+    machine.now += 1.0
     assert meter.share() == 0.0
     # A file that cannot be read any more: no answer, and no error.
     path.unlink()
-    clock.now += 1.0
+    machine.now += 1.0
     assert meter.share() is None
     meter.start()
     assert meter.share() is None
@@ -541,12 +541,9 @@ class Stalls:
 
 def on_many(pacer: Pacer, machine: Machine, costs: list[tuple[float, float]]) -> int:
     """Run the batches; how many ran on more than one thread."""
-    count = 0
-    for one, many in costs:
-        pacer()
-        count += machine.threads != 1
-        machine.now += one if machine.threads == 1 else many
-    return count
+    threads: list[int] = []
+    simulate(pacer, machine, costs, threads)
+    return sum(count != 1 for count in threads)
 
 
 @settings(max_examples=30, deadline=None)
@@ -623,11 +620,8 @@ def test_a_meter_that_cannot_tell_leaves_the_timing_to_decide():
     for stalls in (None, Stalls(None)):
         machine = Machine()
         pacer = Pacer(machine.set_threads, 2, clock=machine.clock, stalls=stalls)
-        chosen = []
-        for one, many in costs:
-            pacer()
-            chosen.append(machine.threads)
-            machine.now += one if machine.threads == 1 else many
+        chosen: list[int] = []
+        simulate(pacer, machine, costs, chosen)
         runs.append(chosen)
     assert runs[0] == runs[1]
     assert 2 in runs[0][-500:] and 1 in runs[0][1500:3000]
