@@ -130,7 +130,8 @@ class FusedRun:
     def op_call(self, dtype: np.dtype[Any]) -> OpCall | None:
         """The op, parameters and attributes this run applies to an input of ``dtype``
         (whose shape the caller has checked), or None when it would not run as one op:
-        a layer lost its bias or has weights of another dtype."""
+        a layer lost its bias or has weights of another dtype. :meth:`__call__` writes the
+        same decision out (change both: the lean path of fit must apply what it applies)."""
         params: list[Tensor] = []
         for linear in self.linears:
             weight, bias = linear.weight, linear.bias
