@@ -1,5 +1,6 @@
 """Layers, losses and containers (PyTorch's ``torch.nn``)."""
 
+from chainrule.nn import utils  # cr.nn.utils.clip_grad_norm_, as in PyTorch
 from chainrule.nn.activations import (
     ACTIVATION_LAYERS,
     LeakyReLU,
@@ -35,4 +36,5 @@ __all__ = [
     "Tanh",
     "activation_layers",
     "from_config",
+    "utils",
 ]

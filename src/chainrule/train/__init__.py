@@ -13,7 +13,13 @@ Examples
 ['accuracy', 'loss', 'lr', 'val_accuracy', 'val_loss']
 """
 
-from chainrule.train.callbacks import Callback, EarlyStopping, ModelCheckpoint, TrainingContext
+from chainrule.train.callbacks import (
+    Callback,
+    ClipGradNorm,
+    EarlyStopping,
+    ModelCheckpoint,
+    TrainingContext,
+)
 from chainrule.train.fit import TrainingDivergedError, fit
 from chainrule.train.history import History
 from chainrule.train.metrics import (
@@ -33,6 +39,7 @@ from chainrule.train.schedules import (
 
 __all__ = [
     "Callback",
+    "ClipGradNorm",
     "CosineAnnealingLR",
     "EarlyStopping",
     "ExponentialLR",

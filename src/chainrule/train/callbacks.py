@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chainrule.nn.utils import clip_norm, gradients, norm_clipping
 from chainrule.train.history import History, higher_is_better
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from chainrule.nn.module import Module
     from chainrule.optim.optimizer import Optimizer
 
-__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "TrainingContext"]
+__all__ = ["Callback", "ClipGradNorm", "EarlyStopping", "ModelCheckpoint", "TrainingContext"]
 
 
 @dataclass
@@ -273,3 +274,40 @@ class ModelCheckpoint(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._tracker.best = state["best"]
+
+
+class ClipGradNorm(Callback):
+    """Clip the gradients at every batch, between ``backward()`` and the update, with
+    :func:`chainrule.nn.utils.clip_grad_norm_`: all the model's gradients together keep
+    a p-norm of at most ``max_norm``, in the direction they had.
+
+    Parameters
+    ----------
+    max_norm : float
+        The largest norm the gradients keep, >= 0.
+    norm_type : float or "inf", default 2
+        The p of the p-norm (2: the Euclidean length).
+
+    Attributes
+    ----------
+    clipped : int
+        How many batches had a larger norm and were scaled down, over all of training.
+    last_norm : float or None
+        The last batch's norm, before clipping.
+    """
+
+    def __init__(self, max_norm: float, norm_type: float | str = 2.0) -> None:
+        self.max_norm, self.norm_type = norm_clipping("ClipGradNorm", max_norm, norm_type)
+        self.clipped = 0
+        self.last_norm: float | None = None
+
+    def on_backward_end(self, batch: int) -> None:
+        grads = gradients(self.context.model.parameters(), "ClipGradNorm")
+        self.last_norm, scaled = clip_norm(grads, self.max_norm, self.norm_type, False, "")
+        self.clipped += scaled
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"clipped": self.clipped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.clipped = int(state["clipped"])

@@ -1,0 +1,219 @@
+"""Gradient clipping (PyTorch's ``torch.nn.utils.clip_grad_norm_`` and ``clip_grad_value_``).
+
+Called between ``loss.backward()`` and ``optimizer.step()``, they shrink the gradients in
+place, so one unlucky batch cannot throw the weights far away (an exploding gradient):
+
+* :func:`clip_grad_norm_` scales every gradient by one factor, so that all of them
+  together, as one long vector, have at most a given length: the direction of the step is
+  kept, only its size is capped;
+* :func:`clip_grad_value_` caps each entry on its own, which can turn the direction.
+
+Within :func:`chainrule.fit`, the callback :class:`chainrule.train.ClipGradNorm` does the
+first at every batch.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from chainrule._show import shown
+from chainrule.ops.constants import vdot
+from chainrule.tensor import Tensor
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_norm"]
+
+_EPS = 1e-6  # added to the norm before dividing, as PyTorch does
+
+
+def gradients(parameters: Tensor | Iterable[Tensor], caller: str) -> list[np.ndarray]:
+    """The gradients of ``parameters`` (a tensor or an iterable of them) that exist."""
+    items = [parameters] if isinstance(parameters, Tensor) else parameters
+    try:
+        items = list(items)
+    except TypeError:
+        raise TypeError(
+            f"{caller}: parameters must be a Parameter or an iterable of them "
+            f"(model.parameters()), got {shown(parameters)}"
+        ) from None
+    grads = []
+    for item in items:
+        if not isinstance(item, Tensor):
+            raise TypeError(
+                f"{caller}: parameters must be Parameters or Tensors (model.parameters()), "
+                f"got an item {shown(item)}"
+            )
+        if item.grad is not None:
+            grads.append(item.grad)
+    return grads
+
+
+def _number(caller: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{caller}: {name} must be a number, got {shown(value)}")
+    return float(value)
+
+
+def _order(caller: str, norm_type: Any) -> float:
+    """``norm_type`` as a float p > 0 (``inf``, or the string ``"inf"``, for the maximum)."""
+    if isinstance(norm_type, str):
+        if norm_type.strip().lower() == "inf":
+            return math.inf
+        raise TypeError(
+            f"{caller}: norm_type must be a positive number or 'inf', got {norm_type!r}"
+        )
+    p = _number(caller, "norm_type", norm_type)
+    if not p > 0:  # NaN too
+        raise ValueError(
+            f"{caller}: norm_type must be a positive number or inf (2 is the usual length), "
+            f"got {norm_type!r}"
+        )
+    return p
+
+
+def _norm(grad: np.ndarray, p: float) -> float:
+    """The p-norm of one array, as a Python float (NaN if it holds a NaN, inf if an inf)."""
+    if grad.size == 0:
+        return 0.0
+    if p == 2:
+        squares = float(vdot(grad, grad))  # one BLAS pass, in the gradient's dtype
+        if 0 < squares < math.inf:
+            return math.sqrt(squares)
+    biggest = float(np.max(np.abs(grad)))  # NaN when there is one, else the largest size
+    if p == math.inf or not 0 < biggest < math.inf:
+        return biggest
+    # Sizes over the largest are at most 1: their powers neither overflow nor all vanish.
+    scaled = np.abs(grad, dtype=np.float64) / biggest
+    if p == 1:
+        return biggest * float(scaled.sum())
+    if p == 2:
+        return biggest * math.sqrt(float(vdot(scaled, scaled)))
+    return biggest * float(np.sum(scaled**p)) ** (1 / p)
+
+
+def _total(norms: list[float], p: float) -> float:
+    """The p-norm of the per-array norms: the norm of all the gradients as one vector."""
+    if not norms:
+        return 0.0
+    if any(math.isnan(n) for n in norms):
+        return math.nan
+    biggest = max(norms)
+    if p == math.inf or biggest in (0.0, math.inf):
+        return biggest
+    return biggest * math.fsum((n / biggest) ** p for n in norms) ** (1 / p)
+
+
+def norm_clipping(caller: str, max_norm: Any, norm_type: Any) -> tuple[float, float]:
+    """``max_norm`` and ``norm_type`` checked, as floats; errors name ``caller``."""
+    limit = _number(caller, "max_norm", max_norm)
+    if not limit >= 0:
+        raise ValueError(
+            f"{caller}: max_norm must be >= 0 (the largest length the gradients keep), "
+            f"got {max_norm!r}"
+        )
+    return limit, _order(caller, norm_type)
+
+
+def grad_norm(parameters: Tensor | Iterable[Tensor], norm_type: float | str = 2.0) -> float:
+    """The p-norm of all the gradients of ``parameters`` taken together as one vector
+    (parameters without a gradient are left out; 0.0 when none has one).
+
+    It is what :func:`clip_grad_norm_` compares with ``max_norm``, without clipping: the
+    length of the step plain gradient descent would take, over the learning rate.
+    """
+    p = _order("grad_norm", norm_type)
+    grads = gradients(parameters, "grad_norm")
+    return _total([_norm(grad, p) for grad in grads], p)
+
+
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float | str = 2.0,
+    error_if_nonfinite: bool = False,
+) -> Tensor:
+    """Scale the gradients of ``parameters`` in place so that together they have a
+    p-norm of at most ``max_norm``; return their norm from before (a 0-d tensor).
+
+    As in PyTorch, the gradients are multiplied by ``max_norm / (norm + 1e-6)`` when that
+    is below 1 and left as they are otherwise; parameters without a gradient are skipped.
+
+    Parameters
+    ----------
+    parameters : Parameter or iterable of Parameters
+        Usually ``model.parameters()``.
+    max_norm : float
+        The largest norm the gradients keep, >= 0.
+    norm_type : float or "inf", default 2
+        The p of the p-norm: 2 is the Euclidean length, ``inf`` the largest entry's size.
+    error_if_nonfinite : bool, default False
+        Raise a ValueError when the norm is NaN or infinite (a gradient holds a NaN or an
+        infinity). Otherwise, as in PyTorch, the gradients are scaled by the NaN or by 0.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> w = cr.nn.Parameter(np.zeros(2))
+    >>> w.grad = np.array([3.0, 4.0])       # length 5
+    >>> cr.nn.utils.clip_grad_norm_([w], max_norm=1.0).item()
+    5.0
+    >>> np.round(w.grad, 6)                 # length 1, same direction
+    array([0.6, 0.8])
+    """
+    caller = "clip_grad_norm_"
+    limit, p = norm_clipping(caller, max_norm, norm_type)
+    grads = gradients(parameters, caller)
+    total, _ = clip_norm(grads, limit, p, error_if_nonfinite, caller)
+    dtype = np.result_type(*grads) if grads else np.dtype(np.float32)
+    return Tensor(np.asarray(total, dtype=dtype))
+
+
+def clip_norm(
+    grads: list[np.ndarray], limit: float, p: float, error_if_nonfinite: bool, caller: str
+) -> tuple[float, bool]:
+    """:func:`clip_grad_norm_` on the arrays ``grads``, with checked arguments: their
+    norm before clipping, and whether they were scaled."""
+    total = _total([_norm(grad, p) for grad in grads], p)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise ValueError(
+            f"{caller}: the gradients' norm is {total} (a gradient holds a NaN or an "
+            "infinity), so it cannot be clipped; look for what made it (a learning "
+            "rate too large, a log of 0), or pass error_if_nonfinite=False to scale the "
+            "gradients by it anyway"
+        )
+    factor = limit / (total + _EPS)
+    if factor >= 1.0:
+        return total, False
+    # Below 1, or NaN (the gradients then become NaN, as in PyTorch); 0 for an infinite
+    # norm, which turns the infinite entries to NaN without NumPy's warning.
+    with np.errstate(invalid="ignore"):
+        for grad in grads:
+            grad *= np.asarray(factor, dtype=grad.dtype)
+    return total, True
+
+
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+    """Cap every gradient entry of ``parameters`` to ``[-clip_value, clip_value]``, in
+    place (NaN entries stay NaN); parameters without a gradient are skipped.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> w = cr.nn.Parameter(np.zeros(3))
+    >>> w.grad = np.array([-3.0, 0.5, 4.0])
+    >>> cr.nn.utils.clip_grad_value_([w], clip_value=1.0)
+    >>> w.grad
+    array([-1. ,  0.5,  1. ])
+    """
+    caller = "clip_grad_value_"
+    limit = _number(caller, "clip_value", clip_value)
+    if not limit >= 0:
+        raise ValueError(
+            f"{caller}: clip_value must be >= 0 (each gradient entry is capped to "
+            f"[-clip_value, clip_value]), got {clip_value!r}"
+        )
+    for grad in gradients(parameters, caller):
+        np.clip(grad, -limit, limit, out=grad)

@@ -1,0 +1,237 @@
+"""Gradient clipping: clip_grad_norm_, clip_grad_value_, grad_norm and fit's ClipGradNorm,
+against worked arithmetic, float64 formulas and PyTorch's own functions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule as cr
+from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, grad_norm
+from chainrule.train import ClipGradNorm
+
+
+def params_with(*grads, dtype=np.float64):
+    out = []
+    for grad in grads:
+        p = cr.nn.Parameter(np.zeros(np.shape(grad), dtype))
+        p.grad = np.array(grad, dtype)
+        out.append(p)
+    return out
+
+
+def reference_norm(grads, p):
+    """The p-norm of all entries as one vector, in float64 (np.linalg.norm)."""
+    flat = np.concatenate([np.ravel(g).astype(np.float64) for g in grads])
+    return float(np.linalg.norm(flat, ord=p))
+
+
+def test_the_3_4_5_triangle():
+    # Gradients (3) and (4): together a vector of length sqrt(9 + 16) = 5. Clipped to
+    # length 1 they are multiplied by 1 / (5 + 1e-6) (PyTorch's epsilon): 3 / 5.000001 =
+    # 0.59999988..., 4 / 5.000001 = 0.79999984..., a vector of length 5 / 5.000001.
+    a, b = params_with([3.0], [4.0])
+    norm = clip_grad_norm_([a, b], max_norm=1.0)
+    assert norm.item() == 5.0 and norm.dtype == np.float64 and norm.shape == ()
+    factor = 1.0 / (5.0 + 1e-6)
+    assert a.grad[0] == 3.0 * factor and b.grad[0] == 4.0 * factor
+    assert math.hypot(a.grad[0], b.grad[0]) == pytest.approx(5 / 5.000001, rel=1e-15)
+
+
+def test_gradients_shorter_than_max_norm_are_left_as_they_are():
+    # Length sqrt(0.09 + 0.16) = 0.5: with max_norm 0.6 the factor 0.6 / 0.500001 is over
+    # 1 and nothing changes; with max_norm 0.5 it is 0.5 / 0.500001, a hair under 1.
+    (a,) = params_with([0.3, -0.4])
+    grad, kept = a.grad, a.grad.copy()
+    assert clip_grad_norm_(a, max_norm=0.6).item() == pytest.approx(0.5, rel=1e-15)
+    assert a.grad is grad and np.array_equal(a.grad, kept)
+    clip_grad_norm_(a, max_norm=0.5)
+    assert a.grad is grad  # scaled in place
+    np.testing.assert_array_equal(a.grad, kept * (0.5 / (np.linalg.norm(kept) + 1e-6)))
+
+
+def test_infinity_norm_and_one_norm():
+    # Entries 3, -4, 12: the largest size is 12; the sum of sizes is 19.
+    (a,) = params_with([3.0, -4.0, 12.0])
+    assert clip_grad_norm_(a, max_norm=6.0, norm_type="inf").item() == 12.0
+    np.testing.assert_allclose(a.grad, np.array([3.0, -4.0, 12.0]) * (6.0 / (12.0 + 1e-6)))
+    (b,) = params_with([3.0, -4.0, 12.0])
+    assert clip_grad_norm_(b, max_norm=100.0, norm_type=1).item() == 19.0
+    assert grad_norm(params_with([3.0, -4.0, 12.0]), math.inf) == 12.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shapes=st.lists(st.sampled_from([(), (1,), (3,), (4, 5), (2, 3, 2)]), min_size=1, max_size=5),
+    p=st.sampled_from([1.0, 2.0, 3.0, 0.5, math.inf]),
+    scale=st.sampled_from([1e-30, 1e-3, 1.0, 1e3, 1e20]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**16),
+)
+def test_clip_grad_norm_matches_the_float64_formula(shapes, p, scale, dtype, seed):
+    # Tiny and huge entries too: a float32 sum of squares would underflow to 0 or overflow
+    # to inf there, and the norm must still come out right.
+    rng = np.random.default_rng(seed)
+    grads = [(rng.normal(size=shape) * scale).astype(dtype) for shape in shapes]
+    params = params_with(*grads, dtype=dtype)
+    expected = reference_norm(grads, p)
+    limit = expected * float(rng.choice([0.1, 0.5, 2.0]))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert grad_norm(params, p) == pytest.approx(expected, rel=rtol, abs=0)
+    norm = clip_grad_norm_(params, limit, norm_type=p)
+    assert norm.dtype == dtype
+    assert float(norm.item()) == pytest.approx(expected, rel=rtol, abs=0)
+    factor = min(1.0, limit / (expected + 1e-6))
+    for param, grad in zip(params, grads):
+        np.testing.assert_allclose(param.grad, grad * factor, rtol=rtol, atol=0)
+        assert param.grad.dtype == dtype
+    assert reference_norm([q.grad for q in params], p) <= limit * (1 + rtol) + 1e-300
+
+
+@pytest.mark.parametrize("p", [2.0, 3.0, 1.0])
+@pytest.mark.parametrize("scale", [1e-30, 1e25])
+def test_float32_gradients_whose_squares_underflow_or_overflow(scale, p):
+    # 1e-30 squared is 1e-60, below float32's smallest number: a float32 sum of squares
+    # is 0. 1e25 squared is 1e50, above its largest: inf. The 2-norm of (3, 4) * scale is
+    # 5 * scale all the same (the 3-norm 91^(1/3) * scale, the 1-norm 7 * scale). Clipped
+    # to 1, the tiny gradients stay as they are; the huge ones, of 2-norm 5e25, are
+    # multiplied by 1 / (5e25 + 1e-6) = 2e-26, to (0.6, 0.8).
+    grads = np.array([3.0, 4.0], np.float32) * np.float32(scale)
+    (a,) = params_with(grads, dtype=np.float32)
+    expected = {2.0: 5.0, 3.0: (27 + 64) ** (1 / 3), 1.0: 7.0}[p] * scale
+    assert grad_norm([a], p) == pytest.approx(expected, rel=1e-6, abs=0)
+    assert clip_grad_norm_(a, 1.0, norm_type=p).item() == pytest.approx(expected, rel=1e-6, abs=0)
+    factor = min(1.0, 1.0 / (expected + 1e-6))
+    np.testing.assert_allclose(a.grad, grads.astype(np.float64) * factor, rtol=1e-6)
+    assert np.array_equal(a.grad, grads) == (scale < 1)
+
+
+def test_against_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    for dtype, rtol in ((np.float32, 1e-6), (np.float64, 1e-13)):
+        for p in (1.0, 2.0, 3.0, math.inf):
+            for limit in (0.01, 1.0, 1e3):
+                grads = [rng.normal(size=s).astype(dtype) for s in ((5, 4), (4,), (4, 3), (3,))]
+                ours = params_with(*grads, dtype=dtype)
+                theirs = [torch.zeros(g.shape, dtype=torch.from_numpy(g).dtype) for g in grads]
+                for t, g in zip(theirs, grads):
+                    t.grad = torch.from_numpy(g.copy())
+                norm = clip_grad_norm_(ours, limit, norm_type=p)
+                their_norm = torch.nn.utils.clip_grad_norm_(theirs, limit, norm_type=p)
+                assert norm.item() == pytest.approx(their_norm.item(), rel=rtol)
+                for q, t in zip(ours, theirs):
+                    np.testing.assert_allclose(q.grad, t.grad.numpy(), rtol=rtol)
+                for q, t, g in zip(ours, theirs, grads):
+                    q.grad, t.grad = g.copy(), torch.from_numpy(g.copy())
+                clip_grad_value_(ours, 0.5)
+                torch.nn.utils.clip_grad_value_(theirs, 0.5)
+                for q, t in zip(ours, theirs):
+                    assert np.array_equal(q.grad, t.grad.numpy())
+
+
+def test_non_finite_gradients_follow_pytorch_or_raise_when_asked():
+    # A NaN makes the norm NaN, and scaling by max_norm / NaN makes every gradient NaN;
+    # an infinity makes it inf, the factor 0: finite entries become 0, the infinity NaN.
+    a, b = params_with([1.0, np.nan], [2.0])
+    assert math.isnan(clip_grad_norm_([a, b], 1.0).item())
+    assert np.isnan(a.grad).all() and np.isnan(b.grad).all()
+    c, d = params_with([1.0, np.inf], [2.0])
+    assert clip_grad_norm_([c, d], 1.0).item() == math.inf
+    assert c.grad[0] == 0.0 and np.isnan(c.grad[1]) and d.grad[0] == 0.0
+    e, f = params_with([1.0, np.inf], [np.nan])
+    with pytest.raises(ValueError, match="norm is nan .*error_if_nonfinite=False"):
+        clip_grad_norm_([e, f], 1.0, error_if_nonfinite=True)
+    assert e.grad[1] == np.inf and np.isnan(f.grad[0])  # untouched
+
+
+def test_parameters_without_gradients_are_skipped():
+    a, b = params_with([3.0], [4.0])
+    frozen = cr.nn.Parameter(np.ones(2))  # no .grad
+    assert clip_grad_norm_([a, frozen, b], 1.0).item() == 5.0
+    assert frozen.grad is None
+    assert clip_grad_norm_([frozen], 1.0).item() == 0.0
+    assert grad_norm([]) == 0.0
+    model = cr.nn.Sequential(cr.nn.Linear(2, 2, rng=0))
+    assert clip_grad_norm_(model.parameters(), 1.0).item() == 0.0  # a generator, no grads
+
+
+def test_clip_grad_value():
+    (a,) = params_with([-3.0, 0.5, 4.0, np.nan, -0.0])
+    assert clip_grad_value_([a], 1.0) is None
+    assert np.array_equal(a.grad[[0, 1, 2, 4]], [-1.0, 0.5, 1.0, -0.0])
+    assert np.isnan(a.grad[3])
+    (b,) = params_with(np.array([-3.0, 2.0]), dtype=np.float32)
+    clip_grad_value_(b, 0)
+    assert b.grad.dtype == np.float32 and np.array_equal(b.grad, [0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda p: clip_grad_norm_(p, -1.0), ValueError, "max_norm must be >= 0"),
+        (lambda p: clip_grad_norm_(p, float("nan")), ValueError, "max_norm must be >= 0"),
+        (lambda p: clip_grad_norm_(p, "1"), TypeError, "max_norm must be a number"),
+        (lambda p: clip_grad_norm_(p, 1.0, norm_type=0), ValueError, "positive number or inf"),
+        (lambda p: clip_grad_norm_(p, 1.0, norm_type="two"), TypeError, "or 'inf'"),
+        (lambda p: clip_grad_norm_(5, 1.0), TypeError, "iterable of them"),
+        (lambda p: clip_grad_norm_([np.ones(2)], 1.0), TypeError, "Parameters or Tensors"),
+        (lambda p: clip_grad_value_(p, -0.5), ValueError, "clip_value must be >= 0"),
+        (lambda p: grad_norm(p, norm_type=-1), ValueError, "grad_norm: norm_type"),
+        (lambda p: ClipGradNorm(-1.0), ValueError, "ClipGradNorm: max_norm must be >= 0"),
+    ],
+)
+def test_bad_arguments_are_named(call, error, message):
+    params = params_with([3.0, 4.0])
+    kept = params[0].grad.copy()
+    with pytest.raises(error, match=message):
+        call(params)
+    assert np.array_equal(params[0].grad, kept)
+
+
+class _Spy(cr.train.Callback):
+    """Records the gradients' norm each batch, after the callbacks before it."""
+
+    def __init__(self):
+        self.norms = []
+
+    def on_backward_end(self, batch):
+        self.norms.append(grad_norm(self.context.model.parameters()))
+
+
+def _run(callbacks, epochs=3, lr=0.5):
+    X, y = cr.data.load("moons", n_samples=120, rng=0)
+    model = cr.nn.Sequential(cr.nn.Linear(2, 16, rng=0), cr.nn.ReLU(), cr.nn.Linear(16, 2, rng=1))
+    optimizer = cr.optim.SGD(model.parameters(), lr=lr)
+    cr.fit(model, X, y, loss="cross-entropy", optimizer=optimizer, epochs=epochs,
+           batch_size=16, verbose=0, rng=0, callbacks=callbacks)  # fmt: skip
+    return model
+
+
+def test_fit_clips_every_batch_and_counts_the_clipped_ones():
+    before, clip, after = _Spy(), ClipGradNorm(max_norm=0.2), _Spy()
+    _run([before, clip, after])
+    assert len(before.norms) == len(after.norms) == 3 * 8  # 120 samples in batches of 16
+    scaled = [0.2 / (n + 1e-6) < 1 for n in before.norms]
+    assert 0 < clip.clipped == sum(scaled) < len(scaled)  # some batches, not all
+    for norm, was_scaled, norm_after in zip(before.norms, scaled, after.norms):
+        if was_scaled:
+            assert norm_after == pytest.approx(0.2 * norm / (norm + 1e-6), rel=1e-5)
+        else:
+            assert norm_after == norm
+    assert clip.last_norm == before.norms[-1]
+    assert clip.state_dict() == {"clipped": clip.clipped}
+    fresh = ClipGradNorm(0.2)
+    fresh.load_state_dict(clip.state_dict())
+    assert fresh.clipped == clip.clipped
+
+
+def test_fit_with_a_limit_never_reached_trains_as_without_one():
+    plain = _run([])
+    capped = _run([ClipGradNorm(max_norm=1e9)])
+    for a, b in zip(plain.parameters(), capped.parameters()):
+        assert np.array_equal(a.data, b.data)
