@@ -16,6 +16,7 @@ import types
 REFERENCE: list[tuple[str, str, str]] = [
     ("chainrule", "chainrule", "the names `import chainrule as cr` gives"),
     ("chainrule.nn", "chainrule.nn", "layers, activations, losses and containers"),
+    ("chainrule.nn.utils", "chainrule.nn.utils", "between backward() and the step"),
     ("chainrule.functional", "chainrule.functional", "functions on tensors, one per op"),
     ("chainrule.init", "chainrule.init", "weight initializers"),
     ("chainrule.optim", "chainrule.optim", "optimizers"),
