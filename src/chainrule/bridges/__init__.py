@@ -33,10 +33,11 @@ def explain(model: Any, x: Any, y: Any, loss: Any, lr: float = 0.1, **options: A
 
     Examples
     --------
-    >>> import numpy as np, torch  # doctest: +SKIP
-    >>> from torch import nn
-    >>> net = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1))
-    >>> step = cr.explain(net, np.array([[0.5, 0.1]]), np.array([[1.0]]), nn.MSELoss(), lr=0.1)
+    >>> import numpy as np, chainrule as cr
+    >>> from torch import nn  # doctest: +SKIP
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid(), nn.Linear(3, 1))  # doctest: +SKIP
+    >>> step = cr.explain(net, np.array([[0.5, 0.1]]), np.array([[1.0]]), nn.MSELoss(),
+    ...                   lr=0.1)  # doctest: +SKIP
     """
     if is_torch_module(model):
         from chainrule.bridges.torch_explain import explain_torch
