@@ -1,5 +1,5 @@
-"""Gradient clipping: clip_grad_norm_, clip_grad_value_, grad_norm and fit's ClipGradNorm,
-against worked arithmetic, float64 formulas and PyTorch's own functions."""
+"""Gradient clipping: clip_grad_norm_, clip_grad_value_, get_total_norm and fit's
+ClipGradNorm, against worked arithmetic, float64 formulas and PyTorch's own functions."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainrule as cr
-from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, grad_norm
+from chainrule.nn.utils import clip_grad_norm_, clip_grad_value_, get_total_norm
 from chainrule.train import ClipGradNorm
 
 
@@ -24,10 +24,17 @@ def params_with(*grads, dtype=np.float64):
     return out
 
 
+def grad_norm(params, p=2.0):
+    """The p-norm of the parameters' gradients together, as a float."""
+    return get_total_norm([q.grad for q in params if q.grad is not None], p).item()
+
+
 def reference_norm(grads, p):
-    """The p-norm of all entries as one vector, in float64 (np.linalg.norm)."""
+    """The p-norm of all entries as one vector, in float64: np.linalg.norm of the entries
+    over the largest size, times it (np.linalg.norm alone squares 1e-160 to a subnormal)."""
     flat = np.concatenate([np.ravel(g).astype(np.float64) for g in grads])
-    return float(np.linalg.norm(flat, ord=p))
+    biggest = float(np.max(np.abs(flat), initial=0.0))
+    return biggest * float(np.linalg.norm(flat / biggest, ord=p)) if biggest else 0.0
 
 
 def test_the_3_4_5_triangle():
@@ -68,7 +75,9 @@ def test_infinity_norm_and_one_norm():
 @given(
     shapes=st.lists(st.sampled_from([(), (1,), (3,), (4, 5), (2, 3, 2)]), min_size=1, max_size=5),
     p=st.sampled_from([1.0, 2.0, 3.0, 0.5, math.inf]),
-    scale=st.sampled_from([1e-30, 1e-3, 1.0, 1e3, 1e20]),
+    # float32's squares go subnormal below about 1e-19 and vanish below 1e-23; float64's
+    # below about 1e-154 and 1e-162.
+    scale=st.sampled_from([1e-30, 1e-21, 1e-160, 1e-3, 1.0, 1e3, 1e20]),
     dtype=st.sampled_from([np.float32, np.float64]),
     seed=st.integers(0, 2**16),
 )
@@ -147,6 +156,24 @@ def test_non_finite_gradients_follow_pytorch_or_raise_when_asked():
     with pytest.raises(ValueError, match="norm is nan .*error_if_nonfinite=False"):
         clip_grad_norm_([e, f], 1.0, error_if_nonfinite=True)
     assert e.grad[1] == np.inf and np.isnan(f.grad[0])  # untouched
+    (g,) = params_with([1.0, -np.inf])
+    with pytest.raises(ValueError, match="norm is inf"):
+        clip_grad_norm_(g, 1.0, error_if_nonfinite=True)
+    assert g.grad[1] == -np.inf
+    with pytest.raises(ValueError, match="get_total_norm: the tensors' norm is inf"):
+        get_total_norm(g.grad, error_if_nonfinite=True)
+
+
+def test_a_float32_norm_beyond_float32_is_infinite_as_returned_and_as_compared():
+    # sqrt(2) * 3e38 = 4.2e38 is a float64, but over float32's largest, 3.4e38: the norm is
+    # inf, as PyTorch's float32 norm, and the decision follows the number returned.
+    (a,) = params_with([3e38, 3e38], dtype=np.float32)
+    with pytest.raises(ValueError, match="norm is inf"):
+        clip_grad_norm_(a, 1.0, error_if_nonfinite=True)
+    assert clip_grad_norm_(a, 1.0).item() == math.inf
+    assert np.array_equal(a.grad, [0.0, 0.0])  # scaled by 1 / inf
+    (b,) = params_with([3e38, 3e38])  # float64: finite
+    assert clip_grad_norm_(b, 1.0).item() == pytest.approx(math.sqrt(2) * 3e38)
 
 
 def test_parameters_without_gradients_are_skipped():
@@ -158,6 +185,23 @@ def test_parameters_without_gradients_are_skipped():
     assert grad_norm([]) == 0.0
     model = cr.nn.Sequential(cr.nn.Linear(2, 2, rng=0))
     assert clip_grad_norm_(model.parameters(), 1.0).item() == 0.0  # a generator, no grads
+
+
+def test_a_generator_max_norm_0_a_returned_norm_and_small_p():
+    model = cr.nn.Sequential(cr.nn.Linear(2, 3, rng=0), cr.nn.Linear(3, 1, rng=1))
+    for p in model.parameters():
+        p.grad = np.ones_like(p.data)  # 6 + 3 + 3 + 1 = 13 ones: 2-norm sqrt(13)
+    norm = clip_grad_norm_(model.parameters(), max_norm=1.0, norm_type="2")  # read once
+    assert norm.item() == pytest.approx(math.sqrt(13), rel=1e-6)
+    assert grad_norm(model.parameters()) == pytest.approx(1.0, rel=1e-5)
+    # The returned norm (a 0-d tensor) as a max_norm: sqrt(13) is over 1, nothing changes.
+    kept = [p.grad.copy() for p in model.parameters()]
+    clip_grad_norm_(model.parameters(), max_norm=norm)
+    assert all(np.array_equal(p.grad, k) for p, k in zip(model.parameters(), kept))
+    clip_grad_norm_(model.parameters(), max_norm=0)  # factor 0: every gradient is 0
+    assert all(not p.grad.any() for p in model.parameters())
+    # p = 0.001: 3^(1/0.001) is beyond a float: the norm is inf, not an OverflowError.
+    assert get_total_norm(np.ones(3), norm_type=0.001).item() == math.inf
 
 
 def test_clip_grad_value():
@@ -177,11 +221,14 @@ def test_clip_grad_value():
         (lambda p: clip_grad_norm_(p, float("nan")), ValueError, "max_norm must be >= 0"),
         (lambda p: clip_grad_norm_(p, "1"), TypeError, "max_norm must be a number"),
         (lambda p: clip_grad_norm_(p, 1.0, norm_type=0), ValueError, "positive number or inf"),
-        (lambda p: clip_grad_norm_(p, 1.0, norm_type="two"), TypeError, "or 'inf'"),
+        (lambda p: clip_grad_norm_(p, 1.0, norm_type="two"), ValueError, "got 'two'"),
+        (lambda p: clip_grad_norm_(p, np.float64(-1)), ValueError, "got -1.0$"),
         (lambda p: clip_grad_norm_(5, 1.0), TypeError, "iterable of them"),
         (lambda p: clip_grad_norm_([np.ones(2)], 1.0), TypeError, "Parameters or Tensors"),
         (lambda p: clip_grad_value_(p, -0.5), ValueError, "clip_value must be >= 0"),
-        (lambda p: grad_norm(p, norm_type=-1), ValueError, "grad_norm: norm_type"),
+        (lambda p: get_total_norm(p[0].grad, norm_type=-1), ValueError, "get_total_norm: norm"),
+        (lambda p: get_total_norm([np.arange(3)]), TypeError, "float arrays or Tensors"),
+        (lambda p: get_total_norm(3.0), TypeError, "an iterable of them, got 3.0"),
         (lambda p: ClipGradNorm(-1.0), ValueError, "ClipGradNorm: max_norm must be >= 0"),
     ],
 )
@@ -203,13 +250,17 @@ class _Spy(cr.train.Callback):
         self.norms.append(grad_norm(self.context.model.parameters()))
 
 
-def _run(callbacks, epochs=3, lr=0.5):
+def _model():
+    return cr.nn.Sequential(cr.nn.Linear(2, 16, rng=0), cr.nn.ReLU(), cr.nn.Linear(16, 2, rng=1))
+
+
+def _run(callbacks, epochs=3, lr=0.5, model=None, params=None, **options):
     X, y = cr.data.load("moons", n_samples=120, rng=0)
-    model = cr.nn.Sequential(cr.nn.Linear(2, 16, rng=0), cr.nn.ReLU(), cr.nn.Linear(16, 2, rng=1))
-    optimizer = cr.optim.SGD(model.parameters(), lr=lr)
-    cr.fit(model, X, y, loss="cross-entropy", optimizer=optimizer, epochs=epochs,
-           batch_size=16, verbose=0, rng=0, callbacks=callbacks)  # fmt: skip
-    return model
+    model = model or _model()
+    optimizer = cr.optim.SGD(params or model.parameters(), lr=lr)
+    history = cr.fit(model, X, y, loss="cross-entropy", optimizer=optimizer, epochs=epochs,
+                     batch_size=16, verbose=0, rng=0, callbacks=callbacks, **options)  # fmt: skip
+    return model, history
 
 
 def test_fit_clips_every_batch_and_counts_the_clipped_ones():
@@ -223,15 +274,75 @@ def test_fit_clips_every_batch_and_counts_the_clipped_ones():
             assert norm_after == pytest.approx(0.2 * norm / (norm + 1e-6), rel=1e-5)
         else:
             assert norm_after == norm
-    assert clip.last_norm == before.norms[-1]
     assert clip.state_dict() == {"clipped": clip.clipped}
     fresh = ClipGradNorm(0.2)
     fresh.load_state_dict(clip.state_dict())
     assert fresh.clipped == clip.clipped
+    _run([clip])  # another fit counts afresh
+    assert clip.clipped == sum(scaled)
+
+
+def test_fit_clips_with_the_norm_asked_and_keeps_the_norm_from_before():
+    # The largest entry of every batch's gradients is capped at 0.01 (norm_type inf).
+    before, clip, after = _Spy(), ClipGradNorm(max_norm=0.01, norm_type="inf"), _Spy()
+    largest = []
+    after.on_backward_end = lambda batch: largest.append(
+        max(float(np.abs(p.grad).max()) for p in after.context.model.parameters())
+    )
+    _run([before, clip, after])
+    assert clip.clipped == 24 and max(largest) <= 0.01
+    assert clip.last_norm > 0.01 and clip.last_norm == pytest.approx(
+        largest[-1] * (clip.last_norm + 1e-6) / 0.01, rel=1e-5
+    )
+
+
+def test_only_the_optimizers_parameters_are_measured_and_clipped():
+    # The optimizer steps the last layer alone. The first layer's gradients are never
+    # reset by its zero_grad(), so they pile up: they must neither count nor be scaled.
+    model = _model()
+    first, last = list(model.parameters())[:2], list(model.parameters())[2:]
+    clip, seen = ClipGradNorm(max_norm=0.05), _Spy()
+    seen.on_backward_end = lambda batch: seen.norms.append(
+        (grad_norm(last), grad_norm(first))
+    )
+    _run([clip, seen], model=model, params=last)
+    assert all(norm <= 0.05 * (1 + 1e-6) for norm, _ in seen.norms)
+    piled = [norm for _, norm in seen.norms]
+    assert piled[-1] > 0.05 and piled == sorted(piled)  # untouched, growing
+
+
+def test_a_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
+    whole, whole_history = _run([clip := ClipGradNorm(0.2)], epochs=3)
+    _run([ClipGradNorm(0.2)], epochs=2, checkpoint_dir=tmp_path)
+    resumed_clip = ClipGradNorm(0.2)
+    resumed, _ = _run([resumed_clip], epochs=3, checkpoint_dir=tmp_path, resume=True)
+    for a, b in zip(whole.parameters(), resumed.parameters()):
+        assert np.array_equal(a.data, b.data)
+    assert resumed_clip.clipped == clip.clipped > 0
+
+
+class _Poison(cr.train.Callback):
+    """Puts an infinity into the first gradient in the second epoch's first batch."""
+
+    def on_backward_end(self, batch):
+        if self.context.epoch == 1 and batch == 0:
+            next(iter(self.context.model.parameters())).grad[0, 0] = np.inf
+
+
+def test_an_infinite_gradient_clipped_to_nan_trips_the_guard():
+    # Scaled by max_norm / inf = 0, the infinity becomes NaN (0 * inf), the update makes a
+    # NaN weight, and fit's guard puts back the weights from before that update.
+    model, history = _run([_Poison(), ClipGradNorm(1.0)], epochs=3)
+    assert history.diverged and "NaN or infinite" in history.stop_reason
+    assert len(history) == 1  # the first epoch's record; the second stopped at its start
+    assert all(np.isfinite(p.data).all() for p in model.parameters())
+    one_epoch, _ = _run([ClipGradNorm(1.0)], epochs=1)
+    for a, b in zip(model.parameters(), one_epoch.parameters()):
+        assert np.array_equal(a.data, b.data)
 
 
 def test_fit_with_a_limit_never_reached_trains_as_without_one():
-    plain = _run([])
-    capped = _run([ClipGradNorm(max_norm=1e9)])
+    plain, _ = _run([])
+    capped, _ = _run([ClipGradNorm(max_norm=1e9)])
     for a, b in zip(plain.parameters(), capped.parameters()):
         assert np.array_equal(a.data, b.data)

@@ -6,7 +6,8 @@ place, so one unlucky batch cannot throw the weights far away (an exploding grad
 * :func:`clip_grad_norm_` scales every gradient by one factor, so that all of them
   together, as one long vector, have at most a given length: the direction of the step is
   kept, only its size is capped;
-* :func:`clip_grad_value_` caps each entry on its own, which can turn the direction.
+* :func:`clip_grad_value_` caps each entry on its own, which can turn the direction;
+* :func:`get_total_norm` measures, without clipping.
 
 Within :func:`chainrule.fit`, the callback :class:`chainrule.train.ClipGradNorm` does the
 first at every batch.
@@ -14,6 +15,7 @@ first at every batch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -24,7 +26,7 @@ from chainrule._show import shown
 from chainrule.ops.constants import vdot
 from chainrule.tensor import Tensor
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "grad_norm"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm"]
 
 _EPS = 1e-6  # added to the norm before dividing, as PyTorch does
 
@@ -52,26 +54,41 @@ def gradients(parameters: Tensor | Iterable[Tensor], caller: str) -> list[np.nda
 
 
 def _number(caller: str, name: str, value: Any) -> float:
+    """``value`` as a float: a number, a NumPy scalar or a one-element array or tensor (a
+    norm this module returned, say)."""
+    given = value
+    if isinstance(value, Tensor):
+        value = value.data
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        value = value.reshape(()).item()
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{caller}: {name} must be a number, got {shown(value)}")
+        raise TypeError(f"{caller}: {name} must be a number, got {shown(given)}")
     return float(value)
 
 
 def _order(caller: str, norm_type: Any) -> float:
-    """``norm_type`` as a float p > 0 (``inf``, or the string ``"inf"``, for the maximum)."""
+    """``norm_type`` as a float p > 0 (``inf``, or the string ``"inf"``, for the maximum);
+    a string is read as a number, as PyTorch's ``float(norm_type)`` does."""
     if isinstance(norm_type, str):
-        if norm_type.strip().lower() == "inf":
-            return math.inf
-        raise TypeError(
-            f"{caller}: norm_type must be a positive number or 'inf', got {norm_type!r}"
-        )
-    p = _number(caller, "norm_type", norm_type)
+        p = math.nan
+        with contextlib.suppress(ValueError):
+            p = float(norm_type)
+    else:
+        p = _number(caller, "norm_type", norm_type)
     if not p > 0:  # NaN too
         raise ValueError(
             f"{caller}: norm_type must be a positive number or inf (2 is the usual length), "
-            f"got {norm_type!r}"
+            f"got {shown(norm_type)}"
         )
     return p
+
+
+def _root(total: float, p: float) -> float:
+    """``total ** (1 / p)``, or inf when that is beyond a float (a small p)."""
+    try:
+        return float(total ** (1 / p))
+    except OverflowError:
+        return math.inf
 
 
 def _norm(grad: np.ndarray, p: float) -> float:
@@ -80,7 +97,9 @@ def _norm(grad: np.ndarray, p: float) -> float:
         return 0.0
     if p == 2:
         squares = float(vdot(grad, grad))  # one BLAS pass, in the gradient's dtype
-        if 0 < squares < math.inf:
+        # A sum of squares that overflowed, or fell among the subnormal numbers, where
+        # digits are lost, is taken again below from scaled values.
+        if np.finfo(grad.dtype).tiny <= squares < math.inf:
             return math.sqrt(squares)
     biggest = float(np.max(np.abs(grad)))  # NaN when there is one, else the largest size
     if p == math.inf or not 0 < biggest < math.inf:
@@ -91,19 +110,24 @@ def _norm(grad: np.ndarray, p: float) -> float:
         return biggest * float(scaled.sum())
     if p == 2:
         return biggest * math.sqrt(float(vdot(scaled, scaled)))
-    return biggest * float(np.sum(scaled**p)) ** (1 / p)
+    return biggest * _root(float(np.sum(scaled**p)), p)
 
 
-def _total(norms: list[float], p: float) -> float:
-    """The p-norm of the per-array norms: the norm of all the gradients as one vector."""
+def _total(grads: list[np.ndarray], p: float) -> float:
+    """The p-norm of all of ``grads`` as one vector (the p-norm of their p-norms), in
+    float64 and then rounded to their dtype, as a Python float."""
+    norms = [_norm(grad, p) for grad in grads]
     if not norms:
         return 0.0
     if any(math.isnan(n) for n in norms):
         return math.nan
     biggest = max(norms)
     if p == math.inf or biggest in (0.0, math.inf):
-        return biggest
-    return biggest * math.fsum((n / biggest) ** p for n in norms) ** (1 / p)
+        total = biggest
+    else:
+        total = biggest * _root(math.fsum((n / biggest) ** p for n in norms), p)
+    with np.errstate(over="ignore"):  # beyond float32: inf, as PyTorch's float32 norm
+        return float(np.asarray(total, dtype=np.result_type(*grads)))
 
 
 def norm_clipping(caller: str, max_norm: Any, norm_type: Any) -> tuple[float, float]:
@@ -112,21 +136,72 @@ def norm_clipping(caller: str, max_norm: Any, norm_type: Any) -> tuple[float, fl
     if not limit >= 0:
         raise ValueError(
             f"{caller}: max_norm must be >= 0 (the largest length the gradients keep), "
-            f"got {max_norm!r}"
+            f"got {shown(max_norm)}"
         )
     return limit, _order(caller, norm_type)
 
 
-def grad_norm(parameters: Tensor | Iterable[Tensor], norm_type: float | str = 2.0) -> float:
-    """The p-norm of all the gradients of ``parameters`` taken together as one vector
-    (parameters without a gradient are left out; 0.0 when none has one).
+def _nonfinite(caller: str, total: float, what: str) -> ValueError:
+    return ValueError(
+        f"{caller}: the {what}' norm is {total} (one holds a NaN or an infinity, or the "
+        "norm is beyond the largest number of their dtype), so it cannot be clipped; look "
+        "for what made it (a learning rate too large, a log of 0), or pass "
+        "error_if_nonfinite=False"
+    )
 
-    It is what :func:`clip_grad_norm_` compares with ``max_norm``, without clipping: the
-    length of the step plain gradient descent would take, over the learning rate.
+
+def get_total_norm(
+    tensors: Any,
+    norm_type: float | str = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """The p-norm of ``tensors`` taken together as one long vector (a 0-d tensor of their
+    dtype), as PyTorch's ``torch.nn.utils.get_total_norm``.
+
+    Pass the gradients, ``[p.grad for p in model.parameters() if p.grad is not None]``, to
+    get the number :func:`clip_grad_norm_` compares with ``max_norm``, without clipping:
+    the length of the step plain gradient descent takes, over the learning rate.
+
+    Parameters
+    ----------
+    tensors : array, Tensor, or iterable of them
+    norm_type : float or "inf", default 2
+    error_if_nonfinite : bool, default False
+        Raise a ValueError when the norm is NaN or infinite.
+    foreach : ignored
+        Accepted for PyTorch's signature.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> cr.nn.utils.get_total_norm([np.array([3.0]), np.array([4.0])]).item()
+    5.0
     """
-    p = _order("grad_norm", norm_type)
-    grads = gradients(parameters, "grad_norm")
-    return _total([_norm(grad, p) for grad in grads], p)
+    caller = "get_total_norm"
+    p = _order(caller, norm_type)
+    single = isinstance(tensors, (Tensor, np.ndarray))
+    try:
+        items = [tensors] if single else list(tensors)
+    except TypeError:
+        raise TypeError(
+            f"{caller}: tensors must be an array, a Tensor or an iterable of them, "
+            f"got {shown(tensors)}"
+        ) from None
+    arrays = []
+    for item in items:
+        array = item.data if isinstance(item, Tensor) else item
+        if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+            raise TypeError(
+                f"{caller}: tensors must be float arrays or Tensors (the gradients), "
+                f"got an item {shown(item)}"
+            )
+        arrays.append(array)
+    total = _total(arrays, p)
+    if error_if_nonfinite and not math.isfinite(total):
+        raise _nonfinite(caller, total, "tensors")
+    dtype = np.result_type(*arrays) if arrays else np.dtype(np.float32)
+    return Tensor(np.asarray(total, dtype=dtype))
 
 
 def clip_grad_norm_(
@@ -134,6 +209,7 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float | str = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scale the gradients of ``parameters`` in place so that together they have a
     p-norm of at most ``max_norm``; return their norm from before (a 0-d tensor).
@@ -151,7 +227,10 @@ def clip_grad_norm_(
         The p of the p-norm: 2 is the Euclidean length, ``inf`` the largest entry's size.
     error_if_nonfinite : bool, default False
         Raise a ValueError when the norm is NaN or infinite (a gradient holds a NaN or an
-        infinity). Otherwise, as in PyTorch, the gradients are scaled by the NaN or by 0.
+        infinity, or is beyond their dtype's largest number). Otherwise, as in PyTorch,
+        the gradients are scaled by the NaN or by 0.
+    foreach : ignored
+        Accepted for PyTorch's signature.
 
     Examples
     --------
@@ -175,15 +254,10 @@ def clip_norm(
     grads: list[np.ndarray], limit: float, p: float, error_if_nonfinite: bool, caller: str
 ) -> tuple[float, bool]:
     """:func:`clip_grad_norm_` on the arrays ``grads``, with checked arguments: their
-    norm before clipping, and whether they were scaled."""
-    total = _total([_norm(grad, p) for grad in grads], p)
+    norm before clipping (the number compared), and whether they were scaled."""
+    total = _total(grads, p)
     if error_if_nonfinite and not math.isfinite(total):
-        raise ValueError(
-            f"{caller}: the gradients' norm is {total} (a gradient holds a NaN or an "
-            "infinity), so it cannot be clipped; look for what made it (a learning "
-            "rate too large, a log of 0), or pass error_if_nonfinite=False to scale the "
-            "gradients by it anyway"
-        )
+        raise _nonfinite(caller, total, "gradients")
     factor = limit / (total + _EPS)
     if factor >= 1.0:
         return total, False
@@ -195,7 +269,9 @@ def clip_norm(
     return total, True
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
+) -> None:
     """Cap every gradient entry of ``parameters`` to ``[-clip_value, clip_value]``, in
     place (NaN entries stay NaN); parameters without a gradient are skipped.
 
@@ -213,7 +289,7 @@ def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -
     if not limit >= 0:
         raise ValueError(
             f"{caller}: clip_value must be >= 0 (each gradient entry is capped to "
-            f"[-clip_value, clip_value]), got {clip_value!r}"
+            f"[-clip_value, clip_value]), got {shown(clip_value)}"
         )
     for grad in gradients(parameters, caller):
         np.clip(grad, -limit, limit, out=grad)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chainrule.nn.utils import clip_norm, gradients, norm_clipping
+from chainrule.nn.utils import clip_norm, norm_clipping
 from chainrule.train.history import History, higher_is_better
 
 if TYPE_CHECKING:
@@ -278,8 +278,13 @@ class ModelCheckpoint(Callback):
 
 class ClipGradNorm(Callback):
     """Clip the gradients at every batch, between ``backward()`` and the update, with
-    :func:`chainrule.nn.utils.clip_grad_norm_`: all the model's gradients together keep
-    a p-norm of at most ``max_norm``, in the direction they had.
+    :func:`chainrule.nn.utils.clip_grad_norm_`: the gradients of the parameters the
+    optimizer updates keep, together, a p-norm of at most ``max_norm``, in the direction
+    they had.
+
+    With plain SGD (no momentum, no weight decay) that caps the length of every step at
+    ``lr * max_norm``. Adam divides each gradient by its own running size, so scaling all
+    of them by one factor changes its steps little.
 
     Parameters
     ----------
@@ -291,7 +296,8 @@ class ClipGradNorm(Callback):
     Attributes
     ----------
     clipped : int
-        How many batches had a larger norm and were scaled down, over all of training.
+        How many batches of this training run had their gradients scaled down (those
+        whose norm was over ``max_norm``, less PyTorch's 1e-6).
     last_norm : float or None
         The last batch's norm, before clipping.
     """
@@ -301,10 +307,20 @@ class ClipGradNorm(Callback):
         self.clipped = 0
         self.last_norm: float | None = None
 
+    def on_train_begin(self) -> None:
+        self.clipped, self.last_norm = 0, None  # a resumed run then loads its count
+
     def on_backward_end(self, batch: int) -> None:
-        grads = gradients(self.context.model.parameters(), "ClipGradNorm")
+        # The optimizer's parameters, as it steps them: another parameter's gradient is
+        # never reset by its zero_grad(), and would pile up in the norm.
+        grads = [
+            p.grad
+            for group in self.context.optimizer.param_groups
+            for p in group["params"]
+            if p.grad is not None and p.requires_grad
+        ]
         self.last_norm, scaled = clip_norm(grads, self.max_norm, self.norm_type, False, "")
-        self.clipped += scaled
+        self.clipped += int(scaled)
 
     def state_dict(self) -> dict[str, Any]:
         return {"clipped": self.clipped}
