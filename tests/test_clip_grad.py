@@ -346,3 +346,28 @@ def test_fit_with_a_limit_never_reached_trains_as_without_one():
     capped, _ = _run([ClipGradNorm(max_norm=1e9)])
     for a, b in zip(plain.parameters(), capped.parameters()):
         assert np.array_equal(a.data, b.data)
+
+
+def test_clipping_adds_no_copy_of_the_weights_to_the_guards(monkeypatch):
+    # fit's guard copies the weights once a batch (to check them); a batch hook that may
+    # change the weights costs a second copy before each update. ClipGradNorm changes only
+    # gradients, so it costs none.
+    from chainrule.train.guard import WeightGuard
+
+    copies = []
+    real = WeightGuard._copy_into
+    monkeypatch.setattr(
+        WeightGuard, "_copy_into", lambda self, into: (copies.append(1), real(self, into))
+    )
+
+    class Touch(cr.train.Callback):  # a batch hook, which may change the weights
+        def on_batch_end(self, batch, logs):
+            pass
+
+    counts = {}
+    for name, callbacks in (("none", []), ("clip", [ClipGradNorm(0.2)]), ("hook", [Touch()])):
+        copies.clear()
+        _run(callbacks)
+        counts[name] = len(copies)
+    assert counts["none"] == counts["clip"] < counts["hook"]
+    assert counts["hook"] - counts["clip"] == 3 * 8 - 3  # one more a batch, but each epoch's first

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -68,6 +68,13 @@ class Callback:
     """
 
     context: TrainingContext
+
+    #: Whether the per-batch hooks (:meth:`on_backward_end`, :meth:`on_batch_end`) may
+    #: change the weights. fit's divergence guard then copies the weights again before
+    #: each update, to put back the ones the hook left; a callback whose batch hooks
+    #: leave the weights alone (one that clips gradients, say) sets it False and saves
+    #: that copy.
+    changes_weights: ClassVar[bool] = True
 
     def set_context(self, context: TrainingContext) -> None:
         """Called by fit before training starts."""
@@ -301,6 +308,8 @@ class ClipGradNorm(Callback):
     last_norm : float or None
         The last batch's norm, before clipping.
     """
+
+    changes_weights = False  # only the gradients
 
     def __init__(self, max_norm: float, norm_type: float | str = 2.0) -> None:
         self.max_norm, self.norm_type = norm_clipping("ClipGradNorm", max_norm, norm_type)

@@ -173,7 +173,7 @@ class Loop:
             # Callbacks between epochs (or a resumed checkpoint) may have set the weights;
             # those of a batch hook may at any batch.
             guard.outdated()
-        hooks_between = bool(after_backward or after_batch)
+        hooks_between = any(c.changes_weights for c in (*after_backward, *after_batch))
         pace = self.pace
         for batch, start in enumerate(range(0, len(X), batch_size)):
             pace()
