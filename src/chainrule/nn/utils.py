@@ -141,11 +141,12 @@ def norm_clipping(caller: str, max_norm: Any, norm_type: Any) -> tuple[float, fl
     return limit, _order(caller, norm_type)
 
 
-def _nonfinite(caller: str, total: float, what: str) -> ValueError:
+def _nonfinite(caller: str, total: float, what: str, clipping: bool) -> ValueError:
     return ValueError(
         f"{caller}: the {what}' norm is {total} (one holds a NaN or an infinity, or the "
-        "norm is beyond the largest number of their dtype), so it cannot be clipped; look "
-        "for what made it (a learning rate too large, a log of 0), or pass "
+        "norm is beyond the largest number of their dtype)"
+        + (", so it cannot be clipped" if clipping else "")
+        + "; look for what made it (a learning rate too large, a log of 0), or pass "
         "error_if_nonfinite=False"
     )
 
@@ -199,7 +200,7 @@ def get_total_norm(
         arrays.append(array)
     total = _total(arrays, p)
     if error_if_nonfinite and not math.isfinite(total):
-        raise _nonfinite(caller, total, "tensors")
+        raise _nonfinite(caller, total, "tensors", clipping=False)
     dtype = np.result_type(*arrays) if arrays else np.dtype(np.float32)
     return Tensor(np.asarray(total, dtype=dtype))
 
@@ -257,7 +258,7 @@ def clip_norm(
     norm before clipping (the number compared), and whether they were scaled."""
     total = _total(grads, p)
     if error_if_nonfinite and not math.isfinite(total):
-        raise _nonfinite(caller, total, "gradients")
+        raise _nonfinite(caller, total, "gradients", clipping=True)
     factor = limit / (total + _EPS)
     if factor >= 1.0:
         return total, False
