@@ -216,10 +216,65 @@ def test_the_estimators_and_the_command_go_through_the_setting(monkeypatch, tmp_
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"chainrule train: error: {ENV_VAR}='many' is not a number of threads: set it to a "
-        "whole number from 1 up (the BLAS threads training runs on), or to 'auto' or nothing "
-        "to let chainrule choose"
+        "whole number from 1 up (the BLAS threads chainrule trains and predicts on), or to "
+        "'auto' or nothing to let chainrule choose"
     ]
     assert not out.exists()
+
+
+# -- predictions -----------------------------------------------------------------------------
+class Recording:
+    """A model stand-in that records the BLAS thread count each time it is called."""
+
+    def __init__(self, model):
+        self.model, self.seen = model, []
+
+    def __call__(self, x):
+        self.seen.append(blas_threads())
+        return self.model(x)
+
+
+def fitted_classifier():
+    from chainrule.sklearn import MLPClassifier
+
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
+    estimator.model_ = Recording(estimator.model_)
+    return estimator, X
+
+
+def test_small_predictions_run_on_one_thread_and_the_count_comes_back(monkeypatch):
+    # 40 rows through 3x4 and 4x1 weights (two classes: one output unit):
+    # 40 * (12 + 4) = 640 multiply-adds.
+    estimator, X = fitted_classifier()
+    with threadpool_limits(3, user_api="blas"):
+        estimator.predict(X)
+        estimator.predict_proba(X)
+        assert estimator.score(X, estimator.predict(X)) == 1.0
+        assert estimator.model_.seen == [1, 1, 1, 1]
+        assert blas_threads() == 3
+        monkeypatch.setattr(_threads, "SMALL_PREDICTION", 640)  # now a large prediction
+        estimator.predict(X)
+        assert estimator.model_.seen[-1] == 3
+        monkeypatch.setattr(_threads, "SMALL_PREDICTION", 641)
+        estimator.predict(X)
+        assert estimator.model_.seen[-1] == 1 and blas_threads() == 3
+
+
+def test_predictions_follow_the_setting(monkeypatch):
+    estimator, X = fitted_classifier()
+    monkeypatch.setattr(_threads, "SMALL_PREDICTION", 0)  # every prediction is large
+    with threadpool_limits(3, user_api="blas"):
+        monkeypatch.setenv(ENV_VAR, "2")
+        estimator.predict(X)
+        assert estimator.model_.seen == [2] and blas_threads() == 3
+        monkeypatch.setenv(ENV_VAR, "two")
+        with pytest.raises(ValueError, match=f"^{ENV_VAR}='two' is not a number of threads"):
+            estimator.predict(X)
+        assert blas_threads() == 3
 
 
 # -- the process around chainrule ----------------------------------------------------------

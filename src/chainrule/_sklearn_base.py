@@ -20,6 +20,7 @@ from chainrule._sklearn_support import (
     check_params,
     generator,
 )
+from chainrule._threads import batch_work, prediction_threads
 from chainrule.autograd import no_grad
 from chainrule.nn import Linear, Sequential
 from chainrule.nn.module import Module
@@ -267,7 +268,8 @@ class BaseMLP(BaseEstimator):
         check_input(X, "X")
         X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
         dtype = self.coefs_[0].dtype
-        with no_grad():
+        work = batch_work((W.shape for W in self.coefs_), len(X))
+        with no_grad(), prediction_threads(work):
             return np.asarray(self.model_(np.asarray(X, dtype=dtype)).data)
 
     def __sklearn_tags__(self) -> Any:

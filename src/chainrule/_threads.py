@@ -17,6 +17,11 @@ So while :func:`chainrule.fit` trains, :func:`training_threads` chooses:
   tried while they wait much of the time: the machine is busy, and the threads would
   collapse.
 
+The scikit-learn estimators' predictions go through :func:`prediction_threads`: one thread
+for a small one, whose many threads would spin for 0.1 s after a fraction of a millisecond
+of work (a grid search's scoring, a notebook's ``predict``), ``CHAINRULE_NUM_THREADS``'s
+number when it is set.
+
 The process's thread counts are put back when training ends, also on an error; importing
 chainrule changes nothing. threadpoolctl (the ``speed`` extra; scikit-learn installs it
 too) sets the counts; it is imported on the first fit, and without it training runs on the
@@ -35,7 +40,16 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["ENV_VAR", "SMALL_WORK", "Pacer", "StallMeter", "configured", "training_threads"]
+__all__ = [
+    "ENV_VAR",
+    "SMALL_PREDICTION",
+    "SMALL_WORK",
+    "Pacer",
+    "StallMeter",
+    "configured",
+    "prediction_threads",
+    "training_threads",
+]
 
 ENV_VAR = "CHAINRULE_NUM_THREADS"
 
@@ -43,6 +57,12 @@ ENV_VAR = "CHAINRULE_NUM_THREADS"
 #: over the weight matrices) below which training uses one thread without timing: about
 #: 0.1 ms of work on one core, where waking a second thread costs as much as it saves.
 SMALL_WORK = 1 << 22
+
+#: Multiply-adds of a prediction's products (rows x fan-in x fan-out, summed over the
+#: weight matrices) below which the scikit-learn estimators predict on one BLAS thread:
+#: about 0.4 ms of work on one core. Many threads would save a fraction of that and then
+#: spin for about 0.1 s, keeping a core busy for nothing.
+SMALL_PREDICTION = 1 << 23
 
 
 def configured() -> int | None:
@@ -62,7 +82,8 @@ def configured() -> int | None:
         return int(word)
     raise ValueError(
         f"{ENV_VAR}={text!r} is not a number of threads: set it to a whole number from 1 up "
-        "(the BLAS threads training runs on), or to 'auto' or nothing to let chainrule choose"
+        "(the BLAS threads chainrule trains and predicts on), or to 'auto' or nothing to let "
+        "chainrule choose"
     )
 
 
@@ -483,5 +504,32 @@ def training_threads(work: int) -> Iterator[Callable[[], None]]:
             yield no_pace  # e.g. a joblib worker, or within threadpool_limits(1)
         else:
             yield blas.pacer_for(work, many)
+    finally:
+        blas.leave()
+
+
+@contextmanager
+def prediction_threads(work: int) -> Iterator[None]:
+    """The BLAS threads of one prediction of ``work`` multiply-adds (:func:`batch_work`):
+    ``CHAINRULE_NUM_THREADS``'s number when it is set; else one thread for a small
+    prediction (:data:`SMALL_PREDICTION`), whose many threads would save a fraction of a
+    millisecond and then spin for about 0.1 s, and the process's own threads for a larger
+    one, or without threadpoolctl. The counts are put back afterwards, as after a fit; a fit
+    running meanwhile in another thread keeps choosing its own.
+
+    Raises
+    ------
+    ValueError
+        If ``CHAINRULE_NUM_THREADS`` holds no valid value.
+    """
+    fixed = configured()
+    blas = _libraries() if fixed is not None or work < SMALL_PREDICTION else None
+    if blas is None:
+        yield
+        return
+    blas.enter()
+    try:
+        blas.set(1 if fixed is None else fixed)
+        yield
     finally:
         blas.leave()
