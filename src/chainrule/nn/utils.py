@@ -31,16 +31,32 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "get_total_norm"]
 _EPS = 1e-6  # added to the norm before dividing, as PyTorch does
 
 
+def _listed(value: Any, single: type | tuple[type, ...], caller: str, what: str) -> list[Any]:
+    """``value`` as a list: one item if it is of a ``single`` type, else its items; a
+    TypeError saying it must be ``what`` when it is neither."""
+    if isinstance(value, single):
+        return [value]
+    try:
+        return list(value)
+    except TypeError:
+        raise TypeError(f"{caller}: {what}, got {shown(value)}") from None
+
+
+def _as_tensor(total: float, arrays: list[np.ndarray]) -> Tensor:
+    """A norm of ``arrays`` as a 0-d tensor of their dtype (float32 when there are none)."""
+    return Tensor(np.asarray(total, dtype=_dtype(arrays)))
+
+
+def _dtype(arrays: list[np.ndarray]) -> np.dtype[Any]:
+    return np.result_type(*arrays) if arrays else np.dtype(np.float32)
+
+
 def gradients(parameters: Tensor | Iterable[Tensor], caller: str) -> list[np.ndarray]:
     """The gradients of ``parameters`` (a tensor or an iterable of them) that exist."""
-    items = [parameters] if isinstance(parameters, Tensor) else parameters
-    try:
-        items = list(items)
-    except TypeError:
-        raise TypeError(
-            f"{caller}: parameters must be a Parameter or an iterable of them "
-            f"(model.parameters()), got {shown(parameters)}"
-        ) from None
+    items = _listed(
+        parameters, Tensor, caller,
+        "parameters must be a Parameter or an iterable of them (model.parameters())",
+    )  # fmt: skip
     grads = []
     for item in items:
         if not isinstance(item, Tensor):
@@ -127,7 +143,7 @@ def _total(grads: list[np.ndarray], p: float) -> float:
     else:
         total = biggest * _root(math.fsum((n / biggest) ** p for n in norms), p)
     with np.errstate(over="ignore"):  # beyond float32: inf, as PyTorch's float32 norm
-        return float(np.asarray(total, dtype=np.result_type(*grads)))
+        return float(np.asarray(total, dtype=_dtype(grads)))
 
 
 def norm_clipping(caller: str, max_norm: Any, norm_type: Any) -> tuple[float, float]:
@@ -181,14 +197,10 @@ def get_total_norm(
     """
     caller = "get_total_norm"
     p = _order(caller, norm_type)
-    single = isinstance(tensors, (Tensor, np.ndarray))
-    try:
-        items = [tensors] if single else list(tensors)
-    except TypeError:
-        raise TypeError(
-            f"{caller}: tensors must be an array, a Tensor or an iterable of them, "
-            f"got {shown(tensors)}"
-        ) from None
+    items = _listed(
+        tensors, (Tensor, np.ndarray), caller,
+        "tensors must be an array, a Tensor or an iterable of them",
+    )  # fmt: skip
     arrays = []
     for item in items:
         array = item.data if isinstance(item, Tensor) else item
@@ -201,8 +213,7 @@ def get_total_norm(
     total = _total(arrays, p)
     if error_if_nonfinite and not math.isfinite(total):
         raise _nonfinite(caller, total, "tensors", clipping=False)
-    dtype = np.result_type(*arrays) if arrays else np.dtype(np.float32)
-    return Tensor(np.asarray(total, dtype=dtype))
+    return _as_tensor(total, arrays)
 
 
 def clip_grad_norm_(
@@ -247,8 +258,7 @@ def clip_grad_norm_(
     limit, p = norm_clipping(caller, max_norm, norm_type)
     grads = gradients(parameters, caller)
     total, _ = clip_norm(grads, limit, p, error_if_nonfinite, caller)
-    dtype = np.result_type(*grads) if grads else np.dtype(np.float32)
-    return Tensor(np.asarray(total, dtype=dtype))
+    return _as_tensor(total, grads)
 
 
 def clip_norm(

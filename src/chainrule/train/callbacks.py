@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from chainrule.nn.utils import clip_norm, norm_clipping
+from chainrule.optim._flat import trainable
 from chainrule.train.history import History, higher_is_better
 
 if TYPE_CHECKING:
@@ -322,12 +323,8 @@ class ClipGradNorm(Callback):
     def on_backward_end(self, batch: int) -> None:
         # The optimizer's parameters, as it steps them: another parameter's gradient is
         # never reset by its zero_grad(), and would pile up in the norm.
-        grads = [
-            p.grad
-            for group in self.context.optimizer.param_groups
-            for p in group["params"]
-            if p.grad is not None and p.requires_grad
-        ]
+        groups = self.context.optimizer.param_groups
+        grads: Any = [p.grad for group in groups for p in trainable(group)]  # none is None
         self.last_norm, scaled = clip_norm(grads, self.max_norm, self.norm_type, False, "")
         self.clipped += int(scaled)
 
