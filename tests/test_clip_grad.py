@@ -224,6 +224,7 @@ def test_clip_grad_value():
         (lambda p: clip_grad_norm_(p, 1.0, norm_type="two"), ValueError, "got 'two'"),
         (lambda p: clip_grad_norm_(p, np.float64(-1)), ValueError, "got -1.0$"),
         (lambda p: clip_grad_norm_(5, 1.0), TypeError, "iterable of them"),
+        (lambda p: clip_grad_norm_("weights", 1.0), TypeError, "iterable of them .*'weights'"),
         (lambda p: clip_grad_norm_([np.ones(2)], 1.0), TypeError, "Parameters or Tensors"),
         (lambda p: clip_grad_value_(p, -0.5), ValueError, "clip_value must be >= 0"),
         (lambda p: get_total_norm(p[0].grad, norm_type=-1), ValueError, "get_total_norm: norm"),

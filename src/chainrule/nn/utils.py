@@ -37,6 +37,8 @@ def _listed(value: Any, single: type | tuple[type, ...], caller: str, what: str)
     if isinstance(value, single):
         return [value]
     try:
+        if isinstance(value, (str, bytes)):  # iterable, but of characters
+            raise TypeError
         return list(value)
     except TypeError:
         raise TypeError(f"{caller}: {what}, got {shown(value)}") from None
