@@ -15,6 +15,7 @@ from chainrule._show import shown
 from chainrule._sklearn_support import (
     ACTIVATIONS,
     PenalizedLoss,
+    ScikitAdam,
     StoppingRule,
     check_input,
     check_params,
@@ -24,7 +25,7 @@ from chainrule._threads import batch_work, prediction_threads
 from chainrule.autograd import no_grad
 from chainrule.nn import Linear, Sequential
 from chainrule.nn.module import Module
-from chainrule.optim import SGD, Adam
+from chainrule.optim import SGD
 from chainrule.optim.optimizer import Optimizer
 from chainrule.train.fit import fit as train
 
@@ -230,7 +231,7 @@ class BaseMLP(BaseEstimator):
     def _new_optimizer(self, model: Module) -> Optimizer:
         lr = float(self.learning_rate_init)
         if self.solver == "adam":
-            return Adam(
+            return ScikitAdam(
                 model.parameters(), lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon
             )
         nesterov = bool(self.nesterovs_momentum) and self.momentum > 0

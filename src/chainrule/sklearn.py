@@ -80,7 +80,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         when its accuracy stops improving; the best epoch's weights are kept.
     validation_fraction : float, default 0.1
     beta_1, beta_2, epsilon : float
-        Adam's parameters.
+        Adam's parameters. The step is scikit-learn's, ``epsilon`` added to ``sqrt(v)``
+        before the bias correction (``chainrule.optim.Adam``, PyTorch's, adds it after).
     n_iter_no_change : int, default 10
 
     Attributes

@@ -75,6 +75,23 @@ class Adam(Optimizer):
                 self._step_each(params, group)
                 stepped_one_by_one(self._plans, index)
 
+    # The arithmetic of a step: PyTorch's. A subclass that orders it another way (the
+    # scikit-learn estimators take scikit-learn's) replaces both; the rest is shared.
+    @staticmethod
+    def _coefficients(group: dict[str, Any], step: int) -> tuple[float, ...]:
+        return adam_coefficients(group, step)
+
+    @staticmethod
+    def _update(
+        grad: np.ndarray,
+        exp_avg: np.ndarray,
+        exp_avg_sq: np.ndarray,
+        coefficients: Sequence[Any],
+        out: np.ndarray,
+        scratch: np.ndarray,
+    ) -> np.ndarray:
+        return adam_update(grad, exp_avg, exp_avg_sq, coefficients, out, scratch)
+
     def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
         # The bias corrections need one step count for the whole buffer: parameters
         # that joined later (frozen for a while, say) go on stepping one by one.
@@ -84,9 +101,9 @@ class Adam(Optimizer):
         decay = group["weight_decay"]
         if decay:
             plan.add_weight_decay(plan.constants(decay)[0])
-        coefficients = plan.constants(*adam_coefficients(group, plan.count_step()))
+        coefficients = plan.constants(*self._coefficients(group, plan.count_step()))
         exp_avg, exp_avg_sq = plan.buffers["exp_avg"], plan.buffers["exp_avg_sq"]
-        adam_update(grad, exp_avg, exp_avg_sq, coefficients, out=plan.work, scratch=plan.spare)
+        self._update(grad, exp_avg, exp_avg_sq, coefficients, out=plan.work, scratch=plan.spare)
         plan.add_work_to_params()
         if plan.pending:
             plan.stepped()
@@ -103,11 +120,11 @@ class Adam(Optimizer):
                 state["exp_avg_sq"] = np.zeros_like(p.data)
             state["step"] += 1
             exp_avg = state["exp_avg"]
-            update = adam_update(
+            update = self._update(
                 grad,  # type: ignore[arg-type]
                 exp_avg,
                 state["exp_avg_sq"],
-                adam_coefficients(group, int(state["step"])),
+                self._coefficients(group, int(state["step"])),
                 out=np.empty_like(exp_avg),
                 scratch=np.empty_like(exp_avg),
             )
