@@ -98,13 +98,19 @@ class PenalizedLoss:
         """Add the last value's penalty gradient to the weights' gradients, in place."""
         if self.alpha == 0:
             return
-        scale = self.scale
+        # The scale as a 0-d array of the weights' dtype: the products NumPy forms with the
+        # Python float, without converting it for each weight (see ops.constants).
+        factors: dict[np.dtype[Any], np.ndarray] = {}
         for weight in self.weights:
+            data = weight.data
+            factor = factors.get(data.dtype)
+            if factor is None:
+                factor = factors[data.dtype] = np.array(self.scale, data.dtype)
             grad = weight.grad
             if grad is None:
-                weight.grad = scale * weight.data
+                weight.grad = factor * data
             else:
-                grad += scale * weight.data
+                grad += factor * data
 
 
 class ScikitAdam(Adam):
