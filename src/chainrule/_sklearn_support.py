@@ -120,8 +120,10 @@ class ScikitAdam(Adam):
     the step folds the bias corrections into the learning rate and adds ``eps`` to
     ``sqrt(v)`` itself, ``W += -lr_t m / (sqrt(v) + eps)`` with
     ``lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)``, where :class:`~chainrule.optim.Adam`
-    (PyTorch's) adds ``eps`` to the corrected ``sqrt(v) / sqrt(1 - b2^t)``. The two differ
-    only while ``sqrt(v)`` is near ``eps``. The operations are scikit-learn's
+    (PyTorch's) adds ``eps`` to the corrected ``sqrt(v) / sqrt(1 - b2^t)``: scikit-learn's
+    ``eps`` acts as ``eps / sqrt(1 - b2^t)``, 32 times larger at the first step with the
+    default ``b2``, so the two differ while gradients are small (up to about a hundred times
+    ``eps`` in the first steps). The operations are scikit-learn's
     (``sklearn.neural_network._stochastic_optimizers.AdamOptimizer``), in its order, so in
     float64 a step from the same gradients gives its numbers bit for bit; and they are
     one pass and one division fewer than PyTorch's.

@@ -79,9 +79,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Hold out ``validation_fraction`` of the training data (stratified) and stop
         when its accuracy stops improving; the best epoch's weights are kept.
     validation_fraction : float, default 0.1
-    beta_1, beta_2, epsilon : float
-        Adam's parameters. The step is scikit-learn's, ``epsilon`` added to ``sqrt(v)``
-        before the bias correction (``chainrule.optim.Adam``, PyTorch's, adds it after).
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Adam's parameters. Each step is scikit-learn's,
+        ``lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)`` (``m``,
+        ``v``: running means of the gradient and of its square), where
+        ``chainrule.optim.Adam`` (PyTorch's) adds ``epsilon`` to the corrected
+        ``sqrt(v) / sqrt(1 - beta_2**t)``.
     n_iter_no_change : int, default 10
 
     Attributes
