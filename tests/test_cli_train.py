@@ -176,7 +176,8 @@ def test_train_resumes_from_its_checkpoint(workdir, capsys):
         (["--layers", "8"], "other --layers or --activation"),
         (["--optimizer", "sgd"], "another --optimizer"),
         (["--batch-size", "16"], "batch_size: 32 then, 16 now"),
-        (["--keep", "last"], "other --keep or --early-stopping options"),
+        (["--keep", "last"], "other --keep, --early-stopping or --clip-grad-norm options"),
+        (["--clip-grad-norm", "1"], "other --keep, --early-stopping or --clip-grad-norm options"),
     ],
 )
 def test_resuming_a_checkpoint_of_another_run_is_said_in_the_commands_words(

@@ -238,6 +238,37 @@ def test_early_stopping_and_weight_decay(diabetes, capsys):
     assert norms[1] < 0.8 * norms[0]
 
 
+def test_clip_grad_norm_says_how_often_it_clipped(diabetes, capsys):
+    """A bound no gradient reaches changes nothing: the model is the one trained without
+    the option, bit for bit. A bound below every gradient's norm clips every batch, which
+    the line points out; one in between clips some batches and changes the weights."""
+    common = ["train", str(diabetes / "train.csv"), "--target", "progression", "--quiet"]
+    common += ["--epochs", "10", "--batch-size", "32"]
+    models = {}
+    lines = {}
+    for bound in (None, "1e9", "1e-3", "3"):
+        path = diabetes / f"clip{bound}.safetensors"
+        option = [] if bound is None else ["--clip-grad-norm", bound]
+        out = _run(capsys, [*common, *option, "--out", str(path)])
+        models[bound] = cr.load(path).state_dict()
+        found = [line for line in out.splitlines() if line.startswith("clipped")]
+        assert len(found) == (bound is not None)
+        lines[bound] = found[0] if found else ""
+        rows = int(re.search(r"^training \((\d+) rows\)", out, re.M)[1])
+    batches = 10 * -(-rows // 32)  # 10 epochs of the training rows in batches of 32
+    assert lines["1e9"] == (
+        f"clipped the gradients of 0 of {batches} batches to norm 1e+09 (--clip-grad-norm)"
+    )
+    assert lines["1e-3"].startswith(f"clipped the gradients of {batches} of {batches} batches")
+    assert "every batch was clipped, so MAX sets the step size" in lines["1e-3"]
+    clipped = int(re.match(r"clipped the gradients of (\d+) of", lines["3"])[1])
+    assert 0 < clipped < batches and "every batch" not in lines["3"]
+    for name, value in models[None].items():
+        np.testing.assert_array_equal(models["1e9"][name], value)
+    for bound in ("1e-3", "3"):
+        assert not np.array_equal(models[bound]["0.weight"], models[None]["0.weight"])
+
+
 @pytest.mark.parametrize(
     "options, words",
     [
@@ -248,6 +279,9 @@ def test_early_stopping_and_weight_decay(diabetes, capsys):
         (["--weight-decay", "nan"], "expected a number >= 0"),
         (["--weight-decay", "inf"], "expected a number >= 0"),
         (["--keep", "first"], "invalid choice"),
+        (["--clip-grad-norm", "0"], "expected a positive float"),
+        (["--clip-grad-norm", "inf"], "expected a positive float"),
+        (["--clip-grad-norm", "many"], "expected a positive float"),
     ],
 )
 def test_bad_training_options_fail_in_one_line_before_any_work(tmp_path, capsys, options, words):

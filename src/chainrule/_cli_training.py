@@ -7,6 +7,7 @@ can fail runs before anything is written, and the model file is written atomical
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from typing import Any
 
@@ -16,6 +17,7 @@ from chainrule import _cli_scores, _threads
 from chainrule._cli_args import activation_choices
 from chainrule._cli_bounds import check_network_memory, check_target_magnitude
 from chainrule.train import metrics
+from chainrule.train.callbacks import ClipGradNorm
 
 __all__ = ["MAX_CLASSES", "train"]
 
@@ -85,6 +87,7 @@ def train(args: argparse.Namespace) -> int:
     sizes = [data.n_features, *args.layers, len(classes) if classes else 1]
     adam = args.optimizer == "adam"
     keeper = _keeper(args, validation is not None)
+    clipper = None if args.clip_grad_norm is None else ClipGradNorm(args.clip_grad_norm)
     keeps_best = keeper is not None and keeper.restore_best_weights
     check_network_memory(
         sizes,
@@ -123,7 +126,7 @@ def train(args: argparse.Namespace) -> int:
         if validation is None
         else (scaler.transform(validation[0]), targets(validation[1])),
         metrics=["accuracy"] if classification else _unit_metrics(target_scaler),
-        callbacks=[] if keeper is None else [keeper],
+        callbacks=[c for c in (keeper, clipper) if c is not None],
         verbose=0 if args.quiet else 1,
         rng=args.seed,
         checkpoint_dir=args.checkpoint_dir,
@@ -142,6 +145,9 @@ def train(args: argparse.Namespace) -> int:
     verb = "replaced" if replacing else "saved"
     print(f"{verb} {args.out} ({' -> '.join(map(str, sizes))})")
     print(_kept_line(kept, history, keeper, args.epochs))
+    if clipper is not None:
+        batches = len(history) * math.ceil(len(X_train) / args.batch_size)
+        print(_clipped_line(clipper.clipped, batches, args.clip_grad_norm))
     parts = [("training", (X_train, y_train))]
     if validation is not None:
         parts.append(("validation", validation))
@@ -177,6 +183,17 @@ def _kept_line(kept: int, history: Any, keeper: Any, epochs: int) -> str:
             "(--keep last keeps the final epoch)"
         )
     return f"kept the weights of the last epoch, {kept} of {epochs}{why}"
+
+
+def _clipped_line(clipped: int, batches: int, max_norm: float) -> str:
+    line = (
+        f"clipped the gradients of {clipped:,} of {batches:,} batches to norm "
+        f"{max_norm:g} (--clip-grad-norm)"
+    )
+    if batches and clipped == batches:
+        # Then every step is lr * MAX long along the gradient: MAX, not --lr, sets its size.
+        line += "; every batch was clipped, so MAX sets the step size more than --lr does"
+    return line
 
 
 def _unit_metrics(target_scaler: Any) -> list[Any]:
@@ -229,7 +246,8 @@ def _fit(*args: Any, **kwargs: Any) -> Any:
 _DIFFERENCES = {
     "architecture": "other --layers or --activation, or a table with other columns",
     "optimizer": "another --optimizer",
-    "callbacks": "other --keep or --early-stopping options, or another --validation-split",
+    "callbacks": "other --keep, --early-stopping or --clip-grad-norm options, or another "
+    "--validation-split",
 }
 
 

@@ -115,6 +115,14 @@ def add_train_commands(commands: Any) -> None:
         help=f"L2 penalty added to each weight's gradient (default {WEIGHT_DECAY}; 0 for none)",
     )
     train.add_argument(
+        "--clip-grad-norm",
+        type=_positive(float),
+        default=None,
+        metavar="MAX",
+        help="scale each batch's gradients down to a total L2 norm of MAX when theirs is "
+        "larger (default: off)",
+    )
+    train.add_argument(
         "--seed",
         type=int,
         default=0,
