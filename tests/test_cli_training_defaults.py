@@ -241,7 +241,8 @@ def test_early_stopping_and_weight_decay(diabetes, capsys):
 def test_clip_grad_norm_says_how_often_it_clipped(diabetes, capsys):
     """A bound no gradient reaches changes nothing: the model is the one trained without
     the option, bit for bit. A bound below every gradient's norm clips every batch, which
-    the line points out; one in between clips some batches and changes the weights."""
+    the line points out with the last norm; one in between clips some batches and changes
+    the weights."""
     common = ["train", str(diabetes / "train.csv"), "--target", "progression", "--quiet"]
     common += ["--epochs", "10", "--batch-size", "32"]
     models = {}
@@ -260,13 +261,26 @@ def test_clip_grad_norm_says_how_often_it_clipped(diabetes, capsys):
         f"clipped the gradients of 0 of {batches} batches to norm 1e+09 (--clip-grad-norm)"
     )
     assert lines["1e-3"].startswith(f"clipped the gradients of {batches} of {batches} batches")
-    assert "every batch was clipped, so MAX sets the step size" in lines["1e-3"]
+    assert "every batch was clipped (the last one's norm was " in lines["1e-3"]
+    assert "a MAX above the usual norm clips only those" in lines["1e-3"]
     clipped = int(re.match(r"clipped the gradients of (\d+) of", lines["3"])[1])
     assert 0 < clipped < batches and "every batch" not in lines["3"]
     for name, value in models[None].items():
         np.testing.assert_array_equal(models["1e9"][name], value)
     for bound in ("1e-3", "3"):
         assert not np.array_equal(models[bound]["0.weight"], models[None]["0.weight"])
+
+
+def test_clip_grad_norm_after_resuming_a_finished_run(diabetes, capsys):
+    """Resuming a run that has no epoch left trains no batch, so no norm is measured: the
+    line still counts the checkpoint's clipped batches."""
+    argv = ["train", str(diabetes / "train.csv"), "--target", "progression", "--quiet"]
+    argv += ["--epochs", "2", "--clip-grad-norm", "1e-3", "--keep", "last"]
+    argv += ["--checkpoint-dir", str(diabetes / "clip-checkpoint")]
+    first = _line(_run(capsys, [*argv, "--out", str(diabetes / "c1.safetensors")]), "clipped")
+    again = _run(capsys, [*argv, "--resume", "--out", str(diabetes / "c2.safetensors")])
+    assert "the last one's norm" in first
+    assert _line(again, "clipped") == re.sub(r" \(the last one's norm was [^)]*\)", "", first)
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,7 @@ def train(args: argparse.Namespace) -> int:
     print(_kept_line(kept, history, keeper, args.epochs))
     if clipper is not None:
         batches = len(history) * math.ceil(len(X_train) / args.batch_size)
-        print(_clipped_line(clipper.clipped, batches, args.clip_grad_norm))
+        print(_clipped_line(clipper, batches))
     parts = [("training", (X_train, y_train))]
     if validation is not None:
         parts.append(("validation", validation))
@@ -185,14 +185,20 @@ def _kept_line(kept: int, history: Any, keeper: Any, epochs: int) -> str:
     return f"kept the weights of the last epoch, {kept} of {epochs}{why}"
 
 
-def _clipped_line(clipped: int, batches: int, max_norm: float) -> str:
+def _clipped_line(clipper: Any, batches: int) -> str:
     line = (
-        f"clipped the gradients of {clipped:,} of {batches:,} batches to norm "
-        f"{max_norm:g} (--clip-grad-norm)"
+        f"clipped the gradients of {clipper.clipped:,} of {batches:,} batches to norm "
+        f"{clipper.max_norm:g} (--clip-grad-norm)"
     )
-    if batches and clipped == batches:
-        # Then every step is lr * MAX long along the gradient: MAX, not --lr, sets its size.
-        line += "; every batch was clipped, so MAX sets the step size more than --lr does"
+    if batches and clipper.clipped == batches:
+        # Clipping meant as a guard against rare spikes has become part of every step.
+        # A resumed run that had no epoch left to train measured no norm this time.
+        last = clipper.last_norm
+        seen = "" if last is None else f" (the last one's norm was {last:.3g})"
+        line += (
+            f"; every batch was clipped{seen}, so it shaped every step, not only the rare "
+            "large ones: a MAX above the usual norm clips only those"
+        )
     return line
 
 
