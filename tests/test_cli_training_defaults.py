@@ -258,7 +258,7 @@ def test_clip_grad_norm_says_how_often_it_clipped(diabetes, capsys):
         rows = int(re.search(r"^training \((\d+) rows\)", out, re.M)[1])
     batches = 10 * -(-rows // 32)  # 10 epochs of the training rows in batches of 32
     assert lines["1e9"] == (
-        f"clipped the gradients of 0 of {batches} batches to norm 1e+09 (--clip-grad-norm)"
+        f"clipped the gradients of 0 of {batches} batches to norm 1000000000 (--clip-grad-norm)"
     )
     assert lines["1e-3"].startswith(f"clipped the gradients of {batches} of {batches} batches")
     assert "every batch was clipped (the last one's norm was " in lines["1e-3"]
@@ -281,6 +281,12 @@ def test_clip_grad_norm_after_resuming_a_finished_run(diabetes, capsys):
     again = _run(capsys, [*argv, "--resume", "--out", str(diabetes / "c2.safetensors")])
     assert "the last one's norm" in first
     assert _line(again, "clipped") == re.sub(r" \(the last one's norm was [^)]*\)", "", first)
+    # Another bound could not continue the same run.
+    other = [*argv, "--clip-grad-norm", "0.01", "--resume"]  # the last value counts
+    assert main([*other, "--out", str(diabetes / "c3.safetensors")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other --keep, --early-stopping or --clip-grad-norm" in err[0]
+    assert not (diabetes / "c3.safetensors").exists()
 
 
 @pytest.mark.parametrize(

@@ -322,6 +322,42 @@ def test_a_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
     assert resumed_clip.clipped == clip.clipped > 0
 
 
+@pytest.mark.parametrize(
+    ("then", "now"),
+    [((0.2, 2.0), (0.3, 2.0)), ((0.2, 2.0), (0.2, 1.0)), ((0.2, "inf"), (0.2, 2.0))],
+)
+def test_resuming_with_other_clipping_is_refused_before_anything_is_loaded(tmp_path, then, now):
+    """Another max_norm or norm_type could not end as the uninterrupted run: refused,
+    naming both, with the model and optimizer left as they were."""
+    from chainrule.train.checkpoint import CheckpointMismatchError
+
+    _run([ClipGradNorm(*then)], epochs=1, checkpoint_dir=tmp_path)
+    model = _model()
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(CheckpointMismatchError, match="ClipGradNorm") as caught:
+        _run([ClipGradNorm(*now)], model=model, epochs=2, checkpoint_dir=tmp_path, resume=True)
+    assert caught.value.kind == "callbacks"
+    assert f"max_norm={then[0]!r}" in caught.value.detail
+    assert f"max_norm={now[0]!r}" in caught.value.detail
+    for param, old in zip(model.parameters(), before):
+        assert np.array_equal(param.data, old)
+
+
+def test_a_checkpoint_without_settings_still_resumes(tmp_path):
+    """Checkpoints written before callbacks kept their settings resume as before."""
+    from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
+
+    _run([ClipGradNorm(0.2)], epochs=2, checkpoint_dir=tmp_path)
+    checkpoint = load_checkpoint(tmp_path)
+    for entry in checkpoint.callbacks:
+        del entry["settings"]
+    save_checkpoint(tmp_path, checkpoint)
+    whole, _ = _run([ClipGradNorm(0.2)], epochs=3)
+    resumed, _ = _run([ClipGradNorm(0.2)], epochs=3, checkpoint_dir=tmp_path, resume=True)
+    for a, b in zip(whole.parameters(), resumed.parameters()):
+        assert np.array_equal(a.data, b.data)
+
+
 class _Poison(cr.train.Callback):
     """Puts an infinity into the first gradient in the second epoch's first batch."""
 

@@ -186,9 +186,11 @@ def _kept_line(kept: int, history: Any, keeper: Any, epochs: int) -> str:
 
 
 def _clipped_line(clipper: Any, batches: int) -> str:
+    bound = repr(clipper.max_norm)  # as given, not rounded: 1.0000001 stays itself
+    bound = bound[:-2] if bound.endswith(".0") else bound
     line = (
         f"clipped the gradients of {clipper.clipped:,} of {batches:,} batches to norm "
-        f"{clipper.max_norm:g} (--clip-grad-norm)"
+        f"{bound} (--clip-grad-norm)"
     )
     if batches and clipper.clipped == batches:
         # Clipping meant as a guard against rare spikes has become part of every step.

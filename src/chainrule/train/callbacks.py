@@ -104,6 +104,12 @@ class Callback:
         """State that checkpoints must keep: JSON values and NumPy arrays."""
         return {}
 
+    def settings(self) -> dict[str, Any]:
+        """The settings that decide what this callback does to the training, as JSON
+        values. A checkpoint keeps them beside the state, and resuming with other
+        settings is refused: the resumed run could not be the uninterrupted one."""
+        return {}
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state_dict` returned."""
 
@@ -330,6 +336,11 @@ class ClipGradNorm(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"clipped": self.clipped}
+
+    def settings(self) -> dict[str, Any]:
+        # norm_type is a float; infinity is kept as "inf", which JSON has no number for.
+        norm_type = "inf" if math.isinf(self.norm_type) else self.norm_type
+        return {"max_norm": self.max_norm, "norm_type": norm_type}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.clipped = int(state["clipped"])

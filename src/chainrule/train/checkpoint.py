@@ -48,7 +48,9 @@ class Checkpoint:
     optimizer_state: dict[str, Any]
     rng_state: dict[str, Any]
     history: History
-    callbacks: list[dict[str, Any]]  # {"type": class name, "state": state_dict()} each
+    # {"type": class name, "state": state_dict(), "settings": settings()} each (checkpoints
+    # written before settings() existed hold none)
+    callbacks: list[dict[str, Any]]
     fingerprint: dict[str, Any]
 
 
@@ -164,7 +166,11 @@ def save_run(
             rng_state=dict(rng.bit_generator.state),
             history=context.history,
             callbacks=[
-                {"type": type(callback).__name__, "state": callback.state_dict()}
+                {
+                    "type": type(callback).__name__,
+                    "state": callback.state_dict(),
+                    "settings": callback.settings(),
+                }
                 for callback in callbacks
             ],
             fingerprint=fingerprint,
@@ -204,7 +210,8 @@ class CheckpointMismatchError(ValueError):
         What differs, so that a caller such as the command line can say it in its
         own words (its options rather than the library's arguments).
     detail : str
-        For ``"settings"``: each changed setting, then and now.
+        For ``"settings"``: each changed setting, then and now; for ``"callbacks"`` whose
+        settings changed (see :meth:`Callback.settings`), the callback's, then and now.
     """
 
     def __init__(
@@ -278,6 +285,17 @@ def resume_run(
             folder=folder,
             kind="callbacks",
         )
+    for callback, entry in zip(stateful, saved, strict=True):
+        then, now = entry.get("settings"), callback.settings()
+        if then is not None and then != now:
+            name = type(callback).__name__
+            raise CheckpointMismatchError(
+                f"{where} was written with {name} {_settings(then)}, but this run has "
+                f"{name} {_settings(now)}; pass the same settings to resume, or {restart}",
+                folder=folder,
+                kind="callbacks",
+                detail=f"{name}: {_settings(then)} then, {_settings(now)} now",
+            )
     context.model.load_state_dict(checkpoint.model_state)
     context.optimizer.load_state_dict(checkpoint.optimizer_state)
     rng.bit_generator.state = checkpoint.rng_state
@@ -285,6 +303,10 @@ def resume_run(
         callback.load_state_dict(entry["state"])
     context.history = checkpoint.history
     return checkpoint.epoch
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in settings.items())
 
 
 def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any:
