@@ -343,19 +343,82 @@ def test_resuming_with_other_clipping_is_refused_before_anything_is_loaded(tmp_p
         assert np.array_equal(param.data, old)
 
 
-def test_a_checkpoint_without_settings_still_resumes(tmp_path):
-    """Checkpoints written before callbacks kept their settings resume as before."""
+@pytest.mark.parametrize("kept", ["none", "empty"])
+def test_a_checkpoint_without_settings_still_resumes(tmp_path, kept):
+    """Checkpoints written before callbacks kept their settings, or by a callback that
+    declared none then, resume as before."""
     from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 
     _run([ClipGradNorm(0.2)], epochs=2, checkpoint_dir=tmp_path)
     checkpoint = load_checkpoint(tmp_path)
     for entry in checkpoint.callbacks:
         del entry["settings"]
+        if kept == "empty":
+            entry["settings"] = {}
     save_checkpoint(tmp_path, checkpoint)
     whole, _ = _run([ClipGradNorm(0.2)], epochs=3)
     resumed, _ = _run([ClipGradNorm(0.2)], epochs=3, checkpoint_dir=tmp_path, resume=True)
     for a, b in zip(whole.parameters(), resumed.parameters()):
         assert np.array_equal(a.data, b.data)
+
+
+class _Declares(cr.train.Callback):
+    """No state; settings as JSON would not keep them (a tuple, a number as a key)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+
+    def settings(self):
+        return {"pair": (self.rate, 2), 3: "three"}
+
+
+def test_settings_compare_as_the_checkpoint_keeps_them_also_without_state(tmp_path):
+    from chainrule.train.checkpoint import CheckpointMismatchError
+
+    _run([_Declares(0.5), ClipGradNorm(0.2)], epochs=1, checkpoint_dir=tmp_path)
+    _run([_Declares(0.5), ClipGradNorm(0.2)], epochs=2, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointMismatchError, match="_Declares"):
+        _run([_Declares(0.9), ClipGradNorm(0.2)], epochs=3, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_a_malformed_callback_entry_is_an_incomplete_checkpoint(tmp_path):
+    from chainrule.io import ModelFileError
+    from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
+
+    _run([ClipGradNorm(0.2)], epochs=1, checkpoint_dir=tmp_path)
+    checkpoint = load_checkpoint(tmp_path)
+    for bad in (5, "x", [0.2]):
+        checkpoint.callbacks[0]["settings"] = bad
+        save_checkpoint(tmp_path, checkpoint)
+        with pytest.raises(ModelFileError, match="incomplete training checkpoint"):
+            load_checkpoint(tmp_path)
+
+
+def test_early_stopping_settings_must_match_to_resume_but_not_its_patience(tmp_path):
+    """What was monitored, in which direction and whether the best weights come back give
+    the saved best its meaning; a longer patience only lets the resumed run wait longer."""
+    from chainrule.train import EarlyStopping
+    from chainrule.train.checkpoint import CheckpointMismatchError
+
+    X, y = cr.data.load("moons", n_samples=120, rng=0)
+
+    def run(stopper, epochs, resume=False):
+        model = _model()
+        sgd = cr.optim.SGD(model.parameters(), lr=0.5)
+        cr.fit(model, X, y, loss="cross-entropy", optimizer=sgd,
+               epochs=epochs, batch_size=16, verbose=0, rng=0, validation_split=0.25,
+               callbacks=[stopper], checkpoint_dir=tmp_path, resume=resume)  # fmt: skip
+
+    run(EarlyStopping(patience=2, restore_best_weights=True), 2)
+    run(EarlyStopping(patience=50, restore_best_weights=True), 3, resume=True)
+    for changed in (
+        EarlyStopping(patience=50, restore_best_weights=False),
+        EarlyStopping(monitor="val_accuracy", patience=50, restore_best_weights=True),
+        EarlyStopping(patience=50, min_delta=0.1, restore_best_weights=True),
+    ):
+        with pytest.raises(CheckpointMismatchError, match="EarlyStopping") as caught:
+            run(changed, 4, resume=True)
+        assert caught.value.settings[0] == "EarlyStopping"
 
 
 class _Poison(cr.train.Callback):

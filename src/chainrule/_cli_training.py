@@ -185,12 +185,16 @@ def _kept_line(kept: int, history: Any, keeper: Any, epochs: int) -> str:
     return f"kept the weights of the last epoch, {kept} of {epochs}{why}"
 
 
+def _bound(max_norm: float) -> str:
+    """``--clip-grad-norm``'s value as given, not rounded: 1.0000001 stays itself."""
+    text = repr(float(max_norm))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _clipped_line(clipper: Any, batches: int) -> str:
-    bound = repr(clipper.max_norm)  # as given, not rounded: 1.0000001 stays itself
-    bound = bound[:-2] if bound.endswith(".0") else bound
     line = (
         f"clipped the gradients of {clipper.clipped:,} of {batches:,} batches to norm "
-        f"{bound} (--clip-grad-norm)"
+        f"{_bound(clipper.max_norm)} (--clip-grad-norm)"
     )
     if batches and clipper.clipped == batches:
         # Clipping meant as a guard against rare spikes has become part of every step.
@@ -262,6 +266,13 @@ _DIFFERENCES = {
 def _mismatch_message(err: Any) -> str:
     """The checkpoint mismatch said with this command's options, not fit's arguments."""
     difference = _DIFFERENCES.get(err.kind) or f"other data or options ({err.detail})"
+    if err.settings is not None:
+        name, then, now = err.settings
+        if name == "ClipGradNorm":
+            then_bound, now_bound = _bound(then["max_norm"]), _bound(now["max_norm"])
+            difference = f"--clip-grad-norm {then_bound} (now {now_bound})"
+        elif name == "EarlyStopping":
+            difference = "other --keep or --early-stopping options"
     return (
         f"the checkpoint in {err.folder!r} was written by a run with {difference}; resume "
         "with that run's options, or leave out --resume (or choose another "

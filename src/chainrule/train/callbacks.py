@@ -105,9 +105,10 @@ class Callback:
         return {}
 
     def settings(self) -> dict[str, Any]:
-        """The settings that decide what this callback does to the training, as JSON
-        values. A checkpoint keeps them beside the state, and resuming with other
-        settings is refused: the resumed run could not be the uninterrupted one."""
+        """The settings that decide what this callback does, as JSON values (none by
+        default). A checkpoint keeps them beside the state, and resuming with other
+        settings is refused: the saved state would not mean the same, and the resumed
+        run could not be the uninterrupted one."""
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -232,6 +233,17 @@ class EarlyStopping(Callback):
             "best_weights": self.best_weights,
         }
 
+    def settings(self) -> dict[str, Any]:
+        # Not the patience: a resumed run may wait longer (chainrule train's patience is
+        # its number of epochs when it only keeps the best epoch).
+        tracker = self._tracker
+        return {
+            "monitor": tracker.monitor,
+            "maximize": tracker.maximize,
+            "min_delta": tracker.min_delta,
+            "restore_best_weights": self.restore_best_weights,
+        }
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._tracker.best = state["best"]
         self.best_epoch = state["best_epoch"]
@@ -285,6 +297,14 @@ class ModelCheckpoint(Callback):
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self._tracker.best}
+
+    def settings(self) -> dict[str, Any]:
+        tracker = self._tracker
+        return {
+            "monitor": tracker.monitor,
+            "maximize": tracker.maximize,
+            "save_best_only": self.save_best_only,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self._tracker.best = state["best"]

@@ -10,6 +10,7 @@ bit-for-bit the weights an uninterrupted run ends with.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +49,8 @@ class Checkpoint:
     optimizer_state: dict[str, Any]
     rng_state: dict[str, Any]
     history: History
-    # {"type": class name, "state": state_dict(), "settings": settings()} each (checkpoints
-    # written before settings() existed hold none)
+    # {"type": class name, "state": state_dict()} each, and "settings": settings() for a
+    # callback that declares some (checkpoints written before settings() existed hold none)
     callbacks: list[dict[str, Any]]
     fingerprint: dict[str, Any]
 
@@ -116,7 +117,7 @@ def load_checkpoint(directory: str | os.PathLike[str]) -> Checkpoint | None:
             optimizer_state={"state": state, "param_groups": groups},
             rng_state=info["rng_state"],
             history=History.from_dict(info["history"]),
-            callbacks=[_join_arrays(s, arrays) for s in info["callbacks"]],
+            callbacks=[_callback_entry(entry, arrays) for entry in info["callbacks"]],
             fingerprint=info["fingerprint"],
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as err:
@@ -166,11 +167,8 @@ def save_run(
             rng_state=dict(rng.bit_generator.state),
             history=context.history,
             callbacks=[
-                {
-                    "type": type(callback).__name__,
-                    "state": callback.state_dict(),
-                    "settings": callback.settings(),
-                }
+                {"type": type(callback).__name__, "state": callback.state_dict()}
+                | ({"settings": settings} if (settings := callback.settings()) else {})
                 for callback in callbacks
             ],
             fingerprint=fingerprint,
@@ -212,15 +210,25 @@ class CheckpointMismatchError(ValueError):
     detail : str
         For ``"settings"``: each changed setting, then and now; for ``"callbacks"`` whose
         settings changed (see :meth:`Callback.settings`), the callback's, then and now.
+    settings : (str, dict, dict) or None
+        For ``"callbacks"`` whose settings changed: the callback's class name and its
+        settings then and now.
     """
 
     def __init__(
-        self, message: str, *, folder: str | os.PathLike[str], kind: str, detail: str = ""
+        self,
+        message: str,
+        *,
+        folder: str | os.PathLike[str],
+        kind: str,
+        detail: str = "",
+        settings: tuple[str, dict[str, Any], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.folder = os.fspath(folder)
         self.kind = kind
         self.detail = detail
+        self.settings = settings
 
 
 def resume_run(
@@ -285,17 +293,17 @@ def resume_run(
             folder=folder,
             kind="callbacks",
         )
-    for callback, entry in zip(stateful, saved, strict=True):
-        then, now = entry.get("settings"), callback.settings()
-        if then is not None and then != now:
-            name = type(callback).__name__
-            raise CheckpointMismatchError(
-                f"{where} was written with {name} {_settings(then)}, but this run has "
-                f"{name} {_settings(now)}; pass the same settings to resume, or {restart}",
-                folder=folder,
-                kind="callbacks",
-                detail=f"{name}: {_settings(then)} then, {_settings(now)} now",
-            )
+    changed_settings = _changed_settings(checkpoint.callbacks, callbacks)
+    if changed_settings is not None:
+        name, then, now = changed_settings
+        raise CheckpointMismatchError(
+            f"{where} was written with {name} {_settings(then)}, but this run has "
+            f"{name} {_settings(now)}; pass the same settings to resume, or {restart}",
+            folder=folder,
+            kind="callbacks",
+            detail=f"{name}: {_settings(then)} then, {_settings(now)} now",
+            settings=(name, then, now),
+        )
     context.model.load_state_dict(checkpoint.model_state)
     context.optimizer.load_state_dict(checkpoint.optimizer_state)
     rng.bit_generator.state = checkpoint.rng_state
@@ -303,6 +311,32 @@ def resume_run(
         callback.load_state_dict(entry["state"])
     context.history = checkpoint.history
     return checkpoint.epoch
+
+
+def _changed_settings(
+    saved: list[dict[str, Any]], callbacks: list[Callback]
+) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """The first callback whose declared settings differ from those its counterpart in
+    the checkpoint was saved with: (class name, then, now), or None. The k-th callback of a
+    class is the counterpart of the k-th saved entry of that class; entries saved without
+    settings (before settings() existed, or by a callback declaring none then) are not
+    compared, nor callbacks without a counterpart (those without state may differ)."""
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for entry in saved:
+        entries.setdefault(entry["type"], []).append(entry)
+    seen: dict[str, int] = {}
+    for callback in callbacks:
+        name = type(callback).__name__
+        index = seen[name] = seen.get(name, -1) + 1
+        now = callback.settings()
+        if not now or index >= len(entries.get(name, ())):
+            continue
+        then = entries[name][index].get("settings")
+        # As the checkpoint holds them: JSON turns tuples into lists, keys into strings.
+        now = json.loads(json.dumps(now))
+        if then and then != now:
+            return name, then, now
+    return None
 
 
 def _settings(settings: dict[str, Any]) -> str:
@@ -321,6 +355,21 @@ def _split_arrays(value: Any, prefix: str, arrays: dict[str, np.ndarray]) -> Any
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _callback_entry(entry: Any, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """One callback's entry of a checkpoint, checked: a class name, its state (a dict)
+    and, if any, its settings (a dict); else a ValueError, which load_checkpoint reports
+    as an incomplete checkpoint."""
+    if not (
+        isinstance(entry, dict)
+        and isinstance(entry.get("type"), str)
+        and isinstance(entry.get("state"), dict)
+        and isinstance(entry.get("settings", {}), dict)
+    ):
+        raise ValueError(f"a callback entry is malformed: {entry!r:.200}")
+    joined: dict[str, Any] = _join_arrays(entry, arrays)
+    return joined
 
 
 def _join_arrays(value: Any, arrays: dict[str, np.ndarray]) -> Any:
