@@ -13,6 +13,54 @@ from chainrule.optim._flat import FlatPlan, flat_plan, stepped_one_by_one
 from chainrule.optim.optimizer import Optimizer, check_range
 
 
+def adam_coefficients(group: dict[str, Any], step: int) -> tuple[float, ...]:
+    """The numbers :func:`adam_update` multiplies and divides by at step ``step``
+    (counted from 1): ``1 - beta1``, ``beta2``, ``1 - beta2``, ``sqrt(1 - beta2^t)``,
+    ``eps`` and ``-lr / (1 - beta1^t)``."""
+    beta1, beta2 = group["betas"]
+    return (
+        1 - beta1,
+        beta2,
+        1 - beta2,
+        math.sqrt(1 - beta2**step),
+        group["eps"],
+        -group["lr"] / (1 - beta1**step),
+    )
+
+
+def adam_update(
+    grad: np.ndarray,
+    exp_avg: np.ndarray,
+    exp_avg_sq: np.ndarray,
+    coefficients: Sequence[Any],
+    out: np.ndarray,
+    scratch: np.ndarray,
+) -> np.ndarray:
+    """Advance the moments in place and write the parameters' change into ``out``.
+
+    The operations are PyTorch's (``torch.optim.Adam``), in its order, so the two
+    agree to the last bits that its fused multiply-adds leave:
+    ``m = m + (1 - b1)(g - m)``, ``v = b2 v + ((1 - b2) g) g``,
+    ``change = (-lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
+    ``coefficients`` are :func:`adam_coefficients`' numbers (floats, or 0-d arrays of
+    the buffers' dtype); ``scratch`` is a buffer of the same size the step overwrites.
+    """
+    keep1, beta2, keep2, root2, eps, rate = coefficients
+    np.subtract(grad, exp_avg, out=scratch)
+    scratch *= keep1
+    exp_avg += scratch
+    exp_avg_sq *= beta2
+    np.multiply(grad, keep2, out=scratch)
+    scratch *= grad
+    exp_avg_sq += scratch
+    np.sqrt(exp_avg_sq, out=scratch)
+    scratch /= root2
+    scratch += eps
+    np.multiply(exp_avg, rate, out=out)
+    out /= scratch
+    return out
+
+
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015), PyTorch's ``torch.optim.Adam``.
 
@@ -77,20 +125,8 @@ class Adam(Optimizer):
 
     # The arithmetic of a step: PyTorch's. A subclass that orders it another way (the
     # scikit-learn estimators take scikit-learn's) replaces both; the rest is shared.
-    @staticmethod
-    def _coefficients(group: dict[str, Any], step: int) -> tuple[float, ...]:
-        return adam_coefficients(group, step)
-
-    @staticmethod
-    def _update(
-        grad: np.ndarray,
-        exp_avg: np.ndarray,
-        exp_avg_sq: np.ndarray,
-        coefficients: Sequence[Any],
-        out: np.ndarray,
-        scratch: np.ndarray,
-    ) -> np.ndarray:
-        return adam_update(grad, exp_avg, exp_avg_sq, coefficients, out, scratch)
+    _coefficients = staticmethod(adam_coefficients)
+    _update = staticmethod(adam_update)
 
     def _step_flat(self, plan: FlatPlan, group: dict[str, Any]) -> bool:
         # The bias corrections need one step count for the whole buffer: parameters
@@ -132,51 +168,3 @@ class Adam(Optimizer):
 
 
 _BUFFERS = ("exp_avg", "exp_avg_sq")
-
-
-def adam_coefficients(group: dict[str, Any], step: int) -> tuple[float, ...]:
-    """The numbers :func:`adam_update` multiplies and divides by at step ``step``
-    (counted from 1): ``1 - beta1``, ``beta2``, ``1 - beta2``, ``sqrt(1 - beta2^t)``,
-    ``eps`` and ``-lr / (1 - beta1^t)``."""
-    beta1, beta2 = group["betas"]
-    return (
-        1 - beta1,
-        beta2,
-        1 - beta2,
-        math.sqrt(1 - beta2**step),
-        group["eps"],
-        -group["lr"] / (1 - beta1**step),
-    )
-
-
-def adam_update(
-    grad: np.ndarray,
-    exp_avg: np.ndarray,
-    exp_avg_sq: np.ndarray,
-    coefficients: Sequence[Any],
-    out: np.ndarray,
-    scratch: np.ndarray,
-) -> np.ndarray:
-    """Advance the moments in place and write the parameters' change into ``out``.
-
-    The operations are PyTorch's (``torch.optim.Adam``), in its order, so the two
-    agree to the last bits that its fused multiply-adds leave:
-    ``m = m + (1 - b1)(g - m)``, ``v = b2 v + ((1 - b2) g) g``,
-    ``change = (-lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)``.
-    ``coefficients`` are :func:`adam_coefficients`' numbers (floats, or 0-d arrays of
-    the buffers' dtype); ``scratch`` is a buffer of the same size the step overwrites.
-    """
-    keep1, beta2, keep2, root2, eps, rate = coefficients
-    np.subtract(grad, exp_avg, out=scratch)
-    scratch *= keep1
-    exp_avg += scratch
-    exp_avg_sq *= beta2
-    np.multiply(grad, keep2, out=scratch)
-    scratch *= grad
-    exp_avg_sq += scratch
-    np.sqrt(exp_avg_sq, out=scratch)
-    scratch /= root2
-    scratch += eps
-    np.multiply(exp_avg, rate, out=out)
-    out /= scratch
-    return out
