@@ -49,8 +49,8 @@ class Checkpoint:
     optimizer_state: dict[str, Any]
     rng_state: dict[str, Any]
     history: History
-    # {"type": class name, "state": state_dict()} each, and "settings": settings() for a
-    # callback that declares some (checkpoints written before settings() existed hold none)
+    # {"type": class name, "state": state_dict(), "settings": settings()} each
+    # (checkpoints written before settings() existed hold no settings)
     callbacks: list[dict[str, Any]]
     fingerprint: dict[str, Any]
 
@@ -167,8 +167,11 @@ def save_run(
             rng_state=dict(rng.bit_generator.state),
             history=context.history,
             callbacks=[
-                {"type": type(callback).__name__, "state": callback.state_dict()}
-                | ({"settings": settings} if (settings := callback.settings()) else {})
+                {
+                    "type": type(callback).__name__,
+                    "state": callback.state_dict(),
+                    "settings": callback.settings(),
+                }
                 for callback in callbacks
             ],
             fingerprint=fingerprint,
